@@ -1,0 +1,59 @@
+// SessionStore: where challenge-response sessions live.
+//
+// Promises, for every implementation:
+// - A session exists until its expiry_ms and not after: Get of an expired
+//   session is kNotFound, and the stored expiry_ms is exactly the instant the
+//   store will forget it (the API shows it as `expiry`).
+// - State only moves waiting → processing → complete | failed. The
+//   waiting → processing step is atomic: of two concurrent BeginProcessing
+//   calls on one session exactly one succeeds.
+// - Every operation touches one session only (one key in Redis), so the
+//   Redis implementation works on a cluster.
+// - kUnavailable means the store could not be reached; the caller may retry.
+//   No operation blocks for long when the store is down.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "store/session.h"
+
+namespace attestd {
+
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+
+  // Stores a new waiting session that expires at session.expiry_ms.
+  // kConflict if the id exists (ids are random UUIDs: it should never happen).
+  virtual Status Create(const Session& session) = 0;
+
+  // kNotFound if the id is unknown or expired.
+  virtual Result<Session> Get(std::string_view id) = 0;
+
+  // Removes the session; OK whether or not it existed.
+  virtual Status Delete(std::string_view id) = 0;
+
+  // Atomically moves a waiting session to processing, stores the evidence,
+  // and extends the expiry to at least min_expiry_ms. Returns the session as
+  // stored afterwards. kNotFound if absent; kConflict if not waiting, with a
+  // message naming the current state ("session is processing").
+  virtual Result<Session> TransitionToProcessing(std::string_view id,
+                                                 std::string_view evidence_type,
+                                                 std::string_view evidence,
+                                                 int64_t min_expiry_ms) = 0;
+
+  // processing → complete with the serialized result. kNotFound if the
+  // session expired meanwhile; kConflict if it is not processing.
+  virtual Status TransitionToComplete(std::string_view id, std::string_view result) = 0;
+
+  // processing → failed with a reason for the operator (no secrets).
+  virtual Status TransitionToFailed(std::string_view id, std::string_view error) = 0;
+
+  // OK while the store answers.
+  virtual Status Ping() = 0;
+};
+
+}  // namespace attestd

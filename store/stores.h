@@ -1,0 +1,32 @@
+// Opening the configured store: `memory`, `redis://host:port/db` or
+// `redis+unix:///path/to/socket[?db=N]`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "store/session_store.h"
+#include "store/work_queue.h"
+
+namespace attestd {
+
+struct StoreOptions {
+  std::string url = "memory";
+  int pool_size = 4;                 // Redis connections (sized to HTTP + worker threads)
+  int connect_timeout_ms = 500;      // per connection attempt
+  int command_timeout_ms = 2000;     // per command (blocking reads use their own)
+  int reclaim_after_ms = 30000;      // queue items idle this long are redelivered
+  std::string consumer_name;         // this instance in the queue's consumer group
+};
+
+struct Stores {
+  std::shared_ptr<SessionStore> sessions;
+  std::shared_ptr<WorkQueue> queue;
+};
+
+// kInvalidArgument for a URL of an unknown form. Opening a Redis store does
+// not require Redis to be up: operations answer kUnavailable until it is.
+Result<Stores> OpenStores(const StoreOptions& options);
+
+}  // namespace attestd

@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include "common/base64.h"
+#include "common/json_writer.h"
+#include "common/random.h"
+#include "common/time_util.h"
+
+namespace attestd {
+namespace {
+
+TEST(Base64, DecodesStandardAndUrlSafePaddedOrNot) {
+  EXPECT_EQ(*Base64DecodeAny("+/8="), "\xfb\xff");
+  EXPECT_EQ(*Base64DecodeAny("+/8"), "\xfb\xff");
+  EXPECT_EQ(*Base64DecodeAny("-_8="), "\xfb\xff");
+  EXPECT_EQ(*Base64DecodeAny("-_8"), "\xfb\xff");
+  EXPECT_EQ(*Base64DecodeAny("YWJj"), "abc");
+}
+
+TEST(Base64, RejectsMixedAlphabetsBadPaddingAndJunk) {
+  EXPECT_FALSE(Base64DecodeAny("+_8=").has_value());
+  EXPECT_FALSE(Base64DecodeAny("YWJj=").has_value());
+  EXPECT_FALSE(Base64DecodeAny("YW=j").has_value());
+  EXPECT_FALSE(Base64DecodeAny("Y").has_value());
+  EXPECT_FALSE(Base64DecodeAny("YW J").has_value());
+  EXPECT_FALSE(Base64DecodeAny("YW\nJj").has_value());
+  EXPECT_FALSE(Base64DecodeStd("YWJ").has_value());
+}
+
+TEST(Base64, EncodesRoundTrip) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  EXPECT_EQ(*Base64DecodeAny(Base64Encode(all)), all);
+  EXPECT_EQ(*Base64DecodeAny(Base64UrlEncode(all)), all);
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+}
+
+TEST(Hex, RoundTripAndRejects) {
+  EXPECT_EQ(HexEncode(std::string("\x00\xab", 2)), "00ab");
+  EXPECT_EQ(*HexDecode("00AB"), std::string("\x00\xab", 2));
+  EXPECT_FALSE(HexDecode("0").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(Random, UuidIsV4AndCanonical) {
+  auto id = NewUuidV4();
+  ASSERT_TRUE(id.ok());
+  EXPECT_TRUE(IsUuid(*id));
+  EXPECT_EQ((*id)[14], '4');
+  EXPECT_NE(*id, *NewUuidV4());
+  EXPECT_FALSE(IsUuid("not-a-uuid"));
+  EXPECT_FALSE(IsUuid("0000000000000000000000000000000000-0"));
+}
+
+TEST(Random, AlphanumericUsesOnlyTheAlphabet) {
+  auto s = RandomAlphanumeric(1000);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->size(), 1000u);
+  for (char c : *s) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
+}
+
+TEST(ConstantTime, Equality) {
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+}
+
+TEST(Time, Rfc3339WithMilliseconds) {
+  EXPECT_EQ(FormatRfc3339Millis(1918020050520), "2030-10-12T07:20:50.520Z");
+  EXPECT_EQ(FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
+}
+
+TEST(JsonWriter, EscapesAndSeparates) {
+  JsonWriter w;
+  w.BeginObject().Key("a").String("x\"\n\x01").Key("b").BeginArray().Int(-1).Bool(true).Null()
+      .EndArray().Key("c").Raw("{}").EndObject();
+  EXPECT_EQ(w.str(), R"({"a":"x\"\n\u0001","b":[-1,true,null],"c":{}})");
+}
+
+}  // namespace
+}  // namespace attestd
