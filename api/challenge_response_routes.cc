@@ -1,0 +1,190 @@
+#include "api/challenge_response_routes.h"
+
+#include <charconv>
+
+#include "api/negotiation.h"
+#include "api/problem.h"
+#include "common/base64.h"
+#include "common/json_writer.h"
+#include "common/random.h"
+#include "verifiers/registry.h"
+
+namespace attestd::api {
+
+namespace {
+
+constexpr char kBase[] = "/challenge-response/v1";
+constexpr char kDiscoveryMediaType[] = "application/vnd.veraison.discovery+json";
+
+class ChallengeResponseApi {
+ public:
+  ChallengeResponseApi(std::shared_ptr<SessionService> service, ChallengeResponseOptions options)
+      : service_(std::move(service)), options_(std::move(options)) {}
+
+  HttpResponse NewSession(const HttpRequest& req) const {
+    if (auto r = CheckAccept(req)) return *r;
+    auto size_param = req.query_param("nonceSize");
+    auto nonce_param = req.query_param("nonce");
+    if (size_param && nonce_param) return Problem(400, "give nonceSize or nonce, not both");
+    std::optional<std::string> nonce;
+    std::optional<size_t> size;
+    if (size_param) {
+      size_t n = 0;
+      auto r = std::from_chars(size_param->data(), size_param->data() + size_param->size(), n);
+      if (size_param->empty() || r.ec != std::errc() ||
+          r.ptr != size_param->data() + size_param->size()) {
+        return Problem(400, "nonceSize must be a decimal integer from 8 to 64");
+      }
+      size = n;
+    }
+    if (nonce_param) {
+      nonce = Base64DecodeAny(*nonce_param);
+      if (!nonce) return Problem(400, "nonce is not valid base64 (standard or url-safe)");
+    }
+    auto session = service_->Create(nonce, size);
+    if (!session.ok()) return ProblemFromStatus(session.status());
+    HttpResponse resp = SessionResponse(201, *session);
+    resp.AddHeader("Location", SessionLocation(session->id));
+    return resp;
+  }
+
+  HttpResponse SubmitEvidence(const HttpRequest& req) const {
+    if (auto r = CheckAccept(req)) return *r;
+    if (req.body.empty()) return Problem(400, "empty evidence body");
+    std::string type = NormalizeMediaType(req.header("content-type").value_or(""));
+    if (type.empty() || !service_->registry().Find(type)) {
+      HttpResponse r = Problem(415, req.header("content-type")
+                                        ? "no verifier for this evidence media type"
+                                        : "Content-Type is required (the evidence media type)");
+      r.AddHeader("Accept", AcceptList());
+      return r;
+    }
+    const std::string& id = req.params.at("id");
+    if (!IsUuid(id)) return Problem(400, "session id is not a UUID");
+    Preferences prefs = ParsePrefer(req.header("prefer").value_or(""));
+    SubmitOptions opts;
+    opts.respond_async = prefs.respond_async;
+    if (prefs.wait_seconds) opts.wait_ms = *prefs.wait_seconds * 1000;
+    auto outcome = service_->Submit(Lower(id), type, req.body, opts);
+    if (!outcome.ok()) return ProblemFromStatus(outcome.status());
+    HttpResponse resp = SessionResponse(outcome->finished ? 200 : 202, outcome->session);
+    if (!outcome->finished) resp.AddHeader("Location", SessionLocation(outcome->session.id));
+    return resp;
+  }
+
+  HttpResponse GetSession(const HttpRequest& req) const {
+    if (auto r = CheckAccept(req)) return *r;
+    const std::string& id = req.params.at("id");
+    if (!IsUuid(id)) return Problem(400, "session id is not a UUID");
+    auto session = service_->Get(Lower(id));
+    if (!session.ok()) return ProblemFromStatus(session.status());
+    return SessionResponse(200, *session);
+  }
+
+  HttpResponse DeleteSession(const HttpRequest& req) const {
+    const std::string& id = req.params.at("id");
+    if (!IsUuid(id)) return Problem(400, "session id is not a UUID");
+    if (auto st = service_->Delete(Lower(id)); !st.ok()) return ProblemFromStatus(st);
+    HttpResponse resp;
+    resp.status = 204;
+    return resp;
+  }
+
+  HttpResponse Discovery(const HttpRequest&) const {
+    bool up = service_->store().Ping().ok();
+    JsonWriter w;
+    w.BeginObject();
+    w.Key("media-types").BeginArray();
+    for (const auto& t : service_->Accept()) w.String(t);
+    w.EndArray();
+    w.Key("version").String(options_.version);
+    w.Key("service-state").String(up ? "READY" : "DOWN");
+    w.Key("api-endpoints").BeginObject();
+    w.Key("newChallengeResponseSession").String(std::string(kBase) + "/newSession");
+    w.EndObject();
+    w.EndObject();
+    HttpResponse resp;
+    resp.content_type = kDiscoveryMediaType;
+    resp.body = w.Take();
+    resp.AddHeader("Cache-Control", "max-age=60");
+    return resp;
+  }
+
+  HttpResponse Healthz(const HttpRequest&) const {
+    return PlainJson(200, R"({"status":"ok"})");
+  }
+
+  HttpResponse Readyz(const HttpRequest&) const {
+    Status st = service_->store().Ping();
+    if (!st.ok()) return Problem(503, "store unreachable");
+    return PlainJson(200, R"({"status":"ready"})");
+  }
+
+ private:
+  static std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+
+  static HttpResponse PlainJson(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    return r;
+  }
+
+  std::optional<HttpResponse> CheckAccept(const HttpRequest& req) const {
+    static const std::vector<std::string> kOffered = {kSessionMediaType, "application/json"};
+    auto accept = req.header("accept");
+    if (!accept || AcceptAdmits(*accept, kOffered)) return std::nullopt;
+    return Problem(406, std::string("responses are ") + kSessionMediaType);
+  }
+
+  std::string AcceptList() const {
+    std::string out;
+    for (const auto& t : service_->Accept()) out += (out.empty() ? "" : ", ") + t;
+    return out;
+  }
+
+  std::string SessionLocation(const std::string& id) const {
+    if (options_.format == SessionFormat::kVeraison) return "session/" + id;
+    return std::string(kBase) + "/session/" + id;
+  }
+
+  HttpResponse SessionResponse(int status, const Session& s) const {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = kSessionMediaType;
+    r.body = SessionToJson(s, service_->Accept(), options_.format);
+    // The document carries a fresh nonce: no cache may keep or share it.
+    r.AddHeader("Cache-Control", "no-store");
+    return r;
+  }
+
+  std::shared_ptr<SessionService> service_;
+  ChallengeResponseOptions options_;
+};
+
+}  // namespace
+
+std::shared_ptr<Router> MakeChallengeResponseRouter(std::shared_ptr<SessionService> service,
+                                                    ChallengeResponseOptions options) {
+  auto api = std::make_shared<ChallengeResponseApi>(std::move(service), std::move(options));
+  auto router = std::make_shared<Router>(
+      [](int status, std::string_view detail) { return Problem(status, detail); });
+  auto bind = [api](HttpResponse (ChallengeResponseApi::*fn)(const HttpRequest&) const) {
+    return [api, fn](const HttpRequest& r) { return ((*api).*fn)(r); };
+  };
+  std::string base = kBase;
+  router->Add("POST", base + "/newSession", bind(&ChallengeResponseApi::NewSession));
+  router->Add("POST", base + "/session/:id", bind(&ChallengeResponseApi::SubmitEvidence));
+  router->Add("GET", base + "/session/:id", bind(&ChallengeResponseApi::GetSession));
+  router->Add("DELETE", base + "/session/:id", bind(&ChallengeResponseApi::DeleteSession));
+  router->Add("GET", "/.well-known/veraison/verification", bind(&ChallengeResponseApi::Discovery));
+  router->Add("GET", "/healthz", bind(&ChallengeResponseApi::Healthz));
+  router->Add("GET", "/readyz", bind(&ChallengeResponseApi::Readyz));
+  return router;
+}
+
+}  // namespace attestd::api

@@ -1,0 +1,85 @@
+#include "api/router.h"
+
+#include <exception>
+
+#include "common/log.h"
+
+namespace attestd::api {
+
+Router::Router(RouteErrorFactory errors) : errors_(std::move(errors)) {}
+
+std::vector<std::string_view> Router::Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
+  Route r{std::move(method), pattern, {}, std::move(handler)};
+  for (auto s : Split(pattern)) r.segments.emplace_back(s);
+  routes_.push_back(std::move(r));
+}
+
+bool Router::Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req) {
+  if (r.segments.size() != segs.size()) return false;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const std::string& p = r.segments[i];
+    if (!p.empty() && p[0] == ':') continue;
+    if (p != segs[i]) return false;
+  }
+  if (req) {
+    req->params.clear();
+    for (size_t i = 0; i < segs.size(); ++i) {
+      const std::string& p = r.segments[i];
+      if (!p.empty() && p[0] == ':') req->params[p.substr(1)] = std::string(segs[i]);
+    }
+  }
+  return true;
+}
+
+Router::Outcome Router::Dispatch(HttpRequest& request) const {
+  std::string_view path = request.path;
+  // "//x" or "/x//" would otherwise match "/x": only single slashes are paths.
+  if (path.empty() || path[0] != '/' || path.find("//") != std::string_view::npos) {
+    return {errors_(404, "no such resource"), "unmatched"};
+  }
+  if (path.size() > 1 && path.back() == '/' && !ignore_trailing_slash_) {
+    return {errors_(404, "no such resource"), "unmatched"};
+  }
+  auto segs = Split(path);
+  std::string allow;
+  for (const Route& r : routes_) {
+    if (!Match(r, segs, nullptr)) continue;
+    if (r.method != request.method) {
+      if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+      continue;
+    }
+    Match(r, segs, &request);
+    try {
+      return {r.handler(request), r.pattern};
+    } catch (const std::exception& e) {
+      LogError("handler threw", {{"route", r.pattern}, {"what", e.what()}});
+    } catch (...) {
+      LogError("handler threw", {{"route", r.pattern}});
+    }
+    return {errors_(500, "internal error"), r.pattern};
+  }
+  if (!allow.empty()) {
+    HttpResponse resp = errors_(405, "method not allowed on this resource");
+    resp.AddHeader("Allow", allow);
+    return {std::move(resp), "unmatched"};
+  }
+  return {errors_(404, "no such resource"), "unmatched"};
+}
+
+}  // namespace attestd::api

@@ -1,0 +1,60 @@
+// Router: one route table per listener.
+//
+// Patterns are literal segments and ":name" parameters
+// ("/challenge-response/v1/session/:id"). A path matching no pattern gets the
+// listener's not-found answer; a path matching with another method gets its
+// method-not-allowed answer (with an Allow header). Tables are built at
+// start-up and read-only afterwards.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http_types.h"
+
+namespace attestd::api {
+
+using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Builds the error answers in the listener's own format (problem+json, or a
+// Keylime envelope). `allow` is empty for not-found.
+using RouteErrorFactory = std::function<HttpResponse(int status, std::string_view detail)>;
+
+class Router {
+ public:
+  explicit Router(RouteErrorFactory errors);
+
+  // `pattern` is also the route's name in logs and metrics.
+  void Add(std::string method, std::string pattern, RouteHandler handler);
+
+  // A trailing slash ("/agents/") matches the pattern without it.
+  void set_ignore_trailing_slash(bool v) { ignore_trailing_slash_ = v; }
+
+  struct Outcome {
+    HttpResponse response;
+    std::string route;  // the matched pattern, or "unmatched"
+  };
+  // Fills request.params and calls the handler. Handlers must not throw; an
+  // escaping exception is answered with 500 so it never reaches the server.
+  Outcome Dispatch(HttpRequest& request) const;
+
+  const RouteErrorFactory& errors() const { return errors_; }
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    RouteHandler handler;
+  };
+  static std::vector<std::string_view> Split(std::string_view path);
+  static bool Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req);
+
+  RouteErrorFactory errors_;
+  std::vector<Route> routes_;
+  bool ignore_trailing_slash_ = false;
+};
+
+}  // namespace attestd::api

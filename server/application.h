@@ -1,0 +1,46 @@
+// Application: wires configuration, stores, verifiers, services, workers and
+// listeners into one running attestd, and takes them down in order.
+#pragma once
+
+#include <memory>
+
+#include "api/http_server.h"
+#include "server/config.h"
+#include "server/session_service.h"
+#include "server/worker_pool.h"
+#include "store/stores.h"
+#include "verifiers/registry.h"
+
+namespace attestd {
+
+class Application {
+ public:
+  // Builds everything without opening ports. `registry` replaces the
+  // built-in verifiers (tests register their own); null means built-ins.
+  static Result<std::unique_ptr<Application>> Create(const Config& config,
+                                                     std::shared_ptr<Registry> registry = nullptr);
+  ~Application();
+
+  // Starts workers and listeners.
+  Status Start();
+
+  // Stops accepting work, lets in-flight requests and appraisals finish
+  // (bounded by `grace`), then closes everything.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
+
+  int port() const { return http_ ? http_->port() : 0; }
+  SessionService& sessions() { return *service_; }
+
+ private:
+  Application() = default;
+
+  Config config_;
+  Stores stores_;
+  std::shared_ptr<Registry> registry_;
+  std::shared_ptr<SessionService> service_;
+  std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<api::HttpServer> http_;
+  bool stopped_ = false;
+};
+
+}  // namespace attestd

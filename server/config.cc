@@ -1,0 +1,140 @@
+#include "server/config.h"
+
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "api/http_server.h"
+#include "common/log.h"
+
+namespace po = boost::program_options;
+
+namespace attestd {
+
+namespace {
+
+// "1048576", "1024k", "1M" (binary multiples).
+bool ParseSize(const std::string& text, size_t* out) {
+  if (text.empty()) return false;
+  size_t mult = 1;
+  std::string digits = text;
+  char last = static_cast<char>(std::tolower(static_cast<unsigned char>(text.back())));
+  if (last == 'k' || last == 'm') {
+    mult = last == 'k' ? 1024 : 1024 * 1024;
+    digits.pop_back();
+  }
+  if (digits.empty() || digits.size() > 12) return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  *out = std::stoull(digits) * mult;
+  return true;
+}
+
+po::options_description Describe(Config& c, std::string& max_body) {
+  po::options_description d("attestd options (flags, ATTESTD_<NAME> environment variables, or "
+                            "name = value lines in --config)");
+  // clang-format off
+  d.add_options()
+    ("help,h", "print this help and exit")
+    ("version", "print the version and exit")
+    ("config", po::value<std::string>(), "INI file of option = value lines")
+    ("listen", po::value(&c.listen)->default_value(c.listen), "challenge-response listener, host:port")
+    ("threads", po::value(&c.threads)->default_value(c.threads), "HTTP threads")
+    ("workers", po::value(&c.workers)->default_value(c.workers), "appraisal worker threads (work queue)")
+    ("store", po::value(&c.store)->default_value(c.store), "memory | redis://host:port/db | redis+unix:///path?db=N")
+    ("session-ttl", po::value(&c.session_ttl_s)->default_value(c.session_ttl_s), "seconds a new session lives")
+    ("result-retention", po::value(&c.result_retention_s)->default_value(c.result_retention_s), "seconds a session lives at least after evidence arrives")
+    ("default-nonce-size", po::value(&c.default_nonce_size)->default_value(c.default_nonce_size), "nonce bytes when the client asks for none (8..64)")
+    ("max-body", po::value(&max_body)->default_value(max_body), "largest request body, bytes (k/M suffixes allowed)")
+    ("idle-timeout", po::value(&c.idle_timeout_s)->default_value(c.idle_timeout_s), "seconds an idle keep-alive connection stays open")
+    ("reclaim-after", po::value(&c.reclaim_after_s)->default_value(c.reclaim_after_s), "seconds before queued work of a dead worker is redelivered")
+    ("tls-cert", po::value(&c.tls_cert)->default_value(c.tls_cert), "PEM certificate: serve HTTPS")
+    ("tls-key", po::value(&c.tls_key)->default_value(c.tls_key), "PEM private key for --tls-cert")
+    ("tls-ca", po::value(&c.tls_ca)->default_value(c.tls_ca), "PEM CA: require client certificates it issued")
+    ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error | off")
+    ("session-format", po::value(&c.session_format)->default_value(c.session_format), "attestd | veraison (what Veraison's clients parse)");
+  // clang-format on
+  return d;
+}
+
+Status Validate(const Config& c) {
+  auto bad = [](const std::string& opt, const std::string& why) {
+    return InvalidArgument("--" + opt + ": " + why);
+  };
+  std::string host;
+  int port;
+  if (!api::SplitHostPort(c.listen, &host, &port)) return bad("listen", "want host:port, got '" + c.listen + "'");
+  if (c.threads < 1 || c.threads > 256) return bad("threads", "must be 1..256");
+  if (c.workers < 0 || c.workers > 256) return bad("workers", "must be 0..256");
+  if (c.session_ttl_s < 1) return bad("session-ttl", "must be at least 1 second");
+  if (c.result_retention_s < 1) return bad("result-retention", "must be at least 1 second");
+  if (c.default_nonce_size < 8 || c.default_nonce_size > 64) return bad("default-nonce-size", "must be 8..64");
+  if (c.max_body < 1) return bad("max-body", "must be positive");
+  if (c.idle_timeout_s < 1) return bad("idle-timeout", "must be at least 1 second");
+  if (c.reclaim_after_s < 1) return bad("reclaim-after", "must be at least 1 second");
+  if (c.store != "memory" && c.store.rfind("redis://", 0) != 0 && c.store.rfind("redis+unix://", 0) != 0) {
+    return bad("store", "want memory, redis://host:port/db or redis+unix:///path, got '" + c.store + "'");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) return bad("tls-cert", "--tls-cert and --tls-key go together");
+  if (!c.tls_ca.empty() && c.tls_cert.empty()) return bad("tls-ca", "needs --tls-cert and --tls-key");
+  for (const auto& [opt, path] : {std::pair{"tls-cert", c.tls_cert}, {"tls-key", c.tls_key}, {"tls-ca", c.tls_ca}}) {
+    if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
+  }
+  LogLevel lvl;
+  if (!ParseLogLevel(c.log_level, &lvl)) return bad("log-level", "want debug, info, warn, error or off");
+  if (c.session_format != "attestd" && c.session_format != "veraison") {
+    return bad("session-format", "want attestd or veraison");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
+  ParsedConfig out;
+  std::string max_body = std::to_string(out.config.max_body);
+  po::options_description desc = Describe(out.config, max_body);
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::store(po::parse_environment(desc,
+                                    [&desc](const std::string& env) -> std::string {
+                                      if (env.rfind("ATTESTD_", 0) != 0) return "";
+                                      std::string name = env.substr(8);
+                                      for (char& ch : name) {
+                                        ch = ch == '_' ? '-' : static_cast<char>(std::tolower(ch));
+                                      }
+                                      return desc.find_nothrow(name, false) ? name : "";
+                                    }),
+              vm);
+    if (vm.count("config")) {
+      std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) return InvalidArgument("--config: cannot read '" + path + "'");
+      po::store(po::parse_config_file(in, desc), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return InvalidArgument(e.what());
+  }
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << desc;
+    out.help = os.str();
+    out.action = ConfigAction::kHelp;
+    return out;
+  }
+  if (vm.count("version")) {
+    out.action = ConfigAction::kVersion;
+    return out;
+  }
+  if (!ParseSize(max_body, &out.config.max_body)) {
+    return InvalidArgument("--max-body: want a byte count such as 1048576, 1024k or 1M");
+  }
+  if (Status st = Validate(out.config); !st.ok()) return st;
+  return out;
+}
+
+}  // namespace attestd

@@ -1,0 +1,39 @@
+// Configuration: command-line flags, then ATTESTD_* environment variables,
+// then an INI file (--config); the first place that sets an option wins.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace attestd {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  int threads = 4;
+  int workers = 2;
+  std::string store = "memory";
+  int64_t session_ttl_s = 300;
+  int64_t result_retention_s = 120;
+  size_t default_nonce_size = 32;
+  size_t max_body = 1 << 20;
+  int64_t idle_timeout_s = 60;
+  int64_t reclaim_after_s = 30;
+  std::string tls_cert, tls_key, tls_ca;
+  std::string log_level = "info";
+  std::string session_format = "attestd";
+};
+
+enum class ConfigAction { kRun, kHelp, kVersion };
+
+struct ParsedConfig {
+  Config config;
+  ConfigAction action = ConfigAction::kRun;
+  std::string help;  // the --help text, when action is kHelp
+};
+
+// kInvalidArgument with a one-line message naming the offending option.
+Result<ParsedConfig> ParseConfig(int argc, const char* const* argv);
+
+}  // namespace attestd

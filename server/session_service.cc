@@ -1,0 +1,134 @@
+#include "server/session_service.h"
+
+#include <thread>
+
+#include "common/log.h"
+#include "common/random.h"
+#include "common/time_util.h"
+
+namespace attestd {
+
+SessionService::SessionService(std::shared_ptr<SessionStore> store,
+                               std::shared_ptr<WorkQueue> queue,
+                               std::shared_ptr<const Registry> registry,
+                               SessionServiceOptions options)
+    : store_(std::move(store)),
+      queue_(std::move(queue)),
+      registry_(std::move(registry)),
+      options_(options) {}
+
+namespace {
+Status CheckNonceSize(size_t n) {
+  if (n < kMinNonceSize || n > kMaxNonceSize) {
+    return InvalidArgument("nonce must be 8..64 bytes, got " + std::to_string(n));
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<Session> SessionService::Create(const std::optional<std::string>& nonce,
+                                       std::optional<size_t> nonce_size) {
+  Session s;
+  if (nonce) {
+    if (auto st = CheckNonceSize(nonce->size()); !st.ok()) return st;
+    s.nonce = *nonce;
+  } else {
+    size_t n = nonce_size.value_or(options_.default_nonce_size);
+    if (auto st = CheckNonceSize(n); !st.ok()) return st;
+    auto bytes = RandomBytes(n);
+    if (!bytes.ok()) return bytes.status();
+    s.nonce = std::move(*bytes);
+  }
+  auto id = NewUuidV4();
+  if (!id.ok()) return id.status();
+  s.id = std::move(*id);
+  s.state = SessionState::kWaiting;
+  s.expiry_ms = NowMillis() + options_.session_ttl_ms;
+  if (auto st = store_->Create(s); !st.ok()) return st;
+  return s;
+}
+
+Result<Session> SessionService::Get(std::string_view id) { return store_->Get(id); }
+
+Status SessionService::Delete(std::string_view id) { return store_->Delete(id); }
+
+Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_view media_type,
+                                             std::string_view evidence,
+                                             const SubmitOptions& options) {
+  const Verifier* verifier = registry_->Find(media_type);
+  if (!verifier) {
+    return Status(StatusCode::kUnsupportedMediaType,
+                  "no verifier for media type '" + std::string(media_type) + "'");
+  }
+  auto session = store_->TransitionToProcessing(id, media_type, evidence,
+                                                NowMillis() + options_.result_retention_ms);
+  if (!session.ok()) return session.status();
+
+  if (verifier->IsCheap() && !options.respond_async) {
+    auto done = AppraiseAndRecord(std::move(*session), *verifier);
+    if (!done.ok()) return done.status();
+    return SubmitOutcome{std::move(*done), true};
+  }
+  if (auto st = queue_->Enqueue(id); !st.ok()) {
+    // Without a queue entry nobody would ever finish this session: say so
+    // rather than leave it processing until it expires.
+    (void)store_->TransitionToFailed(id, "could not queue the appraisal");
+    return st;
+  }
+  if (options.wait_ms && *options.wait_ms > 0 && !options.respond_async) {
+    auto waited = WaitWhileProcessing(session->id, std::min(*options.wait_ms, options_.max_wait_ms));
+    if (waited.ok()) {
+      bool finished = waited->state != SessionState::kProcessing;
+      return SubmitOutcome{std::move(*waited), finished};
+    }
+  }
+  return SubmitOutcome{std::move(*session), false};
+}
+
+Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifier& verifier) {
+  auto appraisal = verifier.Appraise(session.evidence, session.evidence_type, session.nonce);
+  if (!appraisal.ok()) {
+    LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
+    session.state = SessionState::kFailed;
+    session.error = "could not appraise: " + appraisal.status().message();
+    Status st = store_->TransitionToFailed(session.id, session.error);
+    if (!st.ok()) return st;
+    return appraisal.status().code() == StatusCode::kUnavailable
+               ? appraisal.status()
+               : Internal("could not appraise the evidence");
+  }
+  session.result = SerializeAppraisal(*appraisal);
+  session.state = SessionState::kComplete;
+  if (auto st = store_->TransitionToComplete(session.id, session.result); !st.ok()) return st;
+  return session;
+}
+
+Result<Session> SessionService::WaitWhileProcessing(const std::string& id, int64_t wait_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  auto pause = std::chrono::milliseconds(2);
+  for (;;) {
+    auto s = store_->Get(id);
+    if (!s.ok() || s->state != SessionState::kProcessing) return s;
+    if (std::chrono::steady_clock::now() + pause >= deadline) return s;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+Status SessionService::ProcessQueued(std::string_view session_id) {
+  auto session = store_->Get(session_id);
+  if (!session.ok()) {
+    // Gone (expired or deleted): nothing left to do.
+    return session.status().code() == StatusCode::kNotFound ? Status::Ok() : session.status();
+  }
+  if (session->state != SessionState::kProcessing) return Status::Ok();
+  const Verifier* verifier = registry_->Find(session->evidence_type);
+  if (!verifier) {
+    return store_->TransitionToFailed(session_id, "no verifier for the evidence type");
+  }
+  auto done = AppraiseAndRecord(std::move(*session), *verifier);
+  if (!done.ok() && done.status().code() == StatusCode::kUnavailable) return done.status();
+  return Status::Ok();
+}
+
+}  // namespace attestd

@@ -1,0 +1,89 @@
+// SessionService: the challenge-response state machine.
+//
+// Creates sessions with a CSPRNG nonce, accepts evidence exactly once per
+// session, appraises it in the request (cheap verifiers) or through the work
+// queue (expensive verifiers, or when the client asks), and records the
+// outcome. It knows stores and verifiers, never HTTP or JSON of the API.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "store/session_store.h"
+#include "store/work_queue.h"
+#include "verifiers/registry.h"
+
+namespace attestd {
+
+struct SessionServiceOptions {
+  int64_t session_ttl_ms = 300'000;
+  int64_t result_retention_ms = 120'000;
+  size_t default_nonce_size = 32;
+  // Upper bound on `Prefer: wait=N`, so a client cannot hold a thread for long.
+  int64_t max_wait_ms = 30'000;
+};
+
+inline constexpr size_t kMinNonceSize = 8;
+inline constexpr size_t kMaxNonceSize = 64;
+
+struct SubmitOptions {
+  bool respond_async = false;            // Prefer: respond-async
+  std::optional<int64_t> wait_ms;        // Prefer: wait=N
+};
+
+struct SubmitOutcome {
+  Session session;  // as stored after the call
+  // True when the appraisal finished within the request (HTTP 200); false
+  // when the session is still processing (HTTP 202).
+  bool finished = false;
+};
+
+class SessionService {
+ public:
+  SessionService(std::shared_ptr<SessionStore> store, std::shared_ptr<WorkQueue> queue,
+                 std::shared_ptr<const Registry> registry, SessionServiceOptions options);
+
+  // A new waiting session. `nonce` (raw bytes) when the relying party chose
+  // it, else `nonce_size` random bytes (default size when absent).
+  // kInvalidArgument when a size is outside 8..64.
+  Result<Session> Create(const std::optional<std::string>& nonce,
+                         std::optional<size_t> nonce_size);
+
+  Result<Session> Get(std::string_view id);
+
+  // Idempotent: OK whether or not the session exists.
+  Status Delete(std::string_view id);
+
+  // Accepts evidence of a normalized media type. kUnsupportedMediaType when
+  // no verifier takes it; kNotFound; kConflict when not waiting;
+  // kUnavailable when the store is down; kInternal when appraisal itself
+  // failed (the session is then `failed`).
+  Result<SubmitOutcome> Submit(std::string_view id, std::string_view media_type,
+                               std::string_view evidence, const SubmitOptions& options);
+
+  // Appraises one queued session (worker threads). Idempotent: a session no
+  // longer processing is left alone. Returns kUnavailable when the store
+  // could not be written, so the item stays queued and is retried.
+  Status ProcessQueued(std::string_view session_id);
+
+  // Media types with a verifier, for the session document's `accept`.
+  const std::vector<std::string>& Accept() const { return registry_->MediaTypes(); }
+  const Registry& registry() const { return *registry_; }
+  SessionStore& store() { return *store_; }
+
+ private:
+  // Appraises and stores the outcome; returns the final session state.
+  Result<Session> AppraiseAndRecord(Session session, const Verifier& verifier);
+  Result<Session> WaitWhileProcessing(const std::string& id, int64_t wait_ms);
+
+  std::shared_ptr<SessionStore> store_;
+  std::shared_ptr<WorkQueue> queue_;
+  std::shared_ptr<const Registry> registry_;
+  SessionServiceOptions options_;
+};
+
+}  // namespace attestd
