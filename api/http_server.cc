@@ -61,6 +61,10 @@ std::optional<std::string> PercentDecode(std::string_view s) {
 
 namespace {
 
+// No route needs more; anything longer is abuse or a client bug.
+constexpr size_t kMaxTargetBytes = 8 * 1024;
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+
 // Pistache serializes only typed headers in responses; this one carries any
 // name and value the routes chose.
 class AnyHeader : public Http::Header::Header {
@@ -139,6 +143,10 @@ class Handler : public Http::Handler {
   HttpResponse Handle(const Http::Request& req, Http::ResponseWriter& writer, std::string* route) {
     const Router& router = *state_->router;
     if (state_->draining.load()) return router.errors()(503, "server is shutting down");
+    if (req.resource().size() > kMaxTargetBytes) return router.errors()(414, "request target too long");
+    size_t header_bytes = 0;
+    for (const auto& [name, raw] : req.headers().rawList()) header_bytes += name.size() + raw.value().size();
+    if (header_bytes > kMaxHeaderBytes) return router.errors()(431, "request headers too large");
     HttpRequest r;
     r.method = Http::methodString(req.method());
     r.path = req.resource();
