@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "server/config.h"
+#include "tests/support/processes.h"
+
+namespace attestd {
+namespace {
+
+Result<ParsedConfig> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "attestd");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  return ParseConfig(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(Config, DefaultsMatchTheContract) {
+  auto c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->config.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->config.store, "memory");
+  EXPECT_EQ(c->config.session_ttl_s, 300);
+  EXPECT_EQ(c->config.result_retention_s, 120);
+  EXPECT_EQ(c->config.default_nonce_size, 32u);
+  EXPECT_EQ(c->config.max_body, 1u << 20);
+}
+
+TEST(Config, HelpListsEveryOptionWithDefaults) {
+  auto c = Parse({"--help"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->action, ConfigAction::kHelp);
+  for (const char* opt : {"--listen", "--threads", "--store", "--session-ttl", "--result-retention",
+                          "--default-nonce-size", "--max-body", "--tls-cert", "--tls-key",
+                          "--tls-ca", "--log-level", "--config", "(=300)", "(=127.0.0.1:8080)"}) {
+    EXPECT_NE(c->help.find(opt), std::string::npos) << opt;
+  }
+}
+
+TEST(Config, BadValuesNameTheOption) {
+  struct Case { std::vector<std::string> args; const char* option; };
+  for (const Case& k : std::vector<Case>{{{"--threads", "x"}, "threads"},
+                                          {{"--threads", "0"}, "threads"},
+                                          {{"--listen", "nowhere"}, "listen"},
+                                          {{"--store", "mysql://x"}, "store"},
+                                          {{"--default-nonce-size", "7"}, "default-nonce-size"},
+                                          {{"--max-body", "lots"}, "max-body"},
+                                          {{"--log-level", "loud"}, "log-level"},
+                                          {{"--tls-cert", "/nonexistent"}, "tls-cert"},
+                                          {{"--session-ttl", "0"}, "session-ttl"},
+                                          {{"--bogus"}, "bogus"}}) {
+    auto c = Parse(k.args);
+    ASSERT_FALSE(c.ok()) << k.option;
+    EXPECT_NE(c.status().message().find(k.option), std::string::npos) << c.status().message();
+    EXPECT_EQ(c.status().message().find('\n'), std::string::npos);
+  }
+}
+
+TEST(Config, SizeSuffixes) {
+  EXPECT_EQ(Parse({"--max-body", "2M"})->config.max_body, 2u << 20);
+  EXPECT_EQ(Parse({"--max-body", "64k"})->config.max_body, 64u << 10);
+}
+
+TEST(Config, FlagsBeatEnvironmentWhichBeatsConfigFile) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/attestd.ini";
+  std::ofstream(path) << "session-ttl = 11\nthreads = 3\nstore = redis://10.0.0.1:6379/0\n";
+  ::setenv("ATTESTD_SESSION_TTL", "22", 1);
+  ::setenv("ATTESTD_THREADS", "5", 1);
+  auto c = Parse({"--config", path, "--session-ttl", "33"});
+  ::unsetenv("ATTESTD_SESSION_TTL");
+  ::unsetenv("ATTESTD_THREADS");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->config.session_ttl_s, 33);
+  EXPECT_EQ(c->config.threads, 5);
+  EXPECT_EQ(c->config.store, "redis://10.0.0.1:6379/0");
+}
+
+TEST(Config, UnreadableConfigFileIsAnError) {
+  auto c = Parse({"--config", "/nonexistent/attestd.ini"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("--config"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace attestd
