@@ -2,15 +2,43 @@
 
 #include "store/memory/memory_session_store.h"
 #include "store/memory/memory_work_queue.h"
+#include "store/redis/redis_pool.h"
+#include "store/redis/redis_session_store.h"
+#include "store/redis/redis_url.h"
+#include "store/redis/redis_work_queue.h"
 
 namespace attestd {
+namespace {
+
+// One pool shared by the session store and the queue's non-blocking
+// commands; the queue opens its blocking connections separately. Nothing
+// connects yet, so this succeeds while Redis is down.
+Result<Stores> OpenRedisStores(const StoreOptions& options) {
+  Result<RedisEndpoint> endpoint = ParseRedisUrl(options.url);
+  if (!endpoint.ok()) return endpoint.status();
+  if (options.pool_size < 1) return InvalidArgument("store pool size must be at least 1");
+  RedisPoolOptions pool_options;
+  pool_options.endpoint = *endpoint;
+  pool_options.size = options.pool_size;
+  pool_options.connect_timeout_ms = options.connect_timeout_ms;
+  pool_options.command_timeout_ms = options.command_timeout_ms;
+  auto pool = std::make_shared<RedisPool>(pool_options);
+  RedisWorkQueueOptions queue_options{options.reclaim_after_ms, options.consumer_name};
+  return Stores{std::make_shared<RedisSessionStore>(pool),
+                std::make_shared<RedisWorkQueue>(pool, queue_options)};
+}
+
+}  // namespace
 
 Result<Stores> OpenStores(const StoreOptions& options) {
   if (options.url == "memory") {
     return Stores{std::make_shared<MemorySessionStore>(), std::make_shared<MemoryWorkQueue>()};
   }
-  return InvalidArgument("unsupported store URL (want memory, redis://host:port/db or "
-                         "redis+unix:///path): " + options.url);
+  if (IsRedisUrl(options.url)) return OpenRedisStores(options);
+  return InvalidArgument(
+      "unsupported store URL (want memory, redis://host:port/db or "
+      "redis+unix:///path): " +
+      options.url);
 }
 
 }  // namespace attestd

@@ -1,0 +1,331 @@
+#include "store/redis/redis_pool.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+
+#include "common/base64.h"
+#include "common/log.h"
+
+namespace attestd {
+namespace {
+
+constexpr std::string_view kErrorPrefix = "redis: ";
+
+timeval ToTimeval(int ms) {
+  timeval tv{};
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+// Blocks SIGPIPE in this thread while hiredis writes to a socket the peer may
+// have closed, then discards the SIGPIPE that write raised, if any, before
+// unblocking: the write fails with EPIPE instead of killing the process.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&sigpipe_);
+    sigaddset(&sigpipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe_, &previous_);
+  }
+  ~SigpipeGuard() {
+    if (sigismember(&previous_, SIGPIPE)) return;  // the caller blocks it already
+    sigset_t pending;
+    sigemptyset(&pending);
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+      timespec zero{};
+      while (sigtimedwait(&sigpipe_, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t sigpipe_;
+  sigset_t previous_;
+};
+
+// Errors after which the same command may well succeed soon (a loading or
+// failing-over server), as opposed to errors in what we asked.
+bool IsTransientError(std::string_view text) {
+  for (std::string_view code :
+       {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"}) {
+    if (text.substr(0, code.size()) == code &&
+        (text.size() == code.size() || text[code.size()] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Status ErrorReplyStatus(std::string_view text) {
+  std::string message = std::string(kErrorPrefix) + std::string(text);
+  return IsTransientError(text) ? Unavailable(std::move(message)) : Internal(std::move(message));
+}
+
+// A pooled connection is stale if the server closed it while it sat idle
+// (restart, idle timeout): the socket then reads EOF or an error at once.
+// Any unread byte would also be a protocol desync. Costs one syscall.
+bool LooksAlive(redisContext* context) {
+  if (context->err != 0) return false;
+  char byte;
+  ssize_t n = ::recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Runs one command on `context`. nullptr from hiredis means an I/O error
+// or timeout (context->err says which); an error reply becomes a Status.
+Result<RedisReply> Execute(redisContext* context, const RedisArgs& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (std::string_view a : args) {
+    argv.push_back(a.data() != nullptr ? a.data() : "");  // hiredis copies len bytes
+    lengths.push_back(a.size());
+  }
+  void* raw;
+  {
+    SigpipeGuard guard;
+    raw = redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  }
+  if (raw == nullptr) return Unavailable(context->errstr[0] ? context->errstr : "I/O error");
+  RedisReply reply(static_cast<redisReply*>(raw));
+  if (reply.is_error()) return ErrorReplyStatus(reply.str());
+  return reply;
+}
+
+std::string Sha1Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha1(), nullptr) != 1) {
+    return "";  // EVALSHA then answers NOSCRIPT and Eval falls back to EVAL
+  }
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
+RedisArgs ScriptArgs(std::string_view verb, std::string_view body, const std::string& numkeys,
+                     const RedisArgs& keys, const RedisArgs& args) {
+  RedisArgs argv{verb, body, numkeys};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+// Keeps a misconfiguration from turning into a pool that waits forever.
+RedisPoolOptions Sanitized(RedisPoolOptions o) {
+  o.size = std::max(o.size, 1);
+  o.connect_timeout_ms = std::max(o.connect_timeout_ms, 1);
+  o.command_timeout_ms = std::max(o.command_timeout_ms, 1);
+  o.min_backoff_ms = std::max(o.min_backoff_ms, 1);
+  o.max_backoff_ms = std::max(o.max_backoff_ms, o.min_backoff_ms);
+  return o;
+}
+
+}  // namespace
+
+bool IsRedisError(const Status& status, std::string_view code) {
+  std::string_view m = status.message();
+  if (m.substr(0, kErrorPrefix.size()) != kErrorPrefix) return false;
+  m.remove_prefix(kErrorPrefix.size());
+  return m.substr(0, code.size()) == code && (m.size() == code.size() || m[code.size()] == ' ');
+}
+
+RedisScript::RedisScript(std::string source)
+    : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+
+// ---- RedisConnection ----
+
+RedisConnection::RedisConnection(RedisPool* pool, redisContext* context)
+    : pool_(pool), context_(context) {}
+
+RedisConnection::RedisConnection(RedisConnection&& other) noexcept
+    : pool_(other.pool_), context_(other.context_), broken_(other.broken_) {
+  other.context_ = nullptr;
+}
+
+RedisConnection::~RedisConnection() {
+  if (context_ != nullptr) pool_->Return(context_, broken_);
+}
+
+Status RedisConnection::IoError() {
+  broken_ = true;
+  std::string what = context_->errstr[0] != '\0' ? context_->errstr : "connection failed";
+  return pool_->CountedUnavailable("redis " + pool_->options_.endpoint.ToString() + ": " + what);
+}
+
+Result<RedisReply> RedisConnection::Command(const RedisArgs& args) {
+  if (broken_) return pool_->CountedUnavailable("redis connection failed earlier");
+  Result<RedisReply> reply = Execute(context_, args);
+  if (reply.ok()) return reply;
+  if (context_->err != 0) return IoError();
+  pool_->error_replies_.fetch_add(1, std::memory_order_relaxed);
+  return reply;
+}
+
+Result<RedisReply> RedisConnection::Eval(const RedisScript& script, const RedisArgs& keys,
+                                         const RedisArgs& args) {
+  std::string numkeys = std::to_string(keys.size());
+  Result<RedisReply> reply = Command(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
+  if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return reply;
+  return Command(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+}
+
+// ---- RedisPool ----
+
+RedisPool::RedisPool(RedisPoolOptions options) : options_(Sanitized(std::move(options))) {}
+
+RedisPool::~RedisPool() {
+  std::lock_guard lock(mu_);
+  CloseIdleLocked();
+}
+
+Status RedisPool::CountedUnavailable(std::string message) {
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  return Unavailable(std::move(message));
+}
+
+Result<RedisConnection> RedisPool::Borrow() {
+  std::unique_lock lock(mu_);
+  auto deadline = Clock::now() + std::chrono::milliseconds(options_.command_timeout_ms);
+  if (!returned_.wait_until(lock, deadline, [&] { return leased_ < options_.size; })) {
+    return CountedUnavailable("all " + std::to_string(options_.size) +
+                              " redis connections are busy");
+  }
+  ++leased_;
+  if (redisContext* context = TakeLiveIdle(lock)) return RedisConnection(this, context);
+  Result<redisContext*> opened = OpenWithBackoff(lock);
+  if (!opened.ok()) {
+    --leased_;
+    returned_.notify_one();
+    return opened.status();
+  }
+  return RedisConnection(this, *opened);
+}
+
+redisContext* RedisPool::TakeLiveIdle(std::unique_lock<std::mutex>& lock) {
+  while (!idle_.empty()) {
+    redisContext* context = idle_.back();
+    idle_.pop_back();
+    lock.unlock();
+    bool alive = LooksAlive(context);
+    if (!alive) redisFree(context);
+    lock.lock();
+    if (alive) return context;
+    ++dropped_;
+  }
+  return nullptr;
+}
+
+Result<redisContext*> RedisPool::OpenWithBackoff(std::unique_lock<std::mutex>& lock) {
+  bool backing_off = backoff_ms_ > 0;
+  if (backing_off && (probing_ || Clock::now() < retry_at_)) {
+    return CountedUnavailable("redis " + options_.endpoint.ToString() + " unreachable (" +
+                              last_connect_error_ + "); retrying later");
+  }
+  probing_ = backing_off;  // during backoff, one thread tries; the others fail fast
+  lock.unlock();
+  Result<redisContext*> opened = Connect();
+  lock.lock();
+  probing_ = false;
+  if (!opened.ok()) {
+    if (backoff_ms_ == 0) {
+      LogWarn("redis unreachable",
+              {{"endpoint", options_.endpoint.ToString()}, {"error", opened.status().message()}});
+    }
+    backoff_ms_ = backoff_ms_ == 0 ? options_.min_backoff_ms
+                                   : std::min(2 * backoff_ms_, options_.max_backoff_ms);
+    retry_at_ = Clock::now() + std::chrono::milliseconds(backoff_ms_);
+    last_connect_error_ = opened.status().message();
+    return CountedUnavailable(opened.status().message());
+  }
+  if (backing_off) LogInfo("redis reachable again", {{"endpoint", options_.endpoint.ToString()}});
+  backoff_ms_ = 0;
+  if (dropped_ > 0) {
+    --dropped_;
+    reconnects_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return opened;
+}
+
+Result<redisContext*> RedisPool::Connect() {
+  const RedisEndpoint& ep = options_.endpoint;
+  timeval connect_timeout = ToTimeval(options_.connect_timeout_ms);
+  redisContext* context = ep.is_unix()
+                              ? redisConnectUnixWithTimeout(ep.unix_path.c_str(), connect_timeout)
+                              : redisConnectWithTimeout(ep.host.c_str(), ep.port, connect_timeout);
+  if (context == nullptr) return Unavailable("redis: cannot allocate a connection");
+  if (context->err != 0) {
+    std::string why = "redis " + ep.ToString() + ": " + context->errstr;
+    redisFree(context);
+    return Unavailable(std::move(why));
+  }
+  if (redisSetTimeout(context, ToTimeval(options_.command_timeout_ms)) != REDIS_OK ||
+      (!ep.is_unix() && redisEnableKeepAlive(context) != REDIS_OK)) {
+    std::string why = "redis " + ep.ToString() + ": cannot set socket options";
+    redisFree(context);
+    return Unavailable(std::move(why));
+  }
+  if (ep.db != 0) {
+    Result<RedisReply> selected = Execute(context, {"SELECT", std::to_string(ep.db)});
+    if (!selected.ok()) {
+      redisFree(context);
+      return Unavailable("redis " + ep.ToString() +
+                         ": SELECT failed: " + selected.status().message());
+    }
+  }
+  return context;
+}
+
+void RedisPool::Return(redisContext* context, bool failed) {
+  std::lock_guard lock(mu_);
+  --leased_;
+  if (failed || context->err != 0) {
+    redisFree(context);
+    ++dropped_;
+    // The idle connections most likely share the failure (server restarted
+    // or unreachable): close them too rather than let each caller find out
+    // by waiting for a timeout.
+    CloseIdleLocked();
+  } else {
+    idle_.push_back(context);
+  }
+  returned_.notify_one();
+}
+
+void RedisPool::CloseIdleLocked() {
+  for (redisContext* context : idle_) redisFree(context);
+  dropped_ += static_cast<int>(idle_.size());
+  idle_.clear();
+}
+
+Result<RedisReply> RedisPool::Command(const RedisArgs& args) {
+  Result<RedisConnection> connection = Borrow();
+  if (!connection.ok()) return connection.status();
+  return connection->Command(args);
+}
+
+Result<RedisReply> RedisPool::Eval(const RedisScript& script, const RedisArgs& keys,
+                                   const RedisArgs& args) {
+  Result<RedisConnection> connection = Borrow();
+  if (!connection.ok()) return connection.status();
+  return connection->Eval(script, keys, args);
+}
+
+Status RedisPool::Ping() {
+  Result<RedisReply> reply = Command({"PING"});
+  if (!reply.ok()) return reply.status();
+  if (reply->str() != "PONG") return Internal("redis: unexpected PING answer");
+  return Status::Ok();
+}
+
+}  // namespace attestd

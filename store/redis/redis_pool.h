@@ -1,0 +1,178 @@
+// RedisPool: a fixed number of hiredis connections shared by threads.
+//
+// Every Redis-backed store (sessions, work queue, attester directory,
+// agents, policies) talks to Redis through a RedisPool. What it promises:
+//
+// - Thread-safe. At most `size` connections are open; they are opened
+//   lazily, so a pool costs nothing until it is used and OpenStores works
+//   while Redis is down.
+// - Bounded waits. Connecting takes at most connect_timeout_ms, a command at
+//   most command_timeout_ms (socket timeouts), and waiting for a free
+//   connection at most command_timeout_ms.
+// - Failing fast. A connection that hits an I/O error or a timeout is closed
+//   (with the idle ones, which likely share its fate) and reopened on demand.
+//   After a failed connect the pool waits before trying again (50 ms,
+//   doubling to 2 s), and meanwhile every call that needs a new connection
+//   answers kUnavailable at once: a dead Redis is neither hammered nor
+//   allowed to stall callers.
+// - Status values only. Not reaching Redis, and Redis errors that mean "try
+//   later" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN), are
+//   kUnavailable; any other error reply is kInternal whose message is
+//   "redis: " + Redis's own text (test it with IsRedisError).
+// - SIGPIPE cannot kill the process: hiredis 0.14 writes with write(2), not
+//   send(MSG_NOSIGNAL), so each command blocks SIGPIPE in the calling thread
+//   and discards one it raised (the way libpq does). The server also ignores
+//   SIGPIPE in main; this keeps tests and tools safe without that.
+//
+// Usage:
+//   RedisPool pool(options);
+//   Result<RedisReply> r = pool.Command({"HGET", key, "state"});
+//   static const RedisScript kScript("return redis.call('GET', KEYS[1])");
+//   Result<RedisReply> v = pool.Eval(kScript, {key}, {});
+//   // Several commands on one connection (MULTI/EXEC, WATCH):
+//   Result<RedisConnection> c = pool.Borrow();
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/redis/redis_reply.h"
+#include "store/redis/redis_url.h"
+
+struct redisContext;
+
+namespace attestd {
+
+struct RedisPoolOptions {
+  RedisEndpoint endpoint;
+  int size = 4;                   // connections at most
+  int connect_timeout_ms = 500;   // per connection attempt
+  int command_timeout_ms = 2000;  // per command; must exceed any BLOCK time used
+  int min_backoff_ms = 50;        // first wait after a failed connect
+  int max_backoff_ms = 2000;      // the wait doubles up to this
+};
+
+// Arguments of one command. Binary-safe: each element may hold any bytes,
+// NULs included. Elements must outlive the call only.
+using RedisArgs = std::vector<std::string_view>;
+
+// A Lua script run with EVALSHA, falling back to EVAL (which also loads it)
+// when Redis answers NOSCRIPT, e.g. after a restart. Make it a long-lived
+// (static) object: the SHA-1 is computed once, in the constructor.
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha1() const { return sha1_; }  // lower-case hex
+
+ private:
+  std::string source_;
+  std::string sha1_;
+};
+
+class RedisPool;
+
+// One connection borrowed from a RedisPool, for a sequence of commands that
+// must share a connection. Returned to the pool when destroyed (or closed if
+// it failed). Use from one thread at a time; do not outlive the pool.
+class RedisConnection {
+ public:
+  RedisConnection(RedisConnection&& other) noexcept;
+  RedisConnection& operator=(RedisConnection&&) = delete;
+  RedisConnection(const RedisConnection&) = delete;
+  ~RedisConnection();
+
+  // Runs one command; see RedisPool::Command. After an I/O error every
+  // later call answers kUnavailable without touching the network.
+  Result<RedisReply> Command(const RedisArgs& args);
+  // Runs a script with EVALSHA, or EVAL on NOSCRIPT.
+  Result<RedisReply> Eval(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args);
+
+ private:
+  friend class RedisPool;
+  RedisConnection(RedisPool* pool, redisContext* context);
+  Status IoError();
+
+  RedisPool* pool_;
+  redisContext* context_;
+  bool broken_ = false;
+};
+
+class RedisPool {
+ public:
+  explicit RedisPool(RedisPoolOptions options);
+  // Closes idle connections. Every RedisConnection must be gone by then.
+  ~RedisPool();
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
+
+  // A connection for exclusive use, or kUnavailable (Redis unreachable, in
+  // backoff, or all connections busy for command_timeout_ms).
+  Result<RedisConnection> Borrow();
+
+  // Borrows a connection, runs one command, returns the connection. A
+  // top-level error reply becomes a Status (see above); errors nested in an
+  // array (EXEC results) are left in the reply for the caller.
+  Result<RedisReply> Command(const RedisArgs& args);
+
+  // Borrows a connection and runs `script` with these KEYS and ARGV.
+  Result<RedisReply> Eval(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args);
+
+  // OK if Redis answers PING.
+  Status Ping();
+
+  const RedisPoolOptions& options() const { return options_; }
+
+  // For metrics, monotonically increasing:
+  // connections opened to replace ones that failed or went stale;
+  int64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
+  // calls answered kUnavailable because Redis could not be reached (failed
+  // connects, I/O errors and timeouts, fast failures during backoff, no free
+  // connection in time);
+  int64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  // error replies from Redis (WRONGTYPE, NOSCRIPT, BUSYGROUP, ...).
+  int64_t error_replies() const { return error_replies_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class RedisConnection;
+  using Clock = std::chrono::steady_clock;
+
+  // Requires mu_ (held by `lock`). An idle connection that still looks
+  // alive, or nullptr.
+  redisContext* TakeLiveIdle(std::unique_lock<std::mutex>& lock);
+  // Requires mu_. Opens a new connection unless the pool is backing off.
+  Result<redisContext*> OpenWithBackoff(std::unique_lock<std::mutex>& lock);
+  // A new connected context, with timeouts set and the database selected.
+  Result<redisContext*> Connect();
+  // Called by RedisConnection: keep the connection, or close it (`failed`).
+  void Return(redisContext* context, bool failed);
+  void CloseIdleLocked();
+  Status CountedUnavailable(std::string message);
+
+  const RedisPoolOptions options_;
+  std::mutex mu_;
+  std::condition_variable returned_;
+  std::vector<redisContext*> idle_;
+  int leased_ = 0;              // borrowed connections and connects in progress
+  int dropped_ = 0;             // closed connections not yet replaced
+  int backoff_ms_ = 0;          // 0 while connecting works
+  bool probing_ = false;        // a connect attempt during backoff is in flight
+  Clock::time_point retry_at_;  // no connect attempt before this while backing off
+  std::string last_connect_error_;
+  std::atomic<int64_t> reconnects_{0};
+  std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> error_replies_{0};
+};
+
+// True if `status` carries a Redis error reply whose first word is `code`
+// (e.g. "NOGROUP", "BUSYGROUP", "NOSCRIPT").
+bool IsRedisError(const Status& status, std::string_view code);
+
+}  // namespace attestd

@@ -1,0 +1,165 @@
+#include "store/redis/redis_session_store.h"
+
+#include <charconv>
+
+namespace attestd {
+namespace {
+
+// The transition scripts answer a tagged array: {'ok', ...},
+// {'missing'} or {'conflict', <current state>}, so no outcome has to be
+// guessed from error text.
+
+// KEYS[1] session; ARGV[1] expiry_ms; ARGV[2..] field, value, ...
+const RedisScript kCreate(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+)lua");
+
+// KEYS[1] session; ARGV evidence_type, evidence, min_expiry_ms.
+// expiry_ms is compared as a Lua number (a double: exact for epoch
+// milliseconds) but written back as the caller's decimal text.
+const RedisScript kToProcessing(R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'missing'} end
+if state ~= 'waiting' then return {'conflict', state} end
+redis.call('HSET', KEYS[1], 'state', 'processing', 'evidence_type', ARGV[1], 'evidence', ARGV[2])
+local expiry = tonumber(redis.call('HGET', KEYS[1], 'expiry_ms'))
+if expiry == nil or expiry < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'expiry_ms', ARGV[3])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+end
+return {'ok', redis.call('HGETALL', KEYS[1])}
+)lua");
+
+// KEYS[1] session; ARGV new state, field, text. HSET keeps the key's TTL.
+const RedisScript kFinish(R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'missing'} end
+if state ~= 'processing' then return {'conflict', state} end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], ARGV[2], ARGV[3])
+return {'ok'}
+)lua");
+
+Status ScriptOutcome(const RedisValue& answer) {
+  std::string_view tag = answer[0].str();
+  if (tag == "ok") return Status::Ok();
+  if (tag == "missing") return NotFound("no such session");
+  if (tag == "conflict") return Conflict("session is " + answer[1].to_string());
+  return Internal("redis: unexpected answer from a session script");
+}
+
+bool ParseInt64(std::string_view text, int64_t* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+}
+
+// A session from HGETALL's flat field/value list.
+Result<Session> SessionFromHash(std::string_view id, const RedisValue& fields) {
+  Session s;
+  s.id = std::string(id);
+  bool has_state = false;
+  bool has_expiry = false;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    std::string_view name = fields[i].str();
+    RedisValue value = fields[i + 1];
+    if (name == "nonce") {
+      s.nonce = value.to_string();
+    } else if (name == "state") {
+      std::optional<SessionState> state = ParseSessionState(value.str());
+      if (!state) return Internal("stored session has an unknown state");
+      s.state = *state;
+      has_state = true;
+    } else if (name == "expiry_ms") {
+      has_expiry = ParseInt64(value.str(), &s.expiry_ms);
+    } else if (name == "evidence_type") {
+      s.evidence_type = value.to_string();
+    } else if (name == "evidence") {
+      s.evidence = value.to_string();
+    } else if (name == "result") {
+      s.result = value.to_string();
+    } else if (name == "error") {
+      s.error = value.to_string();
+    }
+  }
+  if (!has_state || !has_expiry) return Internal("stored session lacks state or expiry_ms");
+  return s;
+}
+
+// Optional fields are stored only when set: a new session has none of them.
+void AppendIfSet(RedisArgs& args, std::string_view field, const std::string& value) {
+  if (value.empty()) return;
+  args.push_back(field);
+  args.push_back(value);
+}
+
+}  // namespace
+
+RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisPool> pool) : pool_(std::move(pool)) {}
+
+std::string RedisSessionStore::KeyFor(std::string_view id) {
+  return "attestd:session:{" + std::string(id) + "}";
+}
+
+Status RedisSessionStore::Create(const Session& session) {
+  std::string key = KeyFor(session.id);
+  std::string expiry = std::to_string(session.expiry_ms);
+  RedisArgs args{expiry,      "nonce", session.nonce, "state", SessionStateName(session.state),
+                 "expiry_ms", expiry};
+  AppendIfSet(args, "evidence_type", session.evidence_type);
+  AppendIfSet(args, "evidence", session.evidence);
+  AppendIfSet(args, "result", session.result);
+  AppendIfSet(args, "error", session.error);
+  Result<RedisReply> created = pool_->Eval(kCreate, {key}, args);
+  if (!created.ok()) return created.status();
+  if (created->integer() != 1) return Conflict("session id exists");
+  return Status::Ok();
+}
+
+Result<Session> RedisSessionStore::Get(std::string_view id) {
+  std::string key = KeyFor(id);
+  Result<RedisReply> fields = pool_->Command({"HGETALL", key});
+  if (!fields.ok()) return fields.status();
+  if (fields->size() == 0) return NotFound("no such session");
+  return SessionFromHash(id, *fields);
+}
+
+Status RedisSessionStore::Delete(std::string_view id) {
+  std::string key = KeyFor(id);
+  Result<RedisReply> deleted = pool_->Command({"DEL", key});
+  return deleted.status();
+}
+
+Result<Session> RedisSessionStore::TransitionToProcessing(std::string_view id,
+                                                          std::string_view evidence_type,
+                                                          std::string_view evidence,
+                                                          int64_t min_expiry_ms) {
+  std::string key = KeyFor(id);
+  std::string min_expiry = std::to_string(min_expiry_ms);
+  Result<RedisReply> answer =
+      pool_->Eval(kToProcessing, {key}, {evidence_type, evidence, min_expiry});
+  if (!answer.ok()) return answer.status();
+  if (Status outcome = ScriptOutcome(*answer); !outcome.ok()) return outcome;
+  return SessionFromHash(id, (*answer)[1]);
+}
+
+Status RedisSessionStore::Finish(std::string_view id, SessionState to, std::string_view field,
+                                 std::string_view text) {
+  std::string key = KeyFor(id);
+  Result<RedisReply> answer = pool_->Eval(kFinish, {key}, {SessionStateName(to), field, text});
+  if (!answer.ok()) return answer.status();
+  return ScriptOutcome(*answer);
+}
+
+Status RedisSessionStore::TransitionToComplete(std::string_view id, std::string_view result) {
+  return Finish(id, SessionState::kComplete, "result", result);
+}
+
+Status RedisSessionStore::TransitionToFailed(std::string_view id, std::string_view error) {
+  return Finish(id, SessionState::kFailed, "error", error);
+}
+
+Status RedisSessionStore::Ping() { return pool_->Ping(); }
+
+}  // namespace attestd

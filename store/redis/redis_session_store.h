@@ -1,0 +1,44 @@
+// RedisSessionStore: sessions as Redis hashes that Redis itself expires.
+//
+// One key per session, `attestd:session:{<id>}` (the braces are a cluster
+// hash tag, so every operation touches one slot), a HASH with the fields
+// nonce (raw bytes), state, expiry_ms, evidence_type, evidence, result and
+// error. The key's own expiry is set with PEXPIREAT to exactly expiry_ms, so
+// the stored `expiry_ms` is the instant Redis forgets the session and no
+// sweeper is needed. Every state change is one Lua script, hence atomic.
+//
+// Keeps every SessionStore promise; not reaching Redis is kUnavailable.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/redis/redis_pool.h"
+#include "store/session_store.h"
+
+namespace attestd {
+
+class RedisSessionStore : public SessionStore {
+ public:
+  explicit RedisSessionStore(std::shared_ptr<RedisPool> pool);
+
+  // The Redis key of a session (for tests and operators).
+  static std::string KeyFor(std::string_view id);
+
+  Status Create(const Session& session) override;
+  Result<Session> Get(std::string_view id) override;
+  Status Delete(std::string_view id) override;
+  Result<Session> TransitionToProcessing(std::string_view id, std::string_view evidence_type,
+                                         std::string_view evidence, int64_t min_expiry_ms) override;
+  Status TransitionToComplete(std::string_view id, std::string_view result) override;
+  Status TransitionToFailed(std::string_view id, std::string_view error) override;
+  Status Ping() override;
+
+ private:
+  Status Finish(std::string_view id, SessionState to, std::string_view field,
+                std::string_view text);
+
+  std::shared_ptr<RedisPool> pool_;
+};
+
+}  // namespace attestd
