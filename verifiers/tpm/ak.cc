@@ -1,0 +1,380 @@
+#include "verifiers/tpm/ak.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <tss2/tss2_mu.h>
+
+#include <cstring>
+
+namespace attestd::tpm {
+
+namespace {
+
+struct BnFree {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+struct BldFree {
+  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
+};
+struct ParamFree {
+  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
+};
+struct CtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct SigFree {
+  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using Bn = std::unique_ptr<BIGNUM, BnFree>;
+
+struct Curve {
+  TPM2_ECC_CURVE id;
+  const char* group;  // OpenSSL group name
+  size_t bytes;       // field element size
+  const char* description;
+};
+constexpr Curve kCurves[] = {
+    {TPM2_ECC_NIST_P256, "P-256", 32, "ecc-p256"},
+    {TPM2_ECC_NIST_P384, "P-384", 48, "ecc-p384"},
+    {TPM2_ECC_NIST_P521, "P-521", 66, "ecc-p521"},
+};
+
+const Curve* CurveById(TPM2_ECC_CURVE id) {
+  for (const Curve& c : kCurves) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+const Curve* CurveByGroup(std::string_view group) {
+  for (const Curve& c : kCurves) {
+    if (group == c.group) return &c;
+  }
+  return nullptr;
+}
+
+Result<std::unique_ptr<EVP_PKEY, EvpPkeyFree>> FromData(const char* type, OSSL_PARAM_BLD* bld) {
+  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
+  if (!params) return Internal("OSSL_PARAM_BLD_to_param failed");
+  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return InvalidArgument("OpenSSL refuses the public key");
+  }
+  return std::unique_ptr<EVP_PKEY, EvpPkeyFree>(raw);
+}
+
+Status BuildRsa(const TPMT_PUBLIC& pub, AkKey& key) {
+  const TPMS_RSA_PARMS& p = pub.parameters.rsaDetail;
+  if (p.keyBits != 2048 && p.keyBits != 3072 && p.keyBits != 4096) {
+    return InvalidArgument("RSA keyBits is not 2048, 3072 or 4096");
+  }
+  size_t bytes = p.keyBits / 8;
+  if (pub.unique.rsa.size != bytes) return InvalidArgument("RSA modulus length is not keyBits");
+  Bn n(BN_bin2bn(pub.unique.rsa.buffer, static_cast<int>(bytes), nullptr));
+  Bn e(BN_new());
+  if (!n || !e || BN_set_word(e.get(), p.exponent == 0 ? 65537 : p.exponent) != 1) {
+    return Internal("BIGNUM allocation failed");
+  }
+  if (BN_num_bits(n.get()) != static_cast<int>(p.keyBits) || !BN_is_odd(n.get())) {
+    return InvalidArgument("RSA modulus is not a keyBits-long odd number");
+  }
+  if (!BN_is_odd(e.get()) || BN_is_one(e.get())) return InvalidArgument("RSA exponent invalid");
+  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
+  if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
+    return Internal("OSSL_PARAM_BLD failed");
+  }
+  auto pkey = FromData("RSA", bld.get());
+  if (!pkey.ok()) return pkey.status();
+  key.pkey = std::move(*pkey);
+  key.signature_bytes = bytes;
+  key.description = p.keyBits == 2048 ? "rsa2048" : p.keyBits == 3072 ? "rsa3072" : "rsa4096";
+  TPM2_ALG_ID s = p.scheme.scheme;
+  if (s != TPM2_ALG_NULL && s != TPM2_ALG_RSASSA && s != TPM2_ALG_RSAPSS) {
+    return InvalidArgument("RSA AK scheme is not NULL, RSASSA or RSAPSS");
+  }
+  key.scheme = s;
+  if (p.symmetric.algorithm != TPM2_ALG_NULL) {
+    return InvalidArgument("a signing key has a symmetric algorithm");
+  }
+  if (s != TPM2_ALG_NULL) {
+    key.scheme_hash = HashAlgById(p.scheme.details.anySig.hashAlg);
+    if (!key.scheme_hash) return InvalidArgument("AK scheme hash unsupported");
+  }
+  return Status::Ok();
+}
+
+Status BuildEcc(const TPMT_PUBLIC& pub, AkKey& key) {
+  const TPMS_ECC_PARMS& p = pub.parameters.eccDetail;
+  const Curve* curve = CurveById(p.curveID);
+  if (!curve) return InvalidArgument("ECC curve is not P-256, P-384 or P-521");
+  const TPM2B_ECC_PARAMETER& x = pub.unique.ecc.x;
+  const TPM2B_ECC_PARAMETER& y = pub.unique.ecc.y;
+  if (x.size == 0 || y.size == 0 || x.size > curve->bytes || y.size > curve->bytes) {
+    return InvalidArgument("ECC point coordinates have the wrong size");
+  }
+  // Uncompressed SEC1 point, coordinates left-padded to the field size.
+  std::string point(1 + 2 * curve->bytes, '\0');
+  point[0] = 0x04;
+  std::memcpy(point.data() + 1 + curve->bytes - x.size, x.buffer, x.size);
+  std::memcpy(point.data() + 1 + 2 * curve->bytes - y.size, y.buffer, y.size);
+  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
+  if (!bld ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->group, 0) !=
+          1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1) {
+    return Internal("OSSL_PARAM_BLD failed");
+  }
+  auto pkey = FromData("EC", bld.get());
+  if (!pkey.ok()) return InvalidArgument("ECC point is not on the curve");
+  // Explicit on-curve (and not-infinity, in-range) check: do not rely on the
+  // decoder having done it.
+  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey->get(),
+                                                                        nullptr));
+  if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1) {
+    return InvalidArgument("ECC point is not on the curve");
+  }
+  key.pkey = std::move(*pkey);
+  key.signature_bytes = curve->bytes;
+  key.description = curve->description;
+  TPM2_ALG_ID s = p.scheme.scheme;
+  if (s != TPM2_ALG_NULL && s != TPM2_ALG_ECDSA) {
+    return InvalidArgument("ECC AK scheme is not NULL or ECDSA");
+  }
+  if (p.symmetric.algorithm != TPM2_ALG_NULL || p.kdf.scheme != TPM2_ALG_NULL) {
+    return InvalidArgument("a signing key has a symmetric algorithm or a KDF");
+  }
+  key.scheme = s;
+  if (s != TPM2_ALG_NULL) {
+    key.scheme_hash = HashAlgById(p.scheme.details.anySig.hashAlg);
+    if (!key.scheme_hash) return InvalidArgument("AK scheme hash unsupported");
+  }
+  return Status::Ok();
+}
+
+// The DER ECDSA-Sig-Value for r and s.
+Result<std::string> EcdsaDer(const TPMS_SIGNATURE_ECDSA& e, size_t field_bytes) {
+  if (e.signatureR.size == 0 || e.signatureS.size == 0 || e.signatureR.size > field_bytes ||
+      e.signatureS.size > field_bytes) {
+    return InvalidArgument("ECDSA r or s has the wrong size");
+  }
+  std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(e.signatureR.buffer, e.signatureR.size, nullptr);
+  BIGNUM* s = BN_bin2bn(e.signatureS.buffer, e.signatureS.size, nullptr);
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return Internal("ECDSA_SIG allocation failed");
+  }
+  unsigned char buf[160];  // P-521: 2 x (66 + 3) + 4 < 160
+  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (len <= 0 || static_cast<size_t>(len) > sizeof buf) return Internal("i2d_ECDSA_SIG failed");
+  unsigned char* p = buf;
+  i2d_ECDSA_SIG(sig.get(), &p);
+  return std::string(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
+}
+
+TPMI_ALG_HASH SignatureHash(const TPMT_SIGNATURE& sig) {
+  switch (sig.sigAlg) {
+    case TPM2_ALG_RSASSA: return sig.signature.rsassa.hash;
+    case TPM2_ALG_RSAPSS: return sig.signature.rsapss.hash;
+    case TPM2_ALG_ECDSA: return sig.signature.ecdsa.hash;
+    default: return TPM2_ALG_NULL;
+  }
+}
+
+}  // namespace
+
+bool AkKey::HasAkAttributes() const {
+  uint32_t a = attributes();
+  return (a & kAkRequiredAttributes) == kAkRequiredAttributes && (a & TPMA_OBJECT_DECRYPT) == 0;
+}
+
+Result<std::shared_ptr<const AkKey>> ParseAk(std::string_view tpm2b_public) {
+  auto pub = ParsePublic(tpm2b_public);
+  if (!pub.ok()) return pub.status();
+  auto key = std::make_shared<AkKey>();
+  key->public_area = pub->publicArea;
+  key->tpm2b_public = std::string(tpm2b_public);
+  key->type = pub->publicArea.type;
+
+  const HashAlg* name_alg = HashAlgById(pub->publicArea.nameAlg);
+  if (!name_alg) return InvalidArgument("AK nameAlg unsupported");
+  // The name hashes the marshaled TPMT_PUBLIC; re-marshal and insist it is
+  // the very bytes we were given, so the name is of what was stored.
+  auto area = MarshalPublicArea(pub->publicArea);
+  if (!area.ok()) return area.status();
+  if (*area != tpm2b_public.substr(2)) return InvalidArgument("AK is not canonically marshaled");
+  key->name.push_back(static_cast<char>(name_alg->id >> 8));
+  key->name.push_back(static_cast<char>(name_alg->id & 0xff));
+  key->name += Digest(*name_alg, *area);
+
+  Status st;
+  if (key->type == TPM2_ALG_RSA) {
+    st = BuildRsa(pub->publicArea, *key);
+  } else if (key->type == TPM2_ALG_ECC) {
+    st = BuildEcc(pub->publicArea, *key);
+  } else {
+    st = InvalidArgument("AK is neither RSA nor ECC");
+  }
+  if (!st.ok()) return st;
+  return std::shared_ptr<const AkKey>(std::move(key));
+}
+
+Status CheckSignatureScheme(const AkKey& key, const TPMT_SIGNATURE& sig) {
+  bool family_ok = key.type == TPM2_ALG_RSA
+                       ? (sig.sigAlg == TPM2_ALG_RSASSA || sig.sigAlg == TPM2_ALG_RSAPSS)
+                       : sig.sigAlg == TPM2_ALG_ECDSA;
+  if (!family_ok) {
+    return InvalidArgument("signature scheme " + AlgName(sig.sigAlg) + " is not one a " +
+                           key.description + " AK makes");
+  }
+  if (key.scheme != TPM2_ALG_NULL && sig.sigAlg != key.scheme) {
+    return InvalidArgument("signature scheme " + AlgName(sig.sigAlg) +
+                           " differs from the AK's scheme " + AlgName(key.scheme));
+  }
+  const HashAlg* hash = HashAlgById(SignatureHash(sig));
+  if (!hash) return InvalidArgument("signature hash " + AlgName(SignatureHash(sig)) + " unsupported");
+  if (key.scheme_hash != nullptr && hash != key.scheme_hash) {
+    return InvalidArgument("signature hash " + std::string(hash->name) +
+                           " differs from the AK's scheme hash " + key.scheme_hash->name);
+  }
+  return Status::Ok();
+}
+
+Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig,
+                            std::string_view message) {
+  const HashAlg* hash = HashAlgById(SignatureHash(sig));
+  if (!hash) return InvalidArgument("signature hash unsupported");
+  std::string der;
+  std::string_view sig_bytes;
+  if (sig.sigAlg == TPM2_ALG_RSASSA || sig.sigAlg == TPM2_ALG_RSAPSS) {
+    const TPM2B_PUBLIC_KEY_RSA& s =
+        sig.sigAlg == TPM2_ALG_RSASSA ? sig.signature.rsassa.sig : sig.signature.rsapss.sig;
+    if (s.size != key.signature_bytes) return InvalidArgument("RSA signature length is not the modulus length");
+    sig_bytes = Tpm2bView(s);
+  } else if (sig.sigAlg == TPM2_ALG_ECDSA) {
+    auto d = EcdsaDer(sig.signature.ecdsa, key.signature_bytes);
+    if (!d.ok()) return d.status();
+    der = std::move(*d);
+    sig_bytes = der;
+  } else {
+    return InvalidArgument("signature scheme unsupported");
+  }
+
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, hash->md, nullptr, key.pkey.get()) != 1) {
+    return Internal("EVP_DigestVerifyInit failed");
+  }
+  if (sig.sigAlg == TPM2_ALG_RSAPSS) {
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, hash->md) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1) {
+      return Internal("RSAPSS parameters refused");
+    }
+  }
+  int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig_bytes.data()),
+                            sig_bytes.size(),
+                            reinterpret_cast<const unsigned char*>(message.data()),
+                            message.size());
+  if (ok != 1) return InvalidArgument("signature does not verify");
+  return Status::Ok();
+}
+
+Result<std::string> Tpm2bPublicFromPem(std::string_view pem, uint32_t attributes,
+                                       TPM2_ALG_ID scheme, TPM2_ALG_ID scheme_hash) {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return Internal("BIO_new_mem_buf failed");
+  std::unique_ptr<EVP_PKEY, EvpPkeyFree> pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr,
+                                                                  nullptr));
+  if (!pkey) return InvalidArgument("not a PEM public key");
+  TPM2B_PUBLIC pub{};
+  TPMT_PUBLIC& a = pub.publicArea;
+  a.nameAlg = TPM2_ALG_SHA256;
+  a.objectAttributes = attributes;
+  if (EVP_PKEY_is_a(pkey.get(), "RSA")) {
+    BIGNUM* n = nullptr;
+    BIGNUM* e = nullptr;
+    if (EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+        EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+      BN_free(n);
+      BN_free(e);
+      return InvalidArgument("RSA key without n or e");
+    }
+    Bn nn(n), ee(e);
+    int bits = BN_num_bits(n);
+    if (bits % 8 != 0 || bits / 8 > static_cast<int>(sizeof a.unique.rsa.buffer) ||
+        BN_num_bits(e) > 32) {
+      return InvalidArgument("RSA key does not fit a TPM2B_PUBLIC");
+    }
+    a.type = TPM2_ALG_RSA;
+    a.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    a.parameters.rsaDetail.scheme.scheme = scheme;
+    a.parameters.rsaDetail.scheme.details.anySig.hashAlg = scheme_hash;
+    a.parameters.rsaDetail.keyBits = static_cast<TPMI_RSA_KEY_BITS>(bits);
+    BN_ULONG ev = BN_get_word(e);
+    a.parameters.rsaDetail.exponent = ev == 65537 ? 0 : static_cast<UINT32>(ev);
+    a.unique.rsa.size = static_cast<UINT16>(bits / 8);
+    BN_bn2binpad(n, a.unique.rsa.buffer, bits / 8);
+  } else if (EVP_PKEY_is_a(pkey.get(), "EC")) {
+    char group[32] = {0};
+    size_t glen = 0;
+    if (EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                       sizeof group, &glen) != 1) {
+      return InvalidArgument("EC key without a named group");
+    }
+    const Curve* curve = CurveByGroup(group);
+    if (!curve) {
+      // OpenSSL may report the SECG/X9.62 names.
+      std::string g(group);
+      if (g == "prime256v1") curve = CurveByGroup("P-256");
+      else if (g == "secp384r1") curve = CurveByGroup("P-384");
+      else if (g == "secp521r1") curve = CurveByGroup("P-521");
+    }
+    if (!curve) return InvalidArgument("EC key not on P-256, P-384 or P-521");
+    unsigned char point[1 + 2 * 66];
+    size_t plen = 0;
+    if (EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                        &plen) != 1 ||
+        plen != 1 + 2 * curve->bytes || point[0] != 0x04) {
+      return InvalidArgument("EC public point unreadable");
+    }
+    a.type = TPM2_ALG_ECC;
+    a.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    a.parameters.eccDetail.scheme.scheme = scheme;
+    a.parameters.eccDetail.scheme.details.anySig.hashAlg = scheme_hash;
+    a.parameters.eccDetail.curveID = curve->id;
+    a.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    a.unique.ecc.x.size = static_cast<UINT16>(curve->bytes);
+    a.unique.ecc.y.size = static_cast<UINT16>(curve->bytes);
+    std::memcpy(a.unique.ecc.x.buffer, point + 1, curve->bytes);
+    std::memcpy(a.unique.ecc.y.buffer, point + 1 + curve->bytes, curve->bytes);
+  } else {
+    return InvalidArgument("key is neither RSA nor EC");
+  }
+  std::string out(sizeof(TPM2B_PUBLIC) + 2, '\0');
+  size_t offset = 0;
+  if (Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, reinterpret_cast<uint8_t*>(out.data()), out.size(),
+                                   &offset) != TSS2_RC_SUCCESS) {
+    return Internal("TPM2B_PUBLIC does not marshal");
+  }
+  out.resize(offset);
+  return out;
+}
+
+}  // namespace attestd::tpm
