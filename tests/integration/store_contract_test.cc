@@ -3,7 +3,11 @@
 // redis-server of its own. RedisStore cases cover what only Redis has
 // (redelivery to another worker, the key's real expiry, losing and regaining
 // the server); StoreUrl cases cover OpenStores' URL handling.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -62,6 +66,10 @@ RedisPoolOptions PoolOptionsFor(const std::string& url) {
 // ---- The contract, on both stores ----
 
 enum class Backend { kMemory, kRedis };
+
+void PrintTo(Backend backend, std::ostream* out) {
+  *out << (backend == Backend::kMemory ? "memory" : "redis");
+}
 
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
@@ -531,6 +539,20 @@ TEST_F(RedisStore, SurvivesRedisGoingAwayAndComingBack) {
   EXPECT_TRUE(queue.Ack(**item).ok());
 }
 
+TEST_F(RedisStore, RestartWhileIdleCostsCallersNothing) {
+  auto pool = NewPool();
+  // Open several connections at once so the pool holds more than one.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&] { (void)pool->Ping(); });
+  for (auto& t : threads) t.join();
+  redis_.Stop();
+  ASSERT_TRUE(redis_.Start());
+  // Stale connections are noticed before use, not by failing a call.
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(pool->Ping().ok()) << "call " << i;
+  EXPECT_EQ(pool->errors(), 0);
+  EXPECT_GE(pool->reconnects(), 1);
+}
+
 TEST_F(RedisStore, OpensWhileRedisIsDownAndAnswersUnavailable) {
   StoreOptions options;
   options.url = "redis://127.0.0.1:" + std::to_string(testing::FreePort()) + "/0";
@@ -566,6 +588,87 @@ TEST_F(RedisStore, ConnectsOverAUnixSocketToTheChosenDatabase) {
   EXPECT_EQ(in_db3.Command({"EXISTS", key})->integer(), 1);
   EXPECT_EQ(in_db0.Command({"EXISTS", key})->integer(), 0);
   testing::StopProcess(pid);
+}
+
+// ---- Faults Redis will not produce on demand ----
+
+// A loopback listener that is not Redis. The kernel completes handshakes up
+// to the backlog whether or not anyone calls Accept.
+class FakeServer {
+ public:
+  FakeServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+          ::listen(fd_, 16) == 0 &&
+          ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    port_ = ntohs(addr.sin_port);
+  }
+  ~FakeServer() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return ok_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  int Accept() { return ::accept(fd_, nullptr, nullptr); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  bool ok_ = false;
+};
+
+TEST(RedisStoreFaults, UnresponsiveServerTimesOutInsteadOfHanging) {
+  FakeServer silent;  // accepts (in the kernel) and never answers
+  ASSERT_TRUE(silent.ok());
+  RedisPoolOptions options = PoolOptionsFor(silent.url());
+  options.command_timeout_ms = 300;
+  RedisPool pool(options);
+  Stopwatch watch;
+  EXPECT_EQ(pool.Ping().code(), StatusCode::kUnavailable);
+  EXPECT_GE(watch.elapsed(), 250ms);
+  EXPECT_LT(watch.elapsed(), 1000ms);
+}
+
+TEST(RedisStoreFaults, BackoffLimitsConnectAttemptsWhileRedisIsDown) {
+  RedisPoolOptions options =
+      PoolOptionsFor("redis://127.0.0.1:" + std::to_string(testing::FreePort()) + "/0");
+  RedisPool pool(options);
+  int attempts = 0;
+  int calls = 0;
+  Stopwatch watch;
+  while (watch.elapsed() < 1000ms) {
+    Status status = pool.Ping();
+    ASSERT_EQ(status.code(), StatusCode::kUnavailable);
+    ++calls;
+    // Calls that did not try to connect say so.
+    if (status.message().find("retrying later") == std::string::npos) ++attempts;
+    std::this_thread::sleep_for(1ms);
+  }
+  // 50, 100, 200, 400 ms waits: about five attempts in a second.
+  EXPECT_GE(attempts, 3);
+  EXPECT_LE(attempts, 8);
+  EXPECT_GT(calls, 100);
+  EXPECT_EQ(pool.errors(), calls);
+}
+
+TEST(RedisStoreFaults, WritingToAPeerThatHasGoneDoesNotRaiseSigpipe) {
+  FakeServer gone;
+  ASSERT_TRUE(gone.ok());
+  std::thread peer([&] { ::close(gone.Accept()); });
+  RedisPool pool(PoolOptionsFor(gone.url()));
+  Result<RedisConnection> connection = pool.Borrow();
+  ASSERT_TRUE(connection.ok()) << connection.status().ToString();
+  peer.join();
+  std::this_thread::sleep_for(50ms);  // the peer's FIN has arrived
+  // The first write(2) reaches the closed peer, which answers with a reset;
+  // hiredis writes this much in several calls, and the next one fails with
+  // EPIPE, raising SIGPIPE unless the pool guards against it.
+  std::string big(16 << 20, 'x');
+  Result<RedisReply> reply = connection->Command({"SET", "k", big});
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnavailable) << reply.status().ToString();
 }
 
 // ---- OpenStores URLs ----
