@@ -6,6 +6,7 @@
 #include "api/problem.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/metrics.h"
 #include "common/random.h"
 #include "verifiers/registry.h"
 
@@ -99,6 +100,7 @@ class ChallengeResponseApi {
     w.EndArray();
     w.Key("version").String(options_.version);
     w.Key("service-state").String(up ? "READY" : "DOWN");
+    if (const ResultSigner* signer = service_->signer()) w.Key("ear-verification-key").Raw(signer->jwk());
     w.Key("api-endpoints").BeginObject();
     w.Key("newChallengeResponseSession").String(std::string(kBase) + "/newSession");
     w.EndObject();
@@ -107,6 +109,22 @@ class ChallengeResponseApi {
     resp.content_type = kDiscoveryMediaType;
     resp.body = w.Take();
     resp.AddHeader("Cache-Control", "max-age=60");
+    return resp;
+  }
+
+  HttpResponse Jwks(const HttpRequest&) const {
+    const ResultSigner* signer = service_->signer();
+    HttpResponse resp;
+    resp.content_type = "application/jwk-set+json";
+    resp.body = signer ? signer->jwks() : R"({"keys":[]})";
+    resp.AddHeader("Cache-Control", "max-age=60");
+    return resp;
+  }
+
+  HttpResponse MetricsText(const HttpRequest&) const {
+    HttpResponse resp;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = GlobalMetrics().Render();
     return resp;
   }
 
@@ -182,6 +200,8 @@ std::shared_ptr<Router> MakeChallengeResponseRouter(std::shared_ptr<SessionServi
   router->Add("GET", base + "/session/:id", bind(&ChallengeResponseApi::GetSession));
   router->Add("DELETE", base + "/session/:id", bind(&ChallengeResponseApi::DeleteSession));
   router->Add("GET", "/.well-known/veraison/verification", bind(&ChallengeResponseApi::Discovery));
+  router->Add("GET", "/.well-known/jwks.json", bind(&ChallengeResponseApi::Jwks));
+  router->Add("GET", "/metrics", bind(&ChallengeResponseApi::MetricsText));
   router->Add("GET", "/healthz", bind(&ChallengeResponseApi::Healthz));
   router->Add("GET", "/readyz", bind(&ChallengeResponseApi::Readyz));
   return router;

@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "common/log.h"
@@ -45,6 +46,14 @@ bool Router::Match(const Route& r, const std::vector<std::string_view>& segs, Ht
     }
   }
   return true;
+}
+
+std::vector<std::string> Router::Patterns() const {
+  std::vector<std::string> out;
+  for (const Route& r : routes_) {
+    if (std::find(out.begin(), out.end(), r.pattern) == out.end()) out.push_back(r.pattern);
+  }
+  return out;
 }
 
 Router::Outcome Router::Dispatch(HttpRequest& request) const {

@@ -42,6 +42,9 @@ class Router {
 
   const RouteErrorFactory& errors() const { return errors_; }
 
+  // Every pattern, once each (metrics label values).
+  std::vector<std::string> Patterns() const;
+
  private:
   struct Route {
     std::string method;

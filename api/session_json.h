@@ -16,6 +16,8 @@ enum class SessionFormat {
   kVeraison,  // `status`, unpadded base64url nonce (what Veraison's clients parse)
 };
 
+// In the Veraison format `result` is the EAR compact JWS string (taken from
+// the stored result's "ear" member), as Veraison's clients expect.
 std::string SessionToJson(const Session& s, const std::vector<std::string>& accept,
                           SessionFormat format);
 

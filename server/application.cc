@@ -4,6 +4,8 @@
 
 #include "api/challenge_response_routes.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "store/redis/redis_pool.h"
 #include "verifiers/builtin.h"
 
 namespace attestd {
@@ -30,12 +32,24 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   }
   app->registry_ = std::move(registry);
 
+  ResultSignerOptions signer_options;
+  signer_options.key_path = config.result_key;
+  signer_options.previous_key_path = config.result_key_previous;
+  auto signer = ResultSigner::Create(signer_options);
+  if (!signer.ok()) return signer.status();
+  app->signer_ = std::move(*signer);
+  if (app->signer_->ephemeral()) {
+    LogWarn("no --result-key: results are signed with an ephemeral P-256 key that changes at "
+            "every start; relying parties must fetch it from /.well-known/jwks.json",
+            {{"kid", app->signer_->kid()}});
+  }
+
   SessionServiceOptions opts;
   opts.session_ttl_ms = config.session_ttl_s * 1000;
   opts.result_retention_ms = config.result_retention_s * 1000;
   opts.default_nonce_size = config.default_nonce_size;
   app->service_ = std::make_shared<SessionService>(app->stores_.sessions, app->stores_.queue,
-                                                   app->registry_, opts);
+                                                   app->registry_, opts, app->signer_);
   app->workers_ = std::make_unique<WorkerPool>(app->service_, app->stores_.queue);
 
   api::ChallengeResponseOptions cr;
@@ -50,9 +64,35 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   lo.tls_cert = config.tls_cert;
   lo.tls_key = config.tls_key;
   lo.tls_ca = config.tls_ca;
+  auto router = api::MakeChallengeResponseRouter(app->service_, cr);
+  app->RegisterMetrics(lo.name, *router);
   app->http_ = std::make_unique<api::HttpServer>(
-      lo, api::MakeChallengeResponseRouter(app->service_, cr));
+      lo, router, [name = lo.name](const std::string& route, int status, double secs) {
+        GlobalMetrics().ObserveRequest(name, route, status, secs);
+      });
   return app;
+}
+
+void Application::RegisterMetrics(const std::string& listener, const api::Router& router) {
+  Metrics& m = GlobalMetrics();
+  m.RegisterRoutes(listener, router.Patterns());
+  m.RegisterMediaTypes(registry_->MediaTypes());
+  // Gauges read this Application's objects (a later one in the same
+  // process, as in tests, takes them over).
+  std::weak_ptr<WorkQueue> queue = stores_.queue;
+  m.AddGauge("attestd_queue_depth", "Appraisals queued or in progress.", "gauge", [queue] {
+    auto q = queue.lock();
+    return q ? static_cast<double>(q->Depth()) : 0.0;
+  });
+  std::weak_ptr<RedisPool> pool = stores_.redis;
+  m.AddGauge("attestd_store_errors_total", "Store operations that could not reach Redis.", "counter", [pool] {
+    auto p = pool.lock();
+    return p ? static_cast<double>(p->errors()) : 0.0;
+  });
+  m.AddGauge("attestd_store_reconnects_total", "Redis connections re-established.", "counter", [pool] {
+    auto p = pool.lock();
+    return p ? static_cast<double>(p->reconnects()) : 0.0;
+  });
 }
 
 Application::~Application() { Shutdown(std::chrono::milliseconds(2000)); }

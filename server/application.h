@@ -33,6 +33,7 @@ class Application {
 
  private:
   Application() = default;
+  void RegisterMetrics(const std::string& listener, const api::Router& router);
 
   Config config_;
   Stores stores_;
@@ -40,6 +41,7 @@ class Application {
   std::shared_ptr<SessionService> service_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::HttpServer> http_;
+  std::shared_ptr<ResultSigner> signer_;
   bool stopped_ = false;
 };
 

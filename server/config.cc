@@ -54,7 +54,9 @@ po::options_description Describe(Config& c, std::string& max_body) {
     ("tls-key", po::value(&c.tls_key)->default_value(c.tls_key), "PEM private key for --tls-cert")
     ("tls-ca", po::value(&c.tls_ca)->default_value(c.tls_ca), "PEM CA: require client certificates it issued")
     ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error | off")
-    ("session-format", po::value(&c.session_format)->default_value(c.session_format), "attestd | veraison (what Veraison's clients parse)");
+    ("session-format", po::value(&c.session_format)->default_value(c.session_format), "attestd | veraison (what Veraison's clients parse)")
+    ("result-key", po::value(&c.result_key)->default_value(c.result_key), "PEM private key (EC P-256/P-384 or RSA) signing results; empty: an ephemeral P-256 key")
+    ("result-key-previous", po::value(&c.result_key_previous)->default_value(c.result_key_previous), "PEM key of the previous result key, still published in the JWKS");
   // clang-format on
   return d;
 }
@@ -79,7 +81,8 @@ Status Validate(const Config& c) {
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) return bad("tls-cert", "--tls-cert and --tls-key go together");
   if (!c.tls_ca.empty() && c.tls_cert.empty()) return bad("tls-ca", "needs --tls-cert and --tls-key");
-  for (const auto& [opt, path] : {std::pair{"tls-cert", c.tls_cert}, {"tls-key", c.tls_key}, {"tls-ca", c.tls_ca}}) {
+  for (const auto& [opt, path] : {std::pair{"tls-cert", c.tls_cert}, {"tls-key", c.tls_key}, {"tls-ca", c.tls_ca},
+                                  {"result-key", c.result_key}, {"result-key-previous", c.result_key_previous}}) {
     if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
   }
   LogLevel lvl;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/random.h"
 #include "common/time_util.h"
 
@@ -11,11 +12,13 @@ namespace attestd {
 SessionService::SessionService(std::shared_ptr<SessionStore> store,
                                std::shared_ptr<WorkQueue> queue,
                                std::shared_ptr<const Registry> registry,
-                               SessionServiceOptions options)
+                               SessionServiceOptions options,
+                               std::shared_ptr<const ResultSigner> signer)
     : store_(std::move(store)),
       queue_(std::move(queue)),
       registry_(std::move(registry)),
-      options_(options) {}
+      options_(options),
+      signer_(std::move(signer)) {}
 
 namespace {
 Status CheckNonceSize(size_t n) {
@@ -45,6 +48,7 @@ Result<Session> SessionService::Create(const std::optional<std::string>& nonce,
   s.state = SessionState::kWaiting;
   s.expiry_ms = NowMillis() + options_.session_ttl_ms;
   if (auto st = store_->Create(s); !st.ok()) return st;
+  GlobalMetrics().CountSession(Metrics::SessionEvent::kCreated);
   return s;
 }
 
@@ -86,8 +90,13 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
 }
 
 Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifier& verifier) {
+  auto start = std::chrono::steady_clock::now();
   auto appraisal = verifier.Appraise(session.evidence, session.evidence_type, session.nonce);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Metrics& metrics = GlobalMetrics();
   if (!appraisal.ok()) {
+    metrics.ObserveAppraisal(session.evidence_type, Metrics::Outcome::kError, secs);
+    metrics.CountSession(Metrics::SessionEvent::kFailed);
     LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
     session.state = SessionState::kFailed;
     session.error = "could not appraise: " + appraisal.status().message();
@@ -97,7 +106,24 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
                ? appraisal.status()
                : Internal("could not appraise the evidence");
   }
-  session.result = SerializeAppraisal(*appraisal);
+  metrics.ObserveAppraisal(session.evidence_type,
+                           appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid,
+                           secs);
+  std::string ear;
+  if (signer_) {
+    auto signed_ear = signer_->Sign(*appraisal, session.nonce, NowMillis() / 1000);
+    if (!signed_ear.ok()) {
+      LogError("result signing failed", {{"session", session.id}, {"error", signed_ear.status().message()}});
+      session.state = SessionState::kFailed;
+      session.error = "could not sign the result";
+      metrics.CountSession(Metrics::SessionEvent::kFailed);
+      Status st = store_->TransitionToFailed(session.id, session.error);
+      return st.ok() ? Internal("could not sign the result") : st;
+    }
+    ear = std::move(*signed_ear);
+  }
+  session.result = SerializeAppraisal(*appraisal, ear);
+  metrics.CountSession(Metrics::SessionEvent::kCompleted);
   session.state = SessionState::kComplete;
   if (auto st = store_->TransitionToComplete(session.id, session.result); !st.ok()) return st;
   return session;

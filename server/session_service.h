@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "store/session_store.h"
 #include "store/work_queue.h"
+#include "verifiers/ear/result_signer.h"
 #include "verifiers/registry.h"
 
 namespace attestd {
@@ -44,8 +45,10 @@ struct SubmitOutcome {
 
 class SessionService {
  public:
+  // `signer` may be null: results then carry no EAR.
   SessionService(std::shared_ptr<SessionStore> store, std::shared_ptr<WorkQueue> queue,
-                 std::shared_ptr<const Registry> registry, SessionServiceOptions options);
+                 std::shared_ptr<const Registry> registry, SessionServiceOptions options,
+                 std::shared_ptr<const ResultSigner> signer = nullptr);
 
   // A new waiting session. `nonce` (raw bytes) when the relying party chose
   // it, else `nonce_size` random bytes (default size when absent).
@@ -74,6 +77,7 @@ class SessionService {
   const std::vector<std::string>& Accept() const { return registry_->MediaTypes(); }
   const Registry& registry() const { return *registry_; }
   SessionStore& store() { return *store_; }
+  const ResultSigner* signer() const { return signer_.get(); }
 
  private:
   // Appraises and stores the outcome; returns the final session state.
@@ -84,6 +88,7 @@ class SessionService {
   std::shared_ptr<WorkQueue> queue_;
   std::shared_ptr<const Registry> registry_;
   SessionServiceOptions options_;
+  std::shared_ptr<const ResultSigner> signer_;
 };
 
 }  // namespace attestd

@@ -24,15 +24,21 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
   pool_options.command_timeout_ms = options.command_timeout_ms;
   auto pool = std::make_shared<RedisPool>(pool_options);
   RedisWorkQueueOptions queue_options{options.reclaim_after_ms, options.consumer_name};
-  return Stores{std::make_shared<RedisSessionStore>(pool),
-                std::make_shared<RedisWorkQueue>(pool, queue_options)};
+  Stores stores;
+  stores.sessions = std::make_shared<RedisSessionStore>(pool);
+  stores.queue = std::make_shared<RedisWorkQueue>(pool, queue_options);
+  stores.redis = pool;
+  return stores;
 }
 
 }  // namespace
 
 Result<Stores> OpenStores(const StoreOptions& options) {
   if (options.url == "memory") {
-    return Stores{std::make_shared<MemorySessionStore>(), std::make_shared<MemoryWorkQueue>()};
+    Stores stores;
+    stores.sessions = std::make_shared<MemorySessionStore>();
+    stores.queue = std::make_shared<MemoryWorkQueue>();
+    return stores;
   }
   if (IsRedisUrl(options.url)) return OpenRedisStores(options);
   return InvalidArgument(

@@ -20,9 +20,14 @@ struct StoreOptions {
   std::string consumer_name;         // this instance in the queue's consumer group
 };
 
+class RedisPool;
+
 struct Stores {
   std::shared_ptr<SessionStore> sessions;
   std::shared_ptr<WorkQueue> queue;
+  // The connection pool behind a Redis store (for its error and reconnect
+  // counters); null with the memory store.
+  std::shared_ptr<RedisPool> redis;
 };
 
 // kInvalidArgument for a URL of an unknown form. Opening a Redis store does

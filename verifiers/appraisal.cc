@@ -33,7 +33,7 @@ EarStatus WorstStatus(const TrustVector& v) {
   return worst;
 }
 
-std::string SerializeAppraisal(const Appraisal& a) {
+std::string SerializeAppraisal(const Appraisal& a, std::string_view ear) {
   JsonWriter w;
   w.BeginObject();
   w.Key("is_valid").Bool(a.is_valid);
@@ -59,6 +59,7 @@ std::string SerializeAppraisal(const Appraisal& a) {
   w.Key("sourced-data").Int(t.sourced_data);
   w.EndObject();
   if (!a.policy_id.empty()) w.Key("ear.appraisal-policy-id").String(a.policy_id);
+  if (!ear.empty()) w.Key("ear").String(ear);
   w.EndObject();
   return w.Take();
 }

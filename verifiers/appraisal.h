@@ -46,7 +46,8 @@ struct Appraisal {
 };
 
 // The serialized form kept in the store and shown as the session's `result`:
-// {"is_valid":…, "claims":{…}, "failures":[…], "ear.status":…, "ear.trustworthiness-vector":{…}}.
-std::string SerializeAppraisal(const Appraisal& a);
+// {"is_valid":…, "claims":{…}, "failures":[…], "ear.status":…, "ear.trustworthiness-vector":{…},
+//  "ear": <compact JWS, when `ear` is not empty>}.
+std::string SerializeAppraisal(const Appraisal& a, std::string_view ear = "");
 
 }  // namespace attestd

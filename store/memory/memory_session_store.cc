@@ -1,5 +1,6 @@
 #include "store/memory/memory_session_store.h"
 
+#include "common/metrics.h"
 #include "common/time_util.h"
 
 namespace attestd {
@@ -37,6 +38,7 @@ void MemorySessionStore::SetExpiryLocked(Session& s, int64_t expiry_ms) {
 
 void MemorySessionStore::EvictExpiredLocked(int64_t now) {
   while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+    GlobalMetrics().CountSession(Metrics::SessionEvent::kExpired);
     sessions_.erase(by_expiry_.begin()->second);
     by_expiry_.erase(by_expiry_.begin());
   }

@@ -1,0 +1,167 @@
+#include "verifiers/ear/result_signer.h"
+
+#include <jwt.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "common/base64.h"
+#include "common/json_writer.h"
+#include "common/log.h"
+#include "verifiers/ear/jwk.h"
+
+namespace attestd {
+
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+EVP_PKEY* ReadKeyFile(const std::string& path, bool allow_public) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return nullptr;
+  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  if (!key && allow_public) {
+    std::rewind(f);
+    key = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
+  }
+  std::fclose(f);
+  return key;
+}
+
+std::string PrivateKeyPem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr)) return "";
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+ResultSigner::~ResultSigner() {
+  EVP_PKEY_free(key_);
+  OPENSSL_cleanse(private_pem_.data(), private_pem_.size());
+}
+
+Result<std::shared_ptr<ResultSigner>> ResultSigner::Create(const ResultSignerOptions& options) {
+  std::shared_ptr<ResultSigner> s(new ResultSigner());
+  s->options_ = options;
+  if (options.key_path.empty()) {
+    s->key_ = EVP_EC_gen("P-256");
+    s->ephemeral_ = true;
+    if (!s->key_) return Internal("cannot generate an ephemeral P-256 key");
+  } else {
+    s->key_ = ReadKeyFile(options.key_path, false);
+    if (!s->key_) return InvalidArgument("--result-key: cannot read a PEM private key from '" + options.key_path + "'");
+  }
+  s->alg_ = DefaultJwsAlg(s->key_);
+  if (s->alg_.empty() || s->alg_ == "ES512") {
+    return InvalidArgument("--result-key: want an EC P-256, EC P-384 or RSA key");
+  }
+  s->private_pem_ = PrivateKeyPem(s->key_);
+  auto jwk = MakePublicJwk(s->key_, s->alg_);
+  if (!jwk.ok()) return jwk.status();
+  s->jwk_ = jwk->json;
+  s->kid_ = jwk->kid;
+  std::string keys = s->jwk_;
+  if (!options.previous_key_path.empty()) {
+    EVP_PKEY* prev = ReadKeyFile(options.previous_key_path, true);
+    if (!prev) {
+      return InvalidArgument("--result-key-previous: cannot read a PEM key from '" +
+                             options.previous_key_path + "'");
+    }
+    auto prev_jwk = MakePublicJwk(prev, DefaultJwsAlg(prev));
+    EVP_PKEY_free(prev);
+    if (!prev_jwk.ok()) return prev_jwk.status();
+    keys += "," + prev_jwk->json;
+  }
+  s->jwks_ = "{\"keys\":[" + keys + "]}";
+  return s;
+}
+
+std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int64_t iat) const {
+  const TrustVector& t = a.trust;
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("eat_profile").String("tag:github.com,2023:veraison/ear");
+  w.Key("iat").Int(iat);
+  w.Key("ear.verifier-id").BeginObject();
+  w.Key("build").String(options_.build);
+  w.Key("developer").String(options_.developer);
+  w.EndObject();
+  w.Key("eat_nonce").String(Base64UrlEncode(nonce));
+  w.Key("submods").BeginObject().Key(a.scheme).BeginObject();
+  w.Key("ear.status").String(EarStatusName(WorstStatus(t)));
+  w.Key("ear.trustworthiness-vector").BeginObject();
+  w.Key("instance-identity").Int(t.instance_identity);
+  w.Key("configuration").Int(t.configuration);
+  w.Key("executables").Int(t.executables);
+  w.Key("file-system").Int(t.file_system);
+  w.Key("hardware").Int(t.hardware);
+  w.Key("runtime-opaque").Int(t.runtime_opaque);
+  w.Key("storage-opaque").Int(t.storage_opaque);
+  w.Key("sourced-data").Int(t.sourced_data);
+  w.EndObject();
+  w.Key("ear.appraisal-policy-id").String(a.policy_id.empty() ? "policy:attestd/" + a.scheme : a.policy_id);
+  // Veraison's name for the verifier's own claims, so its tools show them.
+  w.Key("ear.veraison.annotated-evidence").Raw(a.claims_json.empty() ? "{}" : a.claims_json);
+  w.EndObject().EndObject();
+  w.EndObject();
+  return w.Take();
+}
+
+Result<std::string> ResultSigner::Sign(const Appraisal& a, std::string_view nonce, int64_t iat) const {
+  std::string claims = Claims(a, nonce, iat);
+  if (alg_ == "PS256") {
+    JsonWriter h;
+    h.BeginObject().Key("alg").String("PS256").Key("kid").String(kid_).Key("typ").String("JWT").EndObject();
+    std::string input = Base64UrlEncode(h.str()) + "." + Base64UrlEncode(claims);
+    auto sig = SignWithOpenSsl(input);
+    if (!sig.ok()) return sig.status();
+    return input + "." + Base64UrlEncode(*sig);
+  }
+  jwt_t* jwt = nullptr;
+  if (jwt_new(&jwt) != 0) return Internal("libjwt: out of memory");
+  std::unique_ptr<jwt_t, void (*)(jwt_t*)> guard(jwt, jwt_free);
+  if (jwt_add_grants_json(jwt, claims.c_str()) != 0 || jwt_add_header(jwt, "kid", kid_.c_str()) != 0 ||
+      jwt_set_alg(jwt, alg_ == "ES384" ? JWT_ALG_ES384 : JWT_ALG_ES256,
+                  reinterpret_cast<const unsigned char*>(private_pem_.data()),
+                  static_cast<int>(private_pem_.size())) != 0) {
+    return Internal("libjwt: cannot prepare the EAR");
+  }
+  char* token = jwt_encode_str(jwt);
+  if (!token) return Internal("libjwt: cannot sign the EAR");
+  std::string out(token);
+  free(token);  // libjwt 1.10 allocates with malloc
+  return out;
+}
+
+Result<std::string> ResultSigner::SignWithOpenSsl(const std::string& input) const {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key_) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1) {
+    return Internal("openssl: cannot set up PS256");
+  }
+  size_t len = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size()) != 1) {
+    return Internal("openssl: PS256 failed");
+  }
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
+    return Internal("openssl: PS256 failed");
+  }
+  sig.resize(len);
+  return sig;
+}
+
+}  // namespace attestd
