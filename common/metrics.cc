@@ -103,6 +103,7 @@ Metrics::RouteStats* Metrics::FindRoute(const std::string& listener, const std::
 
 void Metrics::ObserveRequest(const std::string& listener, const std::string& route, int status,
                              double seconds) {
+  if (!enabled()) return;
   RouteStats* s = FindRoute(listener, route);
   if (!s) return;
   if (status >= 0 && status < 600) s->by_status[status].fetch_add(1, std::memory_order_relaxed);
@@ -110,10 +111,12 @@ void Metrics::ObserveRequest(const std::string& listener, const std::string& rou
 }
 
 void Metrics::CountSession(SessionEvent e) {
+  if (!enabled()) return;
   sessions_[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::ObserveAppraisal(std::string_view media_type, Outcome outcome, double seconds) {
+  if (!enabled()) return;
   auto it = media_.find(media_type);
   if (it == media_.end()) return;
   it->second->by_outcome[static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);

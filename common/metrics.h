@@ -55,6 +55,10 @@ class Metrics {
 
   std::string Render() const;
 
+  // Off: every recording call returns at once (to measure their cost).
+  void set_enabled(bool on) { enabled_.store(on, std::memory_order_relaxed); }
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+
  private:
   struct RouteStats {
     std::array<std::atomic<uint64_t>, 600> by_status{};
@@ -75,6 +79,7 @@ class Metrics {
   std::map<std::string, std::unique_ptr<MediaStats>, std::less<>> media_;
   std::array<std::atomic<uint64_t>, 4> sessions_{};
   std::vector<Gauge> gauges_;
+  std::atomic<bool> enabled_{true};
 };
 
 // The process's metrics. Wiring registers label sets before serving.

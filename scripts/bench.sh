@@ -37,6 +37,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 threads=2
+attestd_threads=${ATTESTD_BENCH_THREADS:-$threads}
 store=memory
 if [ "$store_kind" = redis ]; then
   rport=$(free_port)
@@ -48,15 +49,21 @@ if [ "$store_kind" = redis ]; then
 fi
 
 aport=$(free_port)
-build/attestd --listen "127.0.0.1:$aport" --store "$store" --threads "$threads" --workers 1 \
+build/attestd --listen "127.0.0.1:$aport" --store "$store" --threads "$attestd_threads" --workers 1 \
   --log-level warn >"$work/attestd.log" 2>&1 &
 apid=$!
 pids+=($apid)
+# The same attestd without metrics, to measure what recording them costs.
+mport=$(free_port)
+build/attestd --listen "127.0.0.1:$mport" --store "$store" --threads "$attestd_threads" --workers 1 \
+  --log-level warn --metrics false >"$work/attestd-nometrics.log" 2>&1 &
+pids+=($!)
 bport=$(free_port)
 build/tests/pistache_baseline "$bport" "$threads" &
 pids+=($!)
 wait_port "$aport"
 wait_port "$bport"
+wait_port "$mport"
 
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -93,10 +100,20 @@ loc=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$aport/challenge-respo
 read -r ag_rps ag_p99 _ < <(run_wrk "http://127.0.0.1:$aport$loc")
 read -r bg_rps bg_p99 _ < <(run_wrk "http://127.0.0.1:$bport$loc")
 
+# Metrics overhead: alternate with/without twice so drift hits both alike.
+on_total=0; off_total=0
+for _ in 1 2; do
+  read -r r _ _ < <(run_wrk "http://127.0.0.1:$aport/challenge-response/v1/newSession" "$work/post.lua")
+  on_total=$(awk -v a="$on_total" -v b="$r" 'BEGIN {print a + b}')
+  read -r r _ _ < <(run_wrk "http://127.0.0.1:$mport/challenge-response/v1/newSession" "$work/post.lua")
+  off_total=$(awk -v a="$off_total" -v b="$r" 'BEGIN {print a + b}')
+done
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
 echo "attestd bench: store=$store_kind, $threads HTTP threads each, wrk -t2 -c$conns -d${duration}s, $(nproc) cores"
 printf "%-22s %12s %12s %8s %14s %14s\n" route attestd_rps pistache_rps ratio attestd_p99_ms pistache_p99_ms
 printf "%-22s %12.0f %12.0f %8s %14s %14s\n" "POST newSession" "$a_rps" "$b_rps" "$(ratio "$a_rps" "$b_rps")" "$a_p99" "$b_p99"
 printf "%-22s %12.0f %12.0f %8s %14s %14s\n" "GET session/{id}" "$ag_rps" "$bg_rps" "$(ratio "$ag_rps" "$bg_rps")" "$ag_p99" "$bg_p99"
+awk -v on="$on_total" -v off="$off_total" 'BEGIN {printf "metrics overhead on newSession: %.1f%% (%.0f rps with, %.0f without)\n", (1 - on / off) * 100, on / 2, off / 2}'
 echo "attestd RSS: ${rss_before} kB before, ${rss_after} kB after ${sessions} sessions"

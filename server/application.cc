@@ -66,15 +66,19 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   lo.tls_ca = config.tls_ca;
   auto router = api::MakeChallengeResponseRouter(app->service_, cr);
   app->RegisterMetrics(lo.name, *router);
-  app->http_ = std::make_unique<api::HttpServer>(
-      lo, router, [name = lo.name](const std::string& route, int status, double secs) {
-        GlobalMetrics().ObserveRequest(name, route, status, secs);
-      });
+  api::RequestObserver observer;
+  if (config.metrics) {
+    observer = [name = lo.name](const std::string& route, int status, double secs) {
+      GlobalMetrics().ObserveRequest(name, route, status, secs);
+    };
+  }
+  app->http_ = std::make_unique<api::HttpServer>(lo, router, std::move(observer));
   return app;
 }
 
 void Application::RegisterMetrics(const std::string& listener, const api::Router& router) {
   Metrics& m = GlobalMetrics();
+  m.set_enabled(config_.metrics);
   m.RegisterRoutes(listener, router.Patterns());
   m.RegisterMediaTypes(registry_->MediaTypes());
   // Gauges read this Application's objects (a later one in the same

@@ -55,6 +55,7 @@ po::options_description Describe(Config& c, std::string& max_body) {
     ("tls-ca", po::value(&c.tls_ca)->default_value(c.tls_ca), "PEM CA: require client certificates it issued")
     ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error | off")
     ("session-format", po::value(&c.session_format)->default_value(c.session_format), "attestd | veraison (what Veraison's clients parse)")
+    ("metrics", po::value(&c.metrics)->default_value(c.metrics), "record metrics and serve /metrics (true | false)")
     ("result-key", po::value(&c.result_key)->default_value(c.result_key), "PEM private key (EC P-256/P-384 or RSA) signing results; empty: an ephemeral P-256 key")
     ("result-key-previous", po::value(&c.result_key_previous)->default_value(c.result_key_previous), "PEM key of the previous result key, still published in the JWKS");
   // clang-format on

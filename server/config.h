@@ -23,6 +23,7 @@ struct Config {
   std::string tls_cert, tls_key, tls_ca;
   std::string log_level = "info";
   std::string session_format = "attestd";
+  bool metrics = true;              // record and serve /metrics
   std::string result_key;           // PEM private key signing EARs; empty: ephemeral P-256
   std::string result_key_previous;  // PEM key still listed in the JWKS during rotation
 };

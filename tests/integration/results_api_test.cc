@@ -162,6 +162,26 @@ TEST_F(ResultsApiTest, EarVerifiesWithTheDiscoveryKeyAndTamperingFails) {
   EXPECT_EQ(JsonAt(header, "/alg"), "ES256");
 }
 
+TEST_F(ResultsApiTest, ReadmeScriptVerifiesWithOpensslCommandLine) {
+  StartServer();
+  std::string jwk = *JsonAt(client_->Request("GET", "/.well-known/veraison/verification").body,
+                             "/ear-verification-key");
+  std::string jws = *JsonAt(CompleteSession(true).body, "/result/ear");
+  WriteFile(dir_.path() + "/jwk.json", jwk);
+  WriteFile(dir_.path() + "/ear.jws", jws);
+  std::string script = std::string(ATTESTD_SOURCE_DIR) + "/scripts/verify-ear.sh ";
+  int rc = -1;
+  std::string out = RunCommand(script + dir_.path() + "/ear.jws " + dir_.path() + "/jwk.json", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Verified OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ear.status\":\"affirming\""), std::string::npos) << out;
+  std::string tampered = jws;
+  tampered[tampered.find('.') + 8] ^= 1;
+  WriteFile(dir_.path() + "/ear.jws", tampered);
+  RunCommand(script + dir_.path() + "/ear.jws " + dir_.path() + "/jwk.json", &rc);
+  EXPECT_NE(rc, 0);
+}
+
 TEST_F(ResultsApiTest, EarClaimsMatchTheAppraisal) {
   StartServer();
   HttpResponse good = CompleteSession(true);

@@ -1,11 +1,10 @@
 #include "verifiers/ear/result_signer.h"
 
-#include <jwt.h>
+#include <openssl/ecdsa.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 
 #include "common/base64.h"
@@ -16,11 +15,6 @@
 namespace attestd {
 
 namespace {
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 EVP_PKEY* ReadKeyFile(const std::string& path, bool allow_public) {
   FILE* f = std::fopen(path.c_str(), "r");
@@ -34,20 +28,9 @@ EVP_PKEY* ReadKeyFile(const std::string& path, bool allow_public) {
   return key;
 }
 
-std::string PrivateKeyPem(EVP_PKEY* key) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr)) return "";
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 }  // namespace
 
-ResultSigner::~ResultSigner() {
-  EVP_PKEY_free(key_);
-  OPENSSL_cleanse(private_pem_.data(), private_pem_.size());
-}
+ResultSigner::~ResultSigner() { EVP_PKEY_free(key_); }
 
 Result<std::shared_ptr<ResultSigner>> ResultSigner::Create(const ResultSignerOptions& options) {
   std::shared_ptr<ResultSigner> s(new ResultSigner());
@@ -64,7 +47,6 @@ Result<std::shared_ptr<ResultSigner>> ResultSigner::Create(const ResultSignerOpt
   if (s->alg_.empty() || s->alg_ == "ES512") {
     return InvalidArgument("--result-key: want an EC P-256, EC P-384 or RSA key");
   }
-  s->private_pem_ = PrivateKeyPem(s->key_);
   auto jwk = MakePublicJwk(s->key_, s->alg_);
   if (!jwk.ok()) return jwk.status();
   s->jwk_ = jwk->json;
@@ -117,51 +99,45 @@ std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int
 }
 
 Result<std::string> ResultSigner::Sign(const Appraisal& a, std::string_view nonce, int64_t iat) const {
-  std::string claims = Claims(a, nonce, iat);
-  if (alg_ == "PS256") {
-    JsonWriter h;
-    h.BeginObject().Key("alg").String("PS256").Key("kid").String(kid_).Key("typ").String("JWT").EndObject();
-    std::string input = Base64UrlEncode(h.str()) + "." + Base64UrlEncode(claims);
-    auto sig = SignWithOpenSsl(input);
-    if (!sig.ok()) return sig.status();
-    return input + "." + Base64UrlEncode(*sig);
-  }
-  jwt_t* jwt = nullptr;
-  if (jwt_new(&jwt) != 0) return Internal("libjwt: out of memory");
-  std::unique_ptr<jwt_t, void (*)(jwt_t*)> guard(jwt, jwt_free);
-  if (jwt_add_grants_json(jwt, claims.c_str()) != 0 || jwt_add_header(jwt, "kid", kid_.c_str()) != 0 ||
-      jwt_set_alg(jwt, alg_ == "ES384" ? JWT_ALG_ES384 : JWT_ALG_ES256,
-                  reinterpret_cast<const unsigned char*>(private_pem_.data()),
-                  static_cast<int>(private_pem_.size())) != 0) {
-    return Internal("libjwt: cannot prepare the EAR");
-  }
-  char* token = jwt_encode_str(jwt);
-  if (!token) return Internal("libjwt: cannot sign the EAR");
-  std::string out(token);
-  free(token);  // libjwt 1.10 allocates with malloc
-  return out;
+  JsonWriter h;
+  h.BeginObject().Key("alg").String(alg_).Key("kid").String(kid_).Key("typ").String("JWT").EndObject();
+  std::string input = Base64UrlEncode(h.str()) + "." + Base64UrlEncode(Claims(a, nonce, iat));
+  auto sig = SignatureOver(input);
+  if (!sig.ok()) return sig.status();
+  return input + "." + Base64UrlEncode(*sig);
 }
 
-Result<std::string> ResultSigner::SignWithOpenSsl(const std::string& input) const {
+Result<std::string> ResultSigner::SignatureOver(const std::string& input) const {
+  bool rsa = alg_ == "PS256";
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_PKEY_CTX* pctx = nullptr;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key_) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1) {
+  const EVP_MD* md = alg_ == "ES384" ? EVP_sha384() : EVP_sha256();
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key_) != 1) {
+    return Internal("openssl: cannot set up " + alg_);
+  }
+  if (rsa && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
     return Internal("openssl: cannot set up PS256");
   }
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
   size_t len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size()) != 1) {
-    return Internal("openssl: PS256 failed");
-  }
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) return Internal("openssl: sign failed");
   std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
-    return Internal("openssl: PS256 failed");
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data, input.size()) != 1) {
+    return Internal("openssl: sign failed");
   }
   sig.resize(len);
-  return sig;
+  if (rsa) return sig;
+  // ECDSA: OpenSSL gives DER; JWS wants r and s as fixed-width big-endian.
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
+  std::unique_ptr<ECDSA_SIG, void (*)(ECDSA_SIG*)> ec(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)),
+                                                      ECDSA_SIG_free);
+  if (!ec) return Internal("openssl: malformed ECDSA signature");
+  int width = alg_ == "ES384" ? 48 : 32;
+  std::string rs(static_cast<size_t>(2 * width), '\0');
+  BN_bn2binpad(ECDSA_SIG_get0_r(ec.get()), reinterpret_cast<unsigned char*>(rs.data()), width);
+  BN_bn2binpad(ECDSA_SIG_get0_s(ec.get()), reinterpret_cast<unsigned char*>(rs.data()) + width, width);
+  return rs;
 }
 
 }  // namespace attestd
