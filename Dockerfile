@@ -16,7 +16,10 @@ RUN apt-get update \
  && useradd --system --home /var/lib/attestd --create-home attestd
 COPY --from=build /src/build/attestd /usr/local/bin/attestd
 USER attestd
-EXPOSE 8080
-ENV ATTESTD_LISTEN=0.0.0.0:8080
+EXPOSE 8080 8890 8891
+ENV ATTESTD_LISTEN=0.0.0.0:8080 \
+    ATTESTD_REGISTRAR_LISTEN=0.0.0.0:8890 \
+    ATTESTD_REGISTRAR_ADMIN_LISTEN=0.0.0.0:8891 \
+    ATTESTD_DATA_DIR=/var/lib/attestd/data
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/attestd"]

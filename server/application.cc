@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "api/challenge_response_routes.h"
+#include "api/registrar_routes.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "store/redis/redis_pool.h"
@@ -28,6 +31,7 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   if (!registry) {
     registry = std::make_shared<Registry>();
     VerifierDeps deps;
+    deps.attesters = app->stores_.attesters;
     if (Status st = RegisterBuiltinVerifiers(*registry, deps); !st.ok()) return st;
   }
   app->registry_ = std::move(registry);
@@ -73,7 +77,81 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
     };
   }
   app->http_ = std::make_unique<api::HttpServer>(lo, router, std::move(observer));
+  if (Status st = app->CreateRegistrar(); !st.ok()) return st;
   return app;
+}
+
+Status Application::CreateRegistrar() {
+  const Config& config = config_;
+  if (config.registrar_listen == "none" && config.registrar_admin_listen == "none") return Status::Ok();
+  RegistrarServiceOptions options;
+  if (!config.tpm_cert_store.empty()) {
+    auto store = tpm::EkCertificateStore::LoadDirectory(config.tpm_cert_store);
+    if (!store.ok()) return InvalidArgument("--tpm-cert-store: " + store.status().message());
+    options.ek_cert_store = std::move(*store);
+  }
+  registrar_ = std::make_shared<RegistrarService>(stores_.registrar, stores_.attesters, options);
+
+  auto listener_options = [&](const std::string& name, const std::string& address) {
+    api::ListenerOptions lo;
+    lo.name = name;
+    lo.address = address;
+    lo.threads = std::min(config.threads, 2);
+    lo.max_body = config.max_body;
+    lo.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+    return lo;
+  };
+  auto observer_for = [&](const std::string& name, const api::Router& router) {
+    GlobalMetrics().RegisterRoutes(name, router.Patterns());
+    api::RequestObserver observer;
+    if (config.metrics) {
+      observer = [name](const std::string& route, int status, double secs) {
+        GlobalMetrics().ObserveRequest(name, route, status, secs);
+      };
+    }
+    return observer;
+  };
+
+  if (config.registrar_listen != "none") {
+    auto router = api::MakeRegistrarPublicRouter(registrar_);
+    auto observer = observer_for("registrar", *router);
+    registrar_http_ = std::make_unique<api::HttpServer>(
+        listener_options("registrar", config.registrar_listen), router, observer);
+  }
+  if (config.registrar_admin_listen != "none") {
+    auto router = api::MakeRegistrarAdminRouter(registrar_);
+    auto observer = observer_for("registrar-admin", *router);
+    api::ListenerOptions lo = listener_options("registrar-admin", config.registrar_admin_listen);
+    if (config.insecure_registrar) {
+      LogWarn("--insecure-registrar: the registrar admin listener serves plain HTTP without client "
+              "certificates; anyone who reaches it can list and delete agents",
+              {{"address", config.registrar_admin_listen}});
+    } else if (!config.registrar_tls_cert.empty()) {
+      lo.tls_cert = config.registrar_tls_cert;
+      lo.tls_key = config.registrar_tls_key;
+      lo.tls_ca = config.registrar_tls_ca;
+      registrar_tls_.ca_cert = config.registrar_tls_ca;
+      registrar_tls_.server_cert = config.registrar_tls_cert;
+      registrar_tls_.server_key = config.registrar_tls_key;
+    } else {
+      std::string host;
+      int port = 0;
+      api::SplitHostPort(config.registrar_admin_listen, &host, &port);
+      auto material = EnsureTlsMaterial(config.data_dir, "registrar", {host});
+      if (!material.ok()) return InvalidArgument("--data-dir: " + material.status().message());
+      registrar_tls_ = std::move(*material);
+      lo.tls_cert = registrar_tls_.server_cert;
+      lo.tls_key = registrar_tls_.server_key;
+      lo.tls_ca = registrar_tls_.ca_cert;
+      LogInfo(registrar_tls_.generated ? "registrar admin TLS: generated a CA and certificates"
+                                       : "registrar admin TLS: using the generated CA and certificates",
+              {{"ca", registrar_tls_.ca_cert},
+               {"client_cert", registrar_tls_.client_cert},
+               {"client_key", registrar_tls_.client_key}});
+    }
+    registrar_admin_http_ = std::make_unique<api::HttpServer>(lo, router, observer);
+  }
+  return Status::Ok();
 }
 
 void Application::RegisterMetrics(const std::string& listener, const api::Router& router) {
@@ -104,6 +182,12 @@ Application::~Application() { Shutdown(std::chrono::milliseconds(2000)); }
 Status Application::Start() {
   workers_->Start(config_.workers);
   if (Status st = http_->Start(); !st.ok()) return st;
+  if (registrar_http_) {
+    if (Status st = registrar_http_->Start(); !st.ok()) return st;
+  }
+  if (registrar_admin_http_) {
+    if (Status st = registrar_admin_http_->Start(); !st.ok()) return st;
+  }
   if (!stores_.sessions->Ping().ok()) {
     LogWarn("store unreachable at start-up; requests answer 503 until it is back",
             {{"store", config_.store.rfind("redis", 0) == 0 ? "redis" : config_.store}});
@@ -118,6 +202,11 @@ void Application::Shutdown(std::chrono::milliseconds grace) {
     bool drained = http_->Drain(grace);
     if (!drained) LogWarn("shutdown: requests still in flight after the grace period");
     http_->Stop();
+  }
+  for (auto* listener : {registrar_http_.get(), registrar_admin_http_.get()}) {
+    if (!listener) continue;
+    listener->Drain(grace);
+    listener->Stop();
   }
   if (workers_) workers_->Stop();
 }

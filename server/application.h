@@ -6,6 +6,8 @@
 
 #include "api/http_server.h"
 #include "server/config.h"
+#include "server/registrar_service.h"
+#include "server/tls_material.h"
 #include "server/session_service.h"
 #include "server/worker_pool.h"
 #include "store/stores.h"
@@ -30,10 +32,17 @@ class Application {
 
   int port() const { return http_ ? http_->port() : 0; }
   SessionService& sessions() { return *service_; }
+  // Keylime registrar: bound ports (0 when the listener is off), the
+  // service, and the TLS files of the admin listener (generated or given).
+  int registrar_port() const { return registrar_http_ ? registrar_http_->port() : 0; }
+  int registrar_admin_port() const { return registrar_admin_http_ ? registrar_admin_http_->port() : 0; }
+  RegistrarService& registrar() { return *registrar_; }
+  const TlsMaterial& registrar_tls() const { return registrar_tls_; }
 
  private:
   Application() = default;
   void RegisterMetrics(const std::string& listener, const api::Router& router);
+  Status CreateRegistrar();
 
   Config config_;
   Stores stores_;
@@ -42,6 +51,10 @@ class Application {
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::HttpServer> http_;
   std::shared_ptr<ResultSigner> signer_;
+  std::shared_ptr<RegistrarService> registrar_;
+  std::unique_ptr<api::HttpServer> registrar_http_;
+  std::unique_ptr<api::HttpServer> registrar_admin_http_;
+  TlsMaterial registrar_tls_;
   bool stopped_ = false;
 };
 

@@ -57,7 +57,15 @@ po::options_description Describe(Config& c, std::string& max_body) {
     ("session-format", po::value(&c.session_format)->default_value(c.session_format), "attestd | veraison (what Veraison's clients parse)")
     ("metrics", po::value(&c.metrics)->default_value(c.metrics), "record metrics and serve /metrics (true | false)")
     ("result-key", po::value(&c.result_key)->default_value(c.result_key), "PEM private key (EC P-256/P-384 or RSA) signing results; empty: an ephemeral P-256 key")
-    ("result-key-previous", po::value(&c.result_key_previous)->default_value(c.result_key_previous), "PEM key of the previous result key, still published in the JWKS");
+    ("result-key-previous", po::value(&c.result_key_previous)->default_value(c.result_key_previous), "PEM key of the previous result key, still published in the JWKS")
+    ("registrar-listen", po::value(&c.registrar_listen)->default_value(std::string("127.0.0.1:8890")), "Keylime registrar, public (agents register and activate; plain HTTP), host:port or none")
+    ("registrar-admin-listen", po::value(&c.registrar_admin_listen)->default_value(std::string("127.0.0.1:8891")), "Keylime registrar, admin (tenant: list, get, delete; mTLS), host:port or none")
+    ("registrar-tls-cert", po::value(&c.registrar_tls_cert)->default_value(c.registrar_tls_cert), "PEM certificate of the registrar admin listener; empty: generated under --data-dir")
+    ("registrar-tls-key", po::value(&c.registrar_tls_key)->default_value(c.registrar_tls_key), "PEM private key for --registrar-tls-cert")
+    ("registrar-tls-ca", po::value(&c.registrar_tls_ca)->default_value(c.registrar_tls_ca), "PEM CA whose client certificates the registrar admin listener accepts")
+    ("insecure-registrar", po::value(&c.insecure_registrar)->default_value(false)->implicit_value(true), "serve the registrar admin listener over plain HTTP (testing only)")
+    ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "directory for generated TLS material (created 0700)")
+    ("tpm-cert-store", po::value(&c.tpm_cert_store)->default_value(c.tpm_cert_store), "directory of TPM vendor CA certificates; EK certificates must chain to one");
   // clang-format on
   return d;
 }
@@ -84,6 +92,26 @@ Status Validate(const Config& c) {
   if (!c.tls_ca.empty() && c.tls_cert.empty()) return bad("tls-ca", "needs --tls-cert and --tls-key");
   for (const auto& [opt, path] : {std::pair{"tls-cert", c.tls_cert}, {"tls-key", c.tls_key}, {"tls-ca", c.tls_ca},
                                   {"result-key", c.result_key}, {"result-key-previous", c.result_key_previous}}) {
+    if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
+  }
+  for (const auto& [opt, address] : {std::pair{"registrar-listen", c.registrar_listen},
+                                     {"registrar-admin-listen", c.registrar_admin_listen}}) {
+    if (address != "none" && !api::SplitHostPort(address, &host, &port)) {
+      return bad(opt, "want host:port or none, got '" + address + "'");
+    }
+  }
+  if (c.registrar_tls_cert.empty() != c.registrar_tls_key.empty()) {
+    return bad("registrar-tls-cert", "--registrar-tls-cert and --registrar-tls-key go together");
+  }
+  if (!c.registrar_tls_cert.empty() && c.registrar_tls_ca.empty() && !c.insecure_registrar) {
+    return bad("registrar-tls-ca", "the admin listener requires client certificates: give their CA");
+  }
+  if (!c.registrar_tls_ca.empty() && c.registrar_tls_cert.empty()) {
+    return bad("registrar-tls-ca", "needs --registrar-tls-cert and --registrar-tls-key");
+  }
+  for (const auto& [opt, path] : {std::pair{"registrar-tls-cert", c.registrar_tls_cert},
+                                  {"registrar-tls-key", c.registrar_tls_key},
+                                  {"registrar-tls-ca", c.registrar_tls_ca}}) {
     if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
   }
   LogLevel lvl;

@@ -26,6 +26,17 @@ struct Config {
   bool metrics = true;              // record and serve /metrics
   std::string result_key;           // PEM private key signing EARs; empty: ephemeral P-256
   std::string result_key_previous;  // PEM key still listed in the JWKS during rotation
+  // Keylime-compatible registrar listeners: host:port or "none". A Config
+  // built in code (tests) leaves them off; the command line defaults them
+  // to 127.0.0.1:8890 (public) and 127.0.0.1:8891 (admin, mTLS).
+  std::string registrar_listen = "none";
+  std::string registrar_admin_listen = "none";
+  // Admin listener TLS; none given: a CA and certificates generated under
+  // data_dir/tls. --insecure-registrar serves the admin routes over HTTP.
+  std::string registrar_tls_cert, registrar_tls_key, registrar_tls_ca;
+  bool insecure_registrar = false;
+  std::string data_dir = "attestd-data";  // generated TLS material
+  std::string tpm_cert_store;  // directory of TPM vendor CA certificates; empty: no EK chain check
 };
 
 enum class ConfigAction { kRun, kHelp, kVersion };

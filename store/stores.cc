@@ -1,8 +1,11 @@
 #include "store/stores.h"
 
+#include "store/memory/memory_attester_directory.h"
+#include "store/memory/memory_registrar_store.h"
 #include "store/memory/memory_session_store.h"
 #include "store/memory/memory_work_queue.h"
 #include "store/redis/redis_pool.h"
+#include "store/redis/redis_registrar_store.h"
 #include "store/redis/redis_session_store.h"
 #include "store/redis/redis_url.h"
 #include "store/redis/redis_work_queue.h"
@@ -28,6 +31,8 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
   stores.sessions = std::make_shared<RedisSessionStore>(pool);
   stores.queue = std::make_shared<RedisWorkQueue>(pool, queue_options);
   stores.redis = pool;
+  stores.attesters = std::make_shared<MemoryAttesterDirectory>();
+  stores.registrar = std::make_shared<RedisRegistrarStore>(pool);
   return stores;
 }
 
@@ -38,6 +43,8 @@ Result<Stores> OpenStores(const StoreOptions& options) {
     Stores stores;
     stores.sessions = std::make_shared<MemorySessionStore>();
     stores.queue = std::make_shared<MemoryWorkQueue>();
+    stores.attesters = std::make_shared<MemoryAttesterDirectory>();
+    stores.registrar = std::make_shared<MemoryRegistrarStore>();
     return stores;
   }
   if (IsRedisUrl(options.url)) return OpenRedisStores(options);

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/attester_directory.h"
+#include "store/registrar_store.h"
 #include "store/session_store.h"
 #include "store/work_queue.h"
 
@@ -28,6 +30,12 @@ struct Stores {
   // The connection pool behind a Redis store (for its error and reconnect
   // counters); null with the memory store.
   std::shared_ptr<RedisPool> redis;
+  // What attestd trusts about each attester (verifiers read it, the
+  // registrar and verifier enrolment write it). In memory for both store
+  // kinds until a Redis AttesterDirectory exists.
+  std::shared_ptr<AttesterDirectory> attesters;
+  // The Keylime-compatible registrar's agents.
+  std::shared_ptr<RegistrarStore> registrar;
 };
 
 // kInvalidArgument for a URL of an unknown form. Opening a Redis store does
