@@ -33,6 +33,19 @@ EarStatus WorstStatus(const TrustVector& v) {
   return worst;
 }
 
+void WriteTrustVector(JsonWriter& w, const TrustVector& t) {
+  w.BeginObject();
+  w.Key("instance-identity").Int(t.instance_identity);
+  w.Key("configuration").Int(t.configuration);
+  w.Key("executables").Int(t.executables);
+  w.Key("file-system").Int(t.file_system);
+  w.Key("hardware").Int(t.hardware);
+  w.Key("runtime-opaque").Int(t.runtime_opaque);
+  w.Key("storage-opaque").Int(t.storage_opaque);
+  w.Key("sourced-data").Int(t.sourced_data);
+  w.EndObject();
+}
+
 std::string SerializeAppraisal(const Appraisal& a, std::string_view ear) {
   JsonWriter w;
   w.BeginObject();
@@ -47,17 +60,8 @@ std::string SerializeAppraisal(const Appraisal& a, std::string_view ear) {
   }
   w.EndArray();
   w.Key("ear.status").String(EarStatusName(WorstStatus(a.trust)));
-  w.Key("ear.trustworthiness-vector").BeginObject();
-  const TrustVector& t = a.trust;
-  w.Key("instance-identity").Int(t.instance_identity);
-  w.Key("configuration").Int(t.configuration);
-  w.Key("executables").Int(t.executables);
-  w.Key("file-system").Int(t.file_system);
-  w.Key("hardware").Int(t.hardware);
-  w.Key("runtime-opaque").Int(t.runtime_opaque);
-  w.Key("storage-opaque").Int(t.storage_opaque);
-  w.Key("sourced-data").Int(t.sourced_data);
-  w.EndObject();
+  w.Key("ear.trustworthiness-vector");
+  WriteTrustVector(w, a.trust);
   if (!a.policy_id.empty()) w.Key("ear.appraisal-policy-id").String(a.policy_id);
   if (!ear.empty()) w.Key("ear").String(ear);
   w.EndObject();

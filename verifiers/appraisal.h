@@ -45,6 +45,10 @@ struct Appraisal {
   std::string policy_id;           // ear.appraisal-policy-id, empty if none
 };
 
+class JsonWriter;
+// Writes the vector as EAR's "ear.trustworthiness-vector" object.
+void WriteTrustVector(JsonWriter& w, const TrustVector& t);
+
 // The serialized form kept in the store and shown as the session's `result`:
 // {"is_valid":…, "claims":{…}, "failures":[…], "ear.status":…, "ear.trustworthiness-vector":{…},
 //  "ear": <compact JWS, when `ear` is not empty>}.

@@ -68,7 +68,6 @@ Result<std::shared_ptr<ResultSigner>> ResultSigner::Create(const ResultSignerOpt
 }
 
 std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int64_t iat) const {
-  const TrustVector& t = a.trust;
   JsonWriter w;
   w.BeginObject();
   w.Key("eat_profile").String("tag:github.com,2023:veraison/ear");
@@ -79,17 +78,9 @@ std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int
   w.EndObject();
   w.Key("eat_nonce").String(Base64UrlEncode(nonce));
   w.Key("submods").BeginObject().Key(a.scheme).BeginObject();
-  w.Key("ear.status").String(EarStatusName(WorstStatus(t)));
-  w.Key("ear.trustworthiness-vector").BeginObject();
-  w.Key("instance-identity").Int(t.instance_identity);
-  w.Key("configuration").Int(t.configuration);
-  w.Key("executables").Int(t.executables);
-  w.Key("file-system").Int(t.file_system);
-  w.Key("hardware").Int(t.hardware);
-  w.Key("runtime-opaque").Int(t.runtime_opaque);
-  w.Key("storage-opaque").Int(t.storage_opaque);
-  w.Key("sourced-data").Int(t.sourced_data);
-  w.EndObject();
+  w.Key("ear.status").String(EarStatusName(WorstStatus(a.trust)));
+  w.Key("ear.trustworthiness-vector");
+  WriteTrustVector(w, a.trust);
   w.Key("ear.appraisal-policy-id").String(a.policy_id.empty() ? "policy:attestd/" + a.scheme : a.policy_id);
   // Veraison's name for the verifier's own claims, so its tools show them.
   w.Key("ear.veraison.annotated-evidence").Raw(a.claims_json.empty() ? "{}" : a.claims_json);
