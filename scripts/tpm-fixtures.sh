@@ -153,6 +153,9 @@ stop() {
   local pid
   pid=$(cat "$dir/swtpm.pid")
   if kill -0 "$pid" 2>/dev/null; then
+    # Orderly TPM2_Shutdown first, else the next start reports clockInfo.safe = 0.
+    [ -f "$dir/port" ] && TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(cat "$dir/port")" \
+      tpm2_shutdown -c >/dev/null 2>&1 || true
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true

@@ -166,7 +166,7 @@ TEST_F(TpmQuoteTest, FlippedBytes) {
   // Message: in extraData, in the clock, in pcrDigest (the last byte).
   for (size_t at : {size_t{45}, size_t{70}, q.attest.size() - 1}) {
     Appraisal a = AppraiseParts(FlipBit(q.attest, at), q.signature, q.pcrblob, nonce);
-    EXPECT_EQ(FailureTypes(a), Types{"quote_validation.signature"}) << at;
+    ASSERT_EQ(FailureTypes(a), Types{"quote_validation.signature"}) << at;
   }
   // Signature: its last byte, and its hash algorithm field.
   Appraisal s = AppraiseParts(q.attest, FlipBit(q.signature, q.signature.size() - 1), q.pcrblob,
@@ -230,32 +230,62 @@ TEST_F(TpmQuoteTest, Sha1QuoteWhenSha256Expected) {
   std::string nonce = Nonce();
   TpmQuote q = Quote("rsa-sha1", nonce, "sha256:16");
   Appraisal a = AppraiseQuote(q, nonce, "sha256");
-  EXPECT_EQ(FailureTypes(a), Types{"quote_validation.hash_alg"});
+  ASSERT_EQ(FailureTypes(a), Types{"quote_validation.hash_alg"});
   EXPECT_FALSE(dir_->Get(kAgent)->clock.has_value());
   Appraisal ok = AppraiseQuote(q, nonce, "sha1");
   EXPECT_TRUE(ok.is_valid) << SerializeAppraisal(ok);
   EXPECT_EQ(JsonAt(ok.claims_json, "/hash_alg"), "sha1");
 }
 
+// (A TPM of its own: a reset clears the PCRs the other tests read.)
 TEST_F(TpmQuoteTest, ClockRollbackAndReset) {
-  Enrol(tpm_->AkPublic("ecc"));
+  testing::Swtpm own;
+  ASSERT_TRUE(own.ok());
+  Enrol(own.AkPublic("ecc"));
   std::string n1 = Nonce(), n2 = Nonce();
-  TpmQuote older = Quote("ecc", n1);
-  TpmQuote newer = Quote("ecc", n2);
-  ASSERT_TRUE(AppraiseQuote(newer, n2).is_valid);
-  Appraisal back = AppraiseQuote(older, n1);
+  auto older = own.Quote("ecc", n1, "sha256:16");
+  auto newer = own.Quote("ecc", n2, "sha256:16");
+  ASSERT_TRUE(older && newer);
+  ASSERT_TRUE(AppraiseQuote(*newer, n2).is_valid);
+  Appraisal back = AppraiseQuote(*older, n1);
   EXPECT_EQ(FailureTypes(back), Types{"clock.reset_rollback"});
+  ASSERT_FALSE(back.failures.empty());
   EXPECT_TRUE(JsonAt(back.failures[0].context_json, "/previous/clock").has_value());
   // A TPM reset (swtpm restarted) raises resetCount: allowed.
   auto before = dir_->Get(kAgent)->clock;
-  ASSERT_TRUE(tpm_->Restart());
+  ASSERT_TRUE(own.Restart());
   std::string n3 = Nonce();
-  TpmQuote after = Quote("ecc", n3);
-  Appraisal a = AppraiseQuote(after, n3);
+  auto after = own.Quote("ecc", n3, "sha256:16");
+  ASSERT_TRUE(after.has_value());
+  Appraisal a = AppraiseQuote(*after, n3);
   EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
   EXPECT_GT(dir_->Get(kAgent)->clock->reset_count, before->reset_count);
   // ... and the pre-reset quote is now a rollback.
-  EXPECT_EQ(FailureTypes(AppraiseQuote(newer, n2)), Types{"clock.reset_rollback"});
+  EXPECT_EQ(FailureTypes(AppraiseQuote(*newer, n2)), Types{"clock.reset_rollback"});
+}
+
+// Power lost without TPM2_Shutdown: the TPM says its clock is not safe.
+// (A TPM of its own: the suite's must stay safe.)
+TEST_F(TpmQuoteTest, PowerLossMakesTheClockUnsafe) {
+  testing::Swtpm own;
+  ASSERT_TRUE(own.ok());
+  Enrol(own.AkPublic("ecc"));
+  // In use (so its startup reached NV), then the power goes.
+  std::string n0 = Nonce();
+  auto before = own.Quote("ecc", n0, "sha256:16");
+  ASSERT_TRUE(before.has_value());
+  ASSERT_TRUE(AppraiseQuote(*before, n0).is_valid);
+  ASSERT_TRUE(own.Restart(/*orderly=*/false));
+  std::string nonce = Nonce();
+  auto q = own.Quote("ecc", nonce, "sha256:16");
+  ASSERT_TRUE(q.has_value());
+  Appraisal u = AppraiseQuote(*q, nonce);
+  EXPECT_EQ(FailureTypes(u), Types{"clock.unsafe"});
+  EXPECT_EQ(JsonAt(u.claims_json, "/clock_info/safe"), "false");
+  EXPECT_EQ(dir_->Get(kAgent)->clock->clock, [&] {
+    auto at = tpm::ParseAttest(before->attest);
+    return at.ok() ? at->clockInfo.clock : 0;
+  }()) << "an unsafe quote must not move the baseline";
 }
 
 TEST_F(TpmQuoteTest, PcrPolicyRightWrongAndMissing) {
@@ -263,6 +293,7 @@ TEST_F(TpmQuoteTest, PcrPolicyRightWrongAndMissing) {
   TpmQuote q = Quote("rsa", nonce, "sha256:0,16,23+sha1:23");
   std::string pcr16 = PcrHex(q, TPM2_ALG_SHA256, 16);
   ASSERT_EQ(pcr16.size(), 64u);
+  ASSERT_NE(pcr16, std::string(64, '0')) << "the suite extended PCR 16";
   Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + pcr16 + R"("],"0":[")" + std::string(64, '0') +
                                    R"("],"mask":"0x10001"})");
   Appraisal good = AppraiseQuote(q, nonce);
@@ -272,14 +303,14 @@ TEST_F(TpmQuoteTest, PcrPolicyRightWrongAndMissing) {
   SetUp();
   Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + std::string(64, '0') + R"("]})");
   Appraisal wrong = AppraiseQuote(q, nonce);
-  EXPECT_EQ(FailureTypes(wrong), Types{"pcr_validation.invalid_pcr_16"});
+  ASSERT_EQ(FailureTypes(wrong), Types{"pcr_validation.invalid_pcr_16"});
   EXPECT_EQ(JsonAt(wrong.failures[0].context_json, "/value"), pcr16);
 
   SetUp();
   Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + pcr16 + R"("],"9":[")" + std::string(64, '0') +
                                    R"("]})");
   Appraisal missing = AppraiseQuote(q, nonce);
-  EXPECT_EQ(FailureTypes(missing), Types{"pcr_validation.missing_pcrs"});
+  ASSERT_EQ(FailureTypes(missing), Types{"pcr_validation.missing_pcrs"});
   EXPECT_EQ(JsonAt(missing.failures[0].context_json, "/pcrs"), "[9]");
 }
 
@@ -297,7 +328,7 @@ TEST_F(TpmQuoteTest, SigningKeyWithoutRestrictedIsNotAnAk) {
   EXPECT_EQ(tpm_->CheckQuote("unrestricted", nonce, q.attest, q.signature, q.pcrblob), 0);
   // ... but it is not an AK.
   Appraisal a = AppraiseQuote(q, nonce);
-  EXPECT_EQ(FailureTypes(a), Types{"identity.ak_attributes"});
+  ASSERT_EQ(FailureTypes(a), Types{"identity.ak_attributes"});
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/object_attributes"), "0x00040072");
 }
 

@@ -1,6 +1,9 @@
 #include "tests/support/swtpm.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +55,24 @@ int RunWithEnv(const std::vector<std::string>& argv, const std::string& tcti,
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// A free port whose successor is free too: the swtpm TCTI finds the control
+// channel at port + 1.
+int FreePortPair() {
+  for (int i = 0; i < 100; ++i) {
+    int p = FreePort();
+    if (p <= 0 || p >= 65535) continue;
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(p + 1));
+    bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (free) return p;
+  }
+  return -1;
+}
+
 pid_t StartSwtpm(const std::string& state, int port, int ctrl, const std::string& log) {
   return Spawn({"swtpm", "socket", "--tpm2", "--server",
                 "type=tcp,port=" + std::to_string(port) + ",bindaddr=127.0.0.1", "--ctrl",
@@ -79,13 +100,15 @@ std::string TemplateState() {
     std::error_code ec;
     fs::remove_all(base, ec);
     fs::create_directories(base / "state");
-    int port = FreePort(), ctrl = FreePort();
+    int port = FreePortPair(), ctrl = port + 1;
     std::string log = (base / "provision.log").string();
     pid_t pid = StartSwtpm((base / "state").string(), port, ctrl, log);
     bool ok = pid > 0 && WaitForPort(port, 5000) &&
               RunWithEnv({"bash", TpmFixturesScript(), "attach", base.string(),
                           std::to_string(port)},
                          "", log) == 0;
+    // Orderly shutdown, or the copies would start with clockInfo.safe = 0.
+    ok = ok && RunWithEnv({"tpm2_shutdown", "-c"}, "swtpm:host=127.0.0.1,port=" + std::to_string(port), log) == 0;
     StopProcess(pid);
     if (ok) Write(done.string(), "ok\n");
   }
@@ -107,10 +130,16 @@ Swtpm::Swtpm() {
 
 Swtpm::~Swtpm() { StopProcess(pid_); }
 
+void Swtpm::Stop(bool orderly) {
+  if (pid_ <= 0) return;
+  if (orderly) Run({"tpm2_shutdown", "-c"});
+  StopProcess(pid_);
+  pid_ = -1;
+}
+
 bool Swtpm::Start() {
-  port_ = FreePort();
-  int ctrl = FreePort();
-  while (ctrl == port_) ctrl = FreePort();
+  port_ = FreePortPair();
+  int ctrl = port_ + 1;
   Write(dir() + "/port", std::to_string(port_) + "\n");
   pid_ = StartSwtpm(dir() + "/state", port_, ctrl, dir() + "/swtpm.log");
   if (pid_ > 0 && !WaitForPort(port_, 5000)) {
@@ -120,9 +149,8 @@ bool Swtpm::Start() {
   return pid_ > 0;
 }
 
-bool Swtpm::Restart() {
-  StopProcess(pid_);
-  pid_ = -1;
+bool Swtpm::Restart(bool orderly) {
+  Stop(orderly);
   return Start();
 }
 

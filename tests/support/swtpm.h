@@ -57,8 +57,11 @@ class Swtpm {
                  const std::string& pcrblob, const std::string& hash = "sha256");
 
   // Stops swtpm and starts it again on the same state: a TPM reset
-  // (resetCount goes up).
-  bool Restart();
+  // (resetCount goes up). Orderly: TPM2_Shutdown first; otherwise the TPM
+  // sees a power loss and reports clockInfo.safe = 0 until its clock passes
+  // the last value it saved.
+  bool Restart(bool orderly = true);
+  void Stop(bool orderly);
 
   // Runs argv (stdout/stderr to the dir's log) with TPM2TOOLS_TCTI set;
   // returns the exit code.

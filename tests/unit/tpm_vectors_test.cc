@@ -153,7 +153,7 @@ TEST_F(VectorTest, VectorAWrongNonce) {
   ASSERT_EQ(nonce, "Ai5M5SjYjnkyv4P7itH1");
   nonce[0] = 'a';
   Appraisal a = Appraise(QuoteA(AttestA(), SigA(), PcrsA()), nonce);
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.nonce"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.nonce"});
   EXPECT_EQ(a.trust.instance_identity, 99);
   EXPECT_EQ(WorstStatus(a.trust), EarStatus::kContraindicated);
 }
@@ -164,7 +164,7 @@ TEST_F(VectorTest, VectorAPcrblobSelectionFlipped) {
   Enrol(AkA());
   for (size_t at : {4u, 5u}) {
     Appraisal a = Appraise(QuoteA(AttestA(), SigA(), FlipBit(PcrsA(), at)), NonceA());
-    EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.pcr_digest"}) << at;
+    ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.pcr_digest"}) << at;
     EXPECT_EQ(a.trust.executables, 99);
     EXPECT_NE(a.failures[0].context_json.find("selection"), std::string::npos);
   }
@@ -174,7 +174,7 @@ TEST_F(VectorTest, VectorAPcrblobSelectionFlipped) {
 TEST_F(VectorTest, VectorAPcrValueFlipped) {
   Enrol(AkA());
   Appraisal a = Appraise(QuoteA(AttestA(), SigA(), FlipBit(PcrsA(), 142)), NonceA());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.pcr_digest"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.pcr_digest"});
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/attested"),
             "6d4d3749132f6257172164cd5ff3135f447973d4a5c84e018901f6753705b701");
   EXPECT_EQ(JsonAt(a.claims_json, "/pcrs"), std::nullopt);
@@ -184,7 +184,7 @@ TEST_F(VectorTest, VectorAPcrValueFlipped) {
 TEST_F(VectorTest, VectorAExpectedSha1) {
   Enrol(AkA());
   Appraisal a = Appraise(QuoteA(AttestA(), SigA(), PcrsA(), "sha1"), NonceA());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.hash_alg"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.hash_alg"});
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/expected"), "sha1");
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/received"), "sha256");
 }
@@ -230,7 +230,7 @@ TEST_F(VectorTest, VectorBPolicyWrongValueAndMissingPcr) {
   Enrol(ak, R"({"15":[")" + kOnes + R"(", ")" + std::string(64, '1') + R"("],"22":[")" + kOnes +
                 R"("]})");
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.invalid_pcr_15"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.invalid_pcr_15"});
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/value"), kZero);
   EXPECT_EQ(a.trust.executables, 33);
   EXPECT_EQ(a.trust.hardware, 2);
@@ -239,7 +239,7 @@ TEST_F(VectorTest, VectorBPolicyWrongValueAndMissingPcr) {
   SetUp();
   Enrol(ak, R"({"15":[")" + kZero + R"("],"10":[")" + kZero + R"("]})");
   a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.missing_pcrs"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.missing_pcrs"});
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/pcrs"), "[10]");
   EXPECT_EQ(a.trust.executables, 33);
 }
@@ -247,27 +247,27 @@ TEST_F(VectorTest, VectorBPolicyWrongValueAndMissingPcr) {
 TEST_F(VectorTest, BadPolicyIsReported) {
   Enrol(KeylimeVector(kVectorB, "ak.pub"), R"({"15":["zz"]})");
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.invalid_policy"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.invalid_policy"});
 }
 
 TEST_F(VectorTest, UnknownAndUntrustedAgents) {
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
   EXPECT_EQ(a.trust.instance_identity, 97);
   EXPECT_EQ(a.trust.hardware, 99);
   Enrol(KeylimeVector(kVectorB, "ak.pub"), "", /*trusted=*/false);
   a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
   // Another agent's AK does not help.
   Enrol(KeylimeVector(kVectorB, "ak.pub"), "", true, "other-agent");
   a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
 }
 
 TEST_F(VectorTest, WrongAkIsSignatureFailure) {
   Enrol(AkA());  // A's key, B's quote
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.signature"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.signature"});
 }
 
 TEST_F(VectorTest, AkWithoutRestrictedAttribute) {
@@ -276,7 +276,7 @@ TEST_F(VectorTest, AkWithoutRestrictedAttribute) {
   ak[7] = 0x04;                                   // restricted cleared
   Enrol(ak);
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_attributes"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_attributes"});
   EXPECT_EQ(JsonAt(a.failures[0].context_json, "/object_attributes"), "0x00040072");
   EXPECT_EQ(a.trust.instance_identity, 96);
 }
@@ -284,7 +284,7 @@ TEST_F(VectorTest, AkWithoutRestrictedAttribute) {
 TEST_F(VectorTest, UnparsableAkIsReported) {
   Enrol("not a key");
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_invalid"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_invalid"});
 }
 
 TEST_F(VectorTest, AkChangeInvalidatesCachedKey) {
@@ -293,7 +293,7 @@ TEST_F(VectorTest, AkChangeInvalidatesCachedKey) {
   EXPECT_EQ(verifier_->ak_cache().size(), 1u);
   Enrol(AkA());  // the directory now holds another AK: the cached key must not be used
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.signature"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.signature"});
   Enrol(KeylimeVector(kVectorB, "ak.pub"));  // back: clock baseline was cleared by the change
   EXPECT_TRUE(Appraise(QuoteB(), NonceB()).is_valid);
 }
@@ -318,7 +318,7 @@ TEST_F(VectorTest, EnactTrustFormOfVectorB) {
   Enrol(ak, R"({"15":[")" + kOnes + R"("],"16":[")" + pcr16 + R"("],"22":[")" + kOnes + R"("]})",
         true, uuid);
   a = Appraise(ev, NonceB(), kEnactTrustType);
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.pcr_digest"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.pcr_digest"});
 
   // Not one value per selected PCR: no reference values, still valid.
   SetUp();
@@ -332,7 +332,7 @@ TEST_F(VectorTest, EnactTrustFormOfVectorB) {
   SetUp();
   Enrol(ak, R"({"10":[")" + kZero + R"("]})", true, uuid);
   a = Appraise(ev, NonceB(), kEnactTrustType);
-  EXPECT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.missing_pcrs"});
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.missing_pcrs"});
 
   // Trailing or missing bytes are structure failures.
   SetUp();
