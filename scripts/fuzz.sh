@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Fuzzes the TPM evidence parsers with libFuzzer (clang, ASan + UBSan).
+# Not part of CI. Builds in its own directory (build-fuzz, or
+# $FUZZ_BUILD_DIR) with -DATTESTD_FUZZ=ON and runs each target for
+# $FUZZ_SECONDS (default 60) from seed corpora made of the Keylime vectors
+# and fresh swtpm quotes (scripts/tpm-fixtures.sh).
+#
+#   scripts/fuzz.sh                 # all targets, 60 s each
+#   FUZZ_SECONDS=10 scripts/fuzz.sh pcrblob_fuzz
+#
+# Targets: pcrblob_fuzz (the pcrblob parser), quote_string_fuzz (the
+# Keylime quote string, its structures and the whole appraisal),
+# enacttrust_fuzz (the EnactTrust framing and the whole appraisal).
+# Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
+# any target found one.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+seconds=${FUZZ_SECONDS:-60}
+jobs=${FUZZ_BUILD_JOBS:-2}
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz)
+shared="$root/../shared/vectors/keylime"
+
+command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
+
+san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DATTESTD_FUZZ=ON -DATTESTD_BENCH=OFF \
+  -DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+cmake --build "$build" -j"$jobs" --target "${targets[@]}"
+
+work="$build/fuzz-work"
+mkdir -p "$work/artifacts"
+
+# Seeds: the vectors, and quotes from a swtpm of our own (stopped by PID).
+if [ ! -f "$work/fixtures/q-rsa.quote" ]; then
+  rm -rf "$work/fixtures"
+  "$root/scripts/tpm-fixtures.sh" all "$work/fixtures" >/dev/null
+fi
+node=$(printf '\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff' | od -An -tx1 | tr -d ' \n')
+enact() {  # attest sig out
+  local n
+  n=$(stat -c %s "$1")
+  { printf '%s' "$node" | xxd -r -p; printf "\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"; cat "$1" "$2"; } > "$3"
+}
+seed() {
+  local t=$1 d="$work/corpus-$1"
+  mkdir -p "$d"
+  case "$t" in
+    pcrblob_fuzz)
+      cp "$shared/A_tpm_util_test_checkquote/quote_pcrblob.bin" "$d/a"
+      cp "$shared/B_test-data_files_emulator/quotepcr.out" "$d/b"
+      tr -d '\n' < "$shared/C_rust-keylime_test-quote_parse_only/keylime_quote_string.txt" |
+        cut -d: -f3 | base64 -d > "$d/c"
+      for f in "$work"/fixtures/q-*.pcrs; do cp "$f" "$d/$(basename "$f")"; done ;;
+    quote_string_fuzz)
+      for v in A_tpm_util_test_checkquote B_test-data_files_emulator C_rust-keylime_test-quote_parse_only; do
+        tr -d '\n' < "$shared/$v/keylime_quote_string.txt" > "$d/${v%%_*}"
+      done
+      for f in "$work"/fixtures/q-*.quote; do cp "$f" "$d/$(basename "$f")"; done ;;
+    enacttrust_fuzz)
+      enact "$shared/B_test-data_files_emulator/quote.out" "$shared/B_test-data_files_emulator/quotesig.out" "$d/b"
+      for q in rsa rsapss ecc rsa-sha1; do
+        enact "$work/fixtures/q-$q.attest" "$work/fixtures/q-$q.sig" "$d/q-$q"
+      done ;;
+  esac
+}
+
+status=0
+for t in "${targets[@]}"; do
+  seed "$t"
+  echo "== $t: ${seconds}s, $(ls "$work/corpus-$t" | wc -l) files in corpus"
+  if ! "$build/tests/$t" "$work/corpus-$t" -max_total_time="$seconds" -print_final_stats=1 \
+      -artifact_prefix="$work/artifacts/$t-" -close_fd_mask=3 2> "$work/$t.log"; then
+    echo "!! $t found a crash: see $work/$t.log and $work/artifacts/"
+    status=1
+  fi
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^#[0-9]+ *DONE" "$work/$t.log" || true
+  grep -E "cov: [0-9]+" "$work/$t.log" | tail -1 || true
+done
+exit $status
