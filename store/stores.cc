@@ -4,6 +4,7 @@
 #include "store/memory/memory_registrar_store.h"
 #include "store/memory/memory_session_store.h"
 #include "store/memory/memory_work_queue.h"
+#include "store/redis/redis_attester_directory.h"
 #include "store/redis/redis_pool.h"
 #include "store/redis/redis_registrar_store.h"
 #include "store/redis/redis_session_store.h"
@@ -31,7 +32,7 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
   stores.sessions = std::make_shared<RedisSessionStore>(pool);
   stores.queue = std::make_shared<RedisWorkQueue>(pool, queue_options);
   stores.redis = pool;
-  stores.attesters = std::make_shared<MemoryAttesterDirectory>();
+  stores.attesters = std::make_shared<RedisAttesterDirectory>(pool);
   stores.registrar = std::make_shared<RedisRegistrarStore>(pool);
   return stores;
 }

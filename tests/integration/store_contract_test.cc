@@ -620,6 +620,26 @@ class FakeServer {
   bool ok_ = false;
 };
 
+// Several attestd instances share one Redis: an attester enrolled or
+// activated through one instance must be known to every other, so the Redis
+// store set keeps the attester directory in Redis too.
+TEST(RedisStores, AttestersAreSharedBetweenInstances) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.ok()) << "could not start redis-server";
+  StoreOptions options;
+  options.url = redis.url();
+  Result<Stores> first = OpenStores(options);
+  Result<Stores> second = OpenStores(options);
+  ASSERT_TRUE(first.ok() && second.ok());
+  Attester attester;
+  attester.ak_tpm = "ak";
+  attester.trusted = true;
+  ASSERT_TRUE(first->attesters->Put("agent-1", attester).ok());
+  Result<Attester> seen = second->attesters->Get("agent-1");
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(seen->ak_tpm, "ak");
+}
+
 TEST(RedisStoreFaults, UnresponsiveServerTimesOutInsteadOfHanging) {
   FakeServer silent;  // accepts (in the kernel) and never answers
   ASSERT_TRUE(silent.ok());
