@@ -15,12 +15,18 @@ namespace attestd {
 
 class JsonWriter {
  public:
+  // `reserve`: expected output size, to spare reallocations.
+  explicit JsonWriter(size_t reserve = 0) { out_.reserve(reserve); }
+
   JsonWriter& BeginObject();
   JsonWriter& EndObject();
   JsonWriter& BeginArray();
   JsonWriter& EndArray();
   JsonWriter& Key(std::string_view key);
   JsonWriter& String(std::string_view value);
+  // `bytes` as a lowercase hex string, written straight into the output (hex
+  // never needs escaping), for digests and names on the appraisal hot path.
+  JsonWriter& HexString(std::string_view bytes);
   JsonWriter& Int(int64_t value);
   JsonWriter& Uint(uint64_t value);
   JsonWriter& Bool(bool value);

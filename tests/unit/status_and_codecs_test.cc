@@ -34,6 +34,41 @@ TEST(Base64, EncodesRoundTrip) {
   EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
 }
 
+// Every length 0..70 (all tails), both alphabets, padded or not, each
+// compared with OpenSSL's own encoder; then every non-alphabet byte at every
+// position of a group must be refused, by the standard-only decoder too.
+TEST(Base64, AgreesWithOpenSslAtEveryLengthAndRefusesEveryJunkByte) {
+  std::string bytes;
+  for (int n = 0; n <= 70; ++n) {
+    std::string padded = Base64Encode(bytes);
+    std::string url = Base64UrlEncode(bytes);
+    ASSERT_EQ(Base64DecodeStd(padded), bytes) << n;
+    ASSERT_EQ(Base64DecodeAny(padded), bytes) << n;
+    ASSERT_EQ(Base64DecodeAny(url), bytes) << n;
+    bytes.push_back(static_cast<char>(n * 37 + 11));
+  }
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
+  for (int c = 0; c < 256; ++c) {
+    if (alphabet.find(static_cast<char>(c)) != std::string::npos) continue;
+    for (size_t at = 0; at < 8; ++at) {
+      std::string text = "QUJDREVG";
+      text[at] = static_cast<char>(c);
+      if (c == '=' && at >= 6) continue;  // valid padding there
+      EXPECT_FALSE(Base64DecodeAny(text).has_value()) << c << " at " << at;
+      EXPECT_FALSE(Base64DecodeStd(text).has_value()) << c << " at " << at;
+    }
+  }
+  EXPECT_FALSE(Base64DecodeStd("-_8=").has_value());
+  EXPECT_FALSE(Base64DecodeStd("QUJD_A==").has_value());
+}
+
+TEST(JsonWriter, HexStringIsTheLowercaseHexOfTheBytes) {
+  JsonWriter w;
+  w.BeginArray().HexString(std::string("\x00\xab\xff", 3)).HexString("").EndArray();
+  EXPECT_EQ(w.str(), R"(["00abff",""])");
+}
+
 TEST(Hex, RoundTripAndRejects) {
   EXPECT_EQ(HexEncode(std::string("\x00\xab", 2)), "00ab");
   EXPECT_EQ(*HexDecode("00AB"), std::string("\x00\xab", 2));

@@ -95,7 +95,8 @@ class Run {
   const TPMT_SIGNATURE* sig = nullptr;
   const HashAlg* sig_hash = nullptr;
   const TPMS_ATTEST* attest = nullptr;  // set once the signature verified
-  std::vector<PcrValue> pcrs;           // set once integrity passed
+  // Set once integrity passed; points into the evidence, which outlives Finish().
+  const std::vector<PcrValue>* pcrs = nullptr;
   const char* reference_values = nullptr;
 
   Appraisal Finish() {
@@ -106,30 +107,31 @@ class Run {
 
  private:
   std::string Claims() const {
-    JsonWriter w;
+    JsonWriter w(1024 + (pcrs ? 140 * pcrs->size() : 0));
     w.BeginObject();
     if (!agent_id.empty()) w.Key("agent_id").String(agent_id);
     if (key) {
-      w.Key("ak_name").String(HexEncode(key->name));
+      w.Key("ak_name").HexString(key->name);
       w.Key("ak_type").String(key->description);
     }
     if (attest) {
       w.Key("hash_alg").String(sig_hash->name);
       w.Key("sign_alg").String(AlgName(sig->sigAlg));
-      if (!pcrs.empty()) {
+      if (pcrs && !pcrs->empty()) {
+        const std::vector<PcrValue>& values = *pcrs;
         w.Key("pcrs").BeginObject();
         size_t i = 0;
-        while (i < pcrs.size()) {
-          uint16_t bank = pcrs[i].hash;
+        while (i < values.size()) {
+          uint16_t bank = values[i].hash;
           w.Key(AlgName(bank)).BeginObject();
-          for (; i < pcrs.size() && pcrs[i].hash == bank; ++i) {
-            w.Key(std::to_string(pcrs[i].pcr)).String(HexEncode(pcrs[i].digest));
+          for (; i < values.size() && values[i].hash == bank; ++i) {
+            w.Key(std::to_string(values[i].pcr)).HexString(values[i].digest);
           }
           w.EndObject();
         }
         w.EndObject();
       }
-      w.Key("pcr_digest").String(HexEncode(Tpm2bView(attest->attested.quote.pcrDigest)));
+      w.Key("pcr_digest").HexString(Tpm2bView(attest->attested.quote.pcrDigest));
       const TPMS_CLOCK_INFO& c = attest->clockInfo;
       w.Key("clock_info").BeginObject();
       w.Key("clock").Uint(c.clock);
@@ -138,7 +140,7 @@ class Run {
       w.Key("safe").Bool(c.safe == 1);
       w.EndObject();
       w.Key("firmware_version").Uint(attest->firmwareVersion);
-      w.Key("qualified_signer").String(HexEncode(Tpm2bView(attest->qualifiedSigner)));
+      w.Key("qualified_signer").HexString(Tpm2bView(attest->qualifiedSigner));
     }
     if (reference_values) w.Key("reference_values").String(reference_values);
     w.EndObject();
@@ -295,6 +297,7 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
       run.FailReason(kPcrDigest, "the pcrblob selection differs from the attested selection");
     } else {
       std::string concat;
+      concat.reserve(blob->values.size() * 64);
       for (const PcrValue& v : blob->values) concat += v.digest;
       std::string digest = Digest(*run.sig_hash, concat);
       if (digest != Tpm2bView(quote.pcrDigest)) {
@@ -305,7 +308,7 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
         run.Fail(kPcrDigest, w.Take());
       } else {
         integrity_ok = true;
-        run.pcrs = blob->values;
+        run.pcrs = &blob->values;
       }
     }
     if (!integrity_ok) run.appraisal().trust.executables = kCryptoFailed;
