@@ -32,6 +32,8 @@ class Application {
 
   int port() const { return http_ ? http_->port() : 0; }
   SessionService& sessions() { return *service_; }
+  // The stores this process uses (e.g. to enrol an attester directly).
+  const Stores& stores() const { return stores_; }
   // Keylime registrar: bound ports (0 when the listener is off), the
   // service, and the TLS files of the admin listener (generated or given).
   int registrar_port() const { return registrar_http_ ? registrar_http_->port() : 0; }
