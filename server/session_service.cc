@@ -141,6 +141,21 @@ Result<Session> SessionService::WaitWhileProcessing(const std::string& id, int64
   }
 }
 
+Status SessionService::AbandonQueued(std::string_view session_id, int64_t deliveries) {
+  auto session = store_->Get(session_id);
+  if (!session.ok()) {
+    return session.status().code() == StatusCode::kNotFound ? Status::Ok() : session.status();
+  }
+  if (session->state != SessionState::kProcessing) return Status::Ok();
+  LogWarn("queued appraisal abandoned",
+          {{"session", std::string(session_id)}, {"deliveries", std::to_string(deliveries)}});
+  Status st = store_->TransitionToFailed(
+      session_id, "appraisal abandoned: its worker stopped on each of " +
+                      std::to_string(deliveries - 1) + " attempts");
+  if (st.ok()) GlobalMetrics().CountSession(Metrics::SessionEvent::kFailed);
+  return st.code() == StatusCode::kUnavailable ? st : Status::Ok();
+}
+
 Status SessionService::ProcessQueued(std::string_view session_id) {
   auto session = store_->Get(session_id);
   if (!session.ok()) {

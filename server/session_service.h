@@ -73,6 +73,11 @@ class SessionService {
   // could not be written, so the item stays queued and is retried.
   Status ProcessQueued(std::string_view session_id);
 
+  // Ends a queued session as failed without appraising it: its item was
+  // handed out `deliveries` times and no worker lived to finish it, so the
+  // evidence itself is the likely cause. Idempotent like ProcessQueued.
+  Status AbandonQueued(std::string_view session_id, int64_t deliveries);
+
   // Media types with a verifier, for the session document's `accept`.
   const std::vector<std::string>& Accept() const { return registry_->MediaTypes(); }
   const Registry& registry() const { return *registry_; }

@@ -35,7 +35,8 @@ void WorkerPool::Run() {
     backoff = std::chrono::milliseconds(50);
     if (!item->has_value()) continue;
     const WorkItem& w = **item;
-    Status st = service_->ProcessQueued(w.session_id);
+    Status st = w.deliveries > kMaxDeliveries ? service_->AbandonQueued(w.session_id, w.deliveries)
+                                              : service_->ProcessQueued(w.session_id);
     if (st.ok()) {
       (void)queue_->Ack(w);
     } else {

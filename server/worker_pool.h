@@ -13,6 +13,10 @@ namespace attestd {
 
 class WorkerPool {
  public:
+  // An item handed out more often than this (its workers died each time)
+  // fails its session instead of being appraised again.
+  static constexpr int64_t kMaxDeliveries = 3;
+
   WorkerPool(std::shared_ptr<SessionService> service, std::shared_ptr<WorkQueue> queue);
   ~WorkerPool();
 

@@ -6,6 +6,9 @@
 //   within the reclaim interval (its worker died) is delivered again.
 // - Consumers must therefore be idempotent: a redelivered session that is no
 //   longer processing is simply acknowledged.
+// - Each delivery says how many times the item has been handed out, so a
+//   consumer can give up on an item whose appraisal keeps killing workers
+//   instead of letting it take down every instance in turn.
 #pragma once
 
 #include <chrono>
@@ -20,6 +23,7 @@ namespace attestd {
 struct WorkItem {
   std::string entry_id;    // queue-specific handle, passed back to Ack
   std::string session_id;  // the session to appraise
+  int64_t deliveries = 1;  // times handed out, this one included
 };
 
 class WorkQueue {

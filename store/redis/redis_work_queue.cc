@@ -114,7 +114,20 @@ Result<std::optional<WorkItem>> RedisWorkQueue::ClaimIdle() {
     std::lock_guard lock(claim_mu_);
     claim_cursor_ = (*reply)[0].is_string() ? (*reply)[0].to_string() : "0-0";
   }
-  return FirstItem((*reply)[1]);
+  std::optional<WorkItem> item = FirstItem((*reply)[1]);
+  if (item) CountDeliveries(&*item);
+  return item;
+}
+
+void RedisWorkQueue::CountDeliveries(WorkItem* item) {
+  // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does
+  // ([[id, consumer, idle, deliveries]]). Unknown stays 1: never give up on
+  // an item only because this lookup failed.
+  Result<RedisReply> pending = pool_->Command(
+      {"XPENDING", kStreamKey, kGroup, item->entry_id, item->entry_id, "1"});
+  if (!pending.ok() || !pending->is_array() || pending->size() == 0) return;
+  RedisValue entry = (*pending)[0];
+  if (entry.is_array() && entry.size() >= 4) item->deliveries = entry[3].integer();
 }
 
 Result<std::optional<WorkItem>> RedisWorkQueue::ReadNew(milliseconds block) {

@@ -62,6 +62,7 @@ class RedisWorkQueue : public WorkQueue {
   Result<RedisReply> WithGroup(RedisPool& pool, const RedisArgs& command);
   // An entry idle longer than reclaim_after_ms, taken over by this consumer.
   Result<std::optional<WorkItem>> ClaimIdle();
+  void CountDeliveries(WorkItem* item);
   // A new entry, waiting at most `block` (no wait when zero).
   Result<std::optional<WorkItem>> ReadNew(std::chrono::milliseconds block);
   // The first well-formed item of a list of [id, [field, value, ...]]

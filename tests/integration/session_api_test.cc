@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "server/application.h"
+#include "server/worker_pool.h"
+#include "store/stores.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
@@ -373,6 +375,46 @@ TEST_P(SessionApiTest, StoreOutageAnswers503ThenRecovers) {
   }
   EXPECT_EQ(status, 201);
   EXPECT_EQ(client_->Request("GET", "/readyz").status, 200);
+}
+
+// A queued appraisal whose workers keep dying (here: a consumer that takes
+// the item and never acknowledges it, three times) must not be handed out
+// forever: the next worker fails the session with a reason instead.
+TEST_P(SessionApiTest, QueuedWorkWhoseWorkersKeepDyingFailsTheSession) {
+  if (GetParam() != "redis") GTEST_SKIP() << "the memory queue dies with its process";
+  config_.workers = 0;
+  config_.reclaim_after_s = 1;
+  StartServer();
+  auto [path, nonce] = NewSession();
+  ASSERT_EQ(Post(path, nonce, kEchoType, {{"Prefer", "respond-async"}}).status, 202);
+
+  StoreOptions dying;
+  dying.url = redis_->url();
+  dying.reclaim_after_ms = 1000;
+  dying.consumer_name = "dying-worker";
+  Result<Stores> stores = OpenStores(dying);
+  ASSERT_TRUE(stores.ok());
+  for (int64_t delivery = 1; delivery <= WorkerPool::kMaxDeliveries; ++delivery) {
+    std::optional<WorkItem> item;
+    for (int i = 0; i < 40 && !item; ++i) {
+      auto got = stores->queue->Dequeue(std::chrono::milliseconds(100));
+      ASSERT_TRUE(got.ok());
+      item = *got;
+    }
+    ASSERT_TRUE(item.has_value()) << "delivery " << delivery;
+    EXPECT_EQ(item->deliveries, delivery);
+  }
+  EXPECT_EQ(JsonAt(client_->Request("GET", path).body, "/state"), "processing");
+
+  Config with_workers = config_;
+  with_workers.workers = 1;
+  auto other = Application::Create(with_workers, testing::MakeTestRegistry());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Start().ok());
+  HttpResponse r = WaitForState(path, "failed");
+  (*other)->Shutdown(std::chrono::milliseconds(2000));
+  EXPECT_EQ(JsonAt(r.body, "/state"), "failed") << r.body;
+  EXPECT_NE(JsonAt(r.body, "/error").value_or("").find("abandoned"), std::string::npos) << r.body;
 }
 
 TEST_P(SessionApiTest, ShutdownFinishesInFlightRequests) {
