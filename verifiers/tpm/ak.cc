@@ -15,18 +15,6 @@ namespace attestd::tpm {
 
 namespace {
 
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct BldFree {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct CtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
@@ -36,71 +24,16 @@ struct SigFree {
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
 };
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-
-struct Curve {
-  TPM2_ECC_CURVE id;
-  const char* group;  // OpenSSL group name
-  size_t bytes;       // field element size
-  const char* description;
-};
-constexpr Curve kCurves[] = {
-    {TPM2_ECC_NIST_P256, "P-256", 32, "ecc-p256"},
-    {TPM2_ECC_NIST_P384, "P-384", 48, "ecc-p384"},
-    {TPM2_ECC_NIST_P521, "P-521", 66, "ecc-p521"},
-};
-
-const Curve* CurveById(TPM2_ECC_CURVE id) {
-  for (const Curve& c : kCurves) {
-    if (c.id == id) return &c;
-  }
-  return nullptr;
-}
-
-const Curve* CurveByGroup(std::string_view group) {
-  for (const Curve& c : kCurves) {
-    if (group == c.group) return &c;
-  }
-  return nullptr;
-}
-
-Result<std::unique_ptr<EVP_PKEY, EvpPkeyFree>> FromData(const char* type, OSSL_PARAM_BLD* bld) {
-  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
-  if (!params) return Internal("OSSL_PARAM_BLD_to_param failed");
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return InvalidArgument("OpenSSL refuses the public key");
-  }
-  return std::unique_ptr<EVP_PKEY, EvpPkeyFree>(raw);
-}
 
 Status BuildRsa(const TPMT_PUBLIC& pub, AkKey& key) {
   const TPMS_RSA_PARMS& p = pub.parameters.rsaDetail;
   if (p.keyBits != 2048 && p.keyBits != 3072 && p.keyBits != 4096) {
     return InvalidArgument("RSA keyBits is not 2048, 3072 or 4096");
   }
-  size_t bytes = p.keyBits / 8;
-  if (pub.unique.rsa.size != bytes) return InvalidArgument("RSA modulus length is not keyBits");
-  Bn n(BN_bin2bn(pub.unique.rsa.buffer, static_cast<int>(bytes), nullptr));
-  Bn e(BN_new());
-  if (!n || !e || BN_set_word(e.get(), p.exponent == 0 ? 65537 : p.exponent) != 1) {
-    return Internal("BIGNUM allocation failed");
-  }
-  if (BN_num_bits(n.get()) != static_cast<int>(p.keyBits) || !BN_is_odd(n.get())) {
-    return InvalidArgument("RSA modulus is not a keyBits-long odd number");
-  }
-  if (!BN_is_odd(e.get()) || BN_is_one(e.get())) return InvalidArgument("RSA exponent invalid");
-  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
-    return Internal("OSSL_PARAM_BLD failed");
-  }
-  auto pkey = FromData("RSA", bld.get());
+  auto pkey = RsaKeyFromTpm(pub);
   if (!pkey.ok()) return pkey.status();
   key.pkey = std::move(*pkey);
-  key.signature_bytes = bytes;
+  key.signature_bytes = p.keyBits / 8;
   key.description = p.keyBits == 2048 ? "rsa2048" : p.keyBits == 3072 ? "rsa3072" : "rsa4096";
   TPM2_ALG_ID s = p.scheme.scheme;
   if (s != TPM2_ALG_NULL && s != TPM2_ALG_RSASSA && s != TPM2_ALG_RSAPSS) {
@@ -119,35 +52,9 @@ Status BuildRsa(const TPMT_PUBLIC& pub, AkKey& key) {
 
 Status BuildEcc(const TPMT_PUBLIC& pub, AkKey& key) {
   const TPMS_ECC_PARMS& p = pub.parameters.eccDetail;
-  const Curve* curve = CurveById(p.curveID);
-  if (!curve) return InvalidArgument("ECC curve is not P-256, P-384 or P-521");
-  const TPM2B_ECC_PARAMETER& x = pub.unique.ecc.x;
-  const TPM2B_ECC_PARAMETER& y = pub.unique.ecc.y;
-  if (x.size == 0 || y.size == 0 || x.size > curve->bytes || y.size > curve->bytes) {
-    return InvalidArgument("ECC point coordinates have the wrong size");
-  }
-  // Uncompressed SEC1 point, coordinates left-padded to the field size.
-  std::string point(1 + 2 * curve->bytes, '\0');
-  point[0] = 0x04;
-  std::memcpy(point.data() + 1 + curve->bytes - x.size, x.buffer, x.size);
-  std::memcpy(point.data() + 1 + 2 * curve->bytes - y.size, y.buffer, y.size);
-  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bld ||
-      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->group, 0) !=
-          1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                       point.size()) != 1) {
-    return Internal("OSSL_PARAM_BLD failed");
-  }
-  auto pkey = FromData("EC", bld.get());
-  if (!pkey.ok()) return InvalidArgument("ECC point is not on the curve");
-  // Explicit on-curve (and not-infinity, in-range) check: do not rely on the
-  // decoder having done it.
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey->get(),
-                                                                        nullptr));
-  if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1) {
-    return InvalidArgument("ECC point is not on the curve");
-  }
+  auto pkey = EccKeyFromTpm(pub);
+  if (!pkey.ok()) return pkey.status();
+  const TpmCurve* curve = TpmCurveById(p.curveID);
   key.pkey = std::move(*pkey);
   key.signature_bytes = curve->bytes;
   key.description = curve->description;
@@ -305,67 +212,18 @@ Result<std::string> Tpm2bPublicFromPem(std::string_view pem, uint32_t attributes
   if (!pkey) return InvalidArgument("not a PEM public key");
   TPM2B_PUBLIC pub{};
   TPMT_PUBLIC& a = pub.publicArea;
+  if (Status st = FillTpmPublicKey(pkey.get(), &a); !st.ok()) return st;
   a.nameAlg = TPM2_ALG_SHA256;
   a.objectAttributes = attributes;
-  if (EVP_PKEY_is_a(pkey.get(), "RSA")) {
-    BIGNUM* n = nullptr;
-    BIGNUM* e = nullptr;
-    if (EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-        EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
-      BN_free(n);
-      BN_free(e);
-      return InvalidArgument("RSA key without n or e");
-    }
-    Bn nn(n), ee(e);
-    int bits = BN_num_bits(n);
-    if (bits % 8 != 0 || bits / 8 > static_cast<int>(sizeof a.unique.rsa.buffer) ||
-        BN_num_bits(e) > 32) {
-      return InvalidArgument("RSA key does not fit a TPM2B_PUBLIC");
-    }
-    a.type = TPM2_ALG_RSA;
+  if (a.type == TPM2_ALG_RSA) {
     a.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
     a.parameters.rsaDetail.scheme.scheme = scheme;
     a.parameters.rsaDetail.scheme.details.anySig.hashAlg = scheme_hash;
-    a.parameters.rsaDetail.keyBits = static_cast<TPMI_RSA_KEY_BITS>(bits);
-    BN_ULONG ev = BN_get_word(e);
-    a.parameters.rsaDetail.exponent = ev == 65537 ? 0 : static_cast<UINT32>(ev);
-    a.unique.rsa.size = static_cast<UINT16>(bits / 8);
-    BN_bn2binpad(n, a.unique.rsa.buffer, bits / 8);
-  } else if (EVP_PKEY_is_a(pkey.get(), "EC")) {
-    char group[32] = {0};
-    size_t glen = 0;
-    if (EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                       sizeof group, &glen) != 1) {
-      return InvalidArgument("EC key without a named group");
-    }
-    const Curve* curve = CurveByGroup(group);
-    if (!curve) {
-      // OpenSSL may report the SECG/X9.62 names.
-      std::string g(group);
-      if (g == "prime256v1") curve = CurveByGroup("P-256");
-      else if (g == "secp384r1") curve = CurveByGroup("P-384");
-      else if (g == "secp521r1") curve = CurveByGroup("P-521");
-    }
-    if (!curve) return InvalidArgument("EC key not on P-256, P-384 or P-521");
-    unsigned char point[1 + 2 * 66];
-    size_t plen = 0;
-    if (EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
-                                        &plen) != 1 ||
-        plen != 1 + 2 * curve->bytes || point[0] != 0x04) {
-      return InvalidArgument("EC public point unreadable");
-    }
-    a.type = TPM2_ALG_ECC;
+  } else {
     a.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
     a.parameters.eccDetail.scheme.scheme = scheme;
     a.parameters.eccDetail.scheme.details.anySig.hashAlg = scheme_hash;
-    a.parameters.eccDetail.curveID = curve->id;
     a.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-    a.unique.ecc.x.size = static_cast<UINT16>(curve->bytes);
-    a.unique.ecc.y.size = static_cast<UINT16>(curve->bytes);
-    std::memcpy(a.unique.ecc.x.buffer, point + 1, curve->bytes);
-    std::memcpy(a.unique.ecc.y.buffer, point + 1 + curve->bytes, curve->bytes);
-  } else {
-    return InvalidArgument("key is neither RSA nor EC");
   }
   std::string out(sizeof(TPM2B_PUBLIC) + 2, '\0');
   size_t offset = 0;

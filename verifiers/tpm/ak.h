@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "verifiers/tpm/public_key.h"
 #include "verifiers/tpm/tpm_structures.h"
 
 namespace attestd::tpm {
@@ -28,10 +29,6 @@ namespace attestd::tpm {
 // sign: what Keylime's AK_EXPECTED_ATTRS demanded (a restricted signing key
 // that never left its TPM).
 inline constexpr uint32_t kAkRequiredAttributes = 0x00050072;
-
-struct EvpPkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
 
 struct AkKey {
   TPMT_PUBLIC public_area{};

@@ -21,112 +21,27 @@ namespace attestd::tpm {
 
 namespace {
 
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct BldFree {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct CtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
 struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
 };
 struct StoreCtxFree {
   void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
 };
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-using Pkey = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
-struct EkCurve {
-  TPM2_ECC_CURVE id;
-  const char* group;
-  size_t bytes;
-  const char* description;
-};
-constexpr EkCurve kEkCurves[] = {
-    {TPM2_ECC_NIST_P256, "P-256", 32, "ecc-p256"},
-    {TPM2_ECC_NIST_P384, "P-384", 48, "ecc-p384"},
-};
-
-const EkCurve* EkCurveById(TPM2_ECC_CURVE id) {
-  for (const EkCurve& c : kEkCurves) {
-    if (c.id == id) return &c;
+// The key material of an EK of a size or curve the TCG EK profiles define.
+Result<Pkey> EkPublicKey(const TPMT_PUBLIC& pub, const char** description) {
+  if (pub.type == TPM2_ALG_RSA) {
+    uint16_t bits = pub.parameters.rsaDetail.keyBits;
+    if (bits != 2048 && bits != 3072) return InvalidArgument("EK RSA keyBits is not 2048 or 3072");
+    *description = bits == 2048 ? "rsa2048" : "rsa3072";
+    return RsaKeyFromTpm(pub);
   }
-  return nullptr;
-}
-
-const EkCurve* EkCurveByGroup(std::string_view group) {
-  for (const EkCurve& c : kEkCurves) {
-    if (group == c.group) return &c;
+  TPM2_ECC_CURVE curve = pub.parameters.eccDetail.curveID;
+  if (curve != TPM2_ECC_NIST_P256 && curve != TPM2_ECC_NIST_P384) {
+    return InvalidArgument("EK ECC curve is not P-256 or P-384");
   }
-  return nullptr;
-}
-
-Result<Pkey> FromParams(const char* type, OSSL_PARAM_BLD* bld) {
-  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
-  if (!params) return Internal("OSSL_PARAM_BLD_to_param failed");
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return InvalidArgument("OpenSSL refuses the EK public key");
-  }
-  return Pkey(raw);
-}
-
-Result<Pkey> RsaKey(const TPMT_PUBLIC& pub, const char** description) {
-  const TPMS_RSA_PARMS& p = pub.parameters.rsaDetail;
-  if (p.keyBits != 2048 && p.keyBits != 3072) return InvalidArgument("EK RSA keyBits is not 2048 or 3072");
-  size_t bytes = p.keyBits / 8;
-  if (pub.unique.rsa.size != bytes) return InvalidArgument("EK RSA modulus length is not keyBits");
-  Bn n(BN_bin2bn(pub.unique.rsa.buffer, static_cast<int>(bytes), nullptr));
-  Bn e(BN_new());
-  if (!n || !e || BN_set_word(e.get(), p.exponent == 0 ? 65537 : p.exponent) != 1) {
-    return Internal("BIGNUM allocation failed");
-  }
-  if (BN_num_bits(n.get()) != static_cast<int>(p.keyBits) || !BN_is_odd(n.get())) {
-    return InvalidArgument("EK RSA modulus is not a keyBits-long odd number");
-  }
-  if (!BN_is_odd(e.get()) || BN_is_one(e.get())) return InvalidArgument("EK RSA exponent invalid");
-  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
-    return Internal("OSSL_PARAM_BLD failed");
-  }
-  *description = p.keyBits == 2048 ? "rsa2048" : "rsa3072";
-  return FromParams("RSA", bld.get());
-}
-
-Result<Pkey> EccKey(const TPMT_PUBLIC& pub, const char** description) {
-  const EkCurve* curve = EkCurveById(pub.parameters.eccDetail.curveID);
-  if (!curve) return InvalidArgument("EK ECC curve is not P-256 or P-384");
-  const TPM2B_ECC_PARAMETER& x = pub.unique.ecc.x;
-  const TPM2B_ECC_PARAMETER& y = pub.unique.ecc.y;
-  if (x.size == 0 || y.size == 0 || x.size > curve->bytes || y.size > curve->bytes) {
-    return InvalidArgument("EK ECC point coordinates have the wrong size");
-  }
-  std::string point(1 + 2 * curve->bytes, '\0');
-  point[0] = 0x04;
-  std::memcpy(point.data() + 1 + curve->bytes - x.size, x.buffer, x.size);
-  std::memcpy(point.data() + 1 + 2 * curve->bytes - y.size, y.buffer, y.size);
-  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bld ||
-      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->group, 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                       point.size()) != 1) {
-    return Internal("OSSL_PARAM_BLD failed");
-  }
-  auto pkey = FromParams("EC", bld.get());
-  if (!pkey.ok()) return InvalidArgument("EK ECC point is not on the curve");
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey->get(), nullptr));
-  if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1) return InvalidArgument("EK ECC point is not on the curve");
-  *description = curve->description;
-  return pkey;
+  *description = TpmCurveById(curve)->description;
+  return EccKeyFromTpm(pub);
 }
 
 // The symmetric definition shared by RSA and ECC parameters.
@@ -145,10 +60,6 @@ std::string Marshal2b(const TPMT_PUBLIC& area) {
 }
 
 // Bytes of a BIGNUM left-padded to `width`.
-bool PaddedBytes(const BIGNUM* bn, size_t width, uint8_t* out) {
-  return BN_bn2binpad(bn, out, static_cast<int>(width)) == static_cast<int>(width);
-}
-
 // TCG EK Credential Profile 2.0, policy digests of the default templates.
 constexpr char kPolicyA_Sha256[] = "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa";
 constexpr char kPolicyB_Sha384[] =
@@ -189,7 +100,7 @@ Result<std::shared_ptr<const EkKey>> ParseEk(std::string_view tpm2b_public) {
     return InvalidArgument("EK symmetric definition is not AES-CFB");
   }
   key->symmetric_key_bits = sym.keyBits.aes;
-  auto pkey = area.type == TPM2_ALG_RSA ? RsaKey(area, &key->description) : EccKey(area, &key->description);
+  auto pkey = EkPublicKey(area, &key->description);
   if (!pkey.ok()) return pkey.status();
   key->pkey = std::move(*pkey);
   return std::shared_ptr<const EkKey>(std::move(key));
@@ -213,73 +124,35 @@ Result<std::unique_ptr<EVP_PKEY, EvpPkeyFree>> CertificatePublicKey(std::string_
 Result<std::string> EkTpm2bFromCertificate(std::string_view der) {
   auto key = CertificatePublicKey(der);
   if (!key.ok()) return key.status();
-  EVP_PKEY* pkey = key->get();
   TPMT_PUBLIC t{};
-  if (EVP_PKEY_is_a(pkey, "RSA")) {
-    BIGNUM* n = nullptr;
-    BIGNUM* e = nullptr;
-    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
-      BN_free(n);
-      BN_free(e);
-      return InvalidArgument("EK certificate RSA key unreadable");
-    }
-    Bn nn(n), ee(e);
-    int bits = BN_num_bits(n);
-    if (bits != 2048 && bits != 3072) return InvalidArgument("EK certificate RSA key is not 2048 or 3072 bits");
-    if (!BN_is_word(e, 65537)) return InvalidArgument("EK certificate RSA exponent is not 65537");
-    bool high = bits == 3072;
-    t.type = TPM2_ALG_RSA;
-    FillTemplateCommon(t, high);
+  if (Status st = FillTpmPublicKey(key->get(), &t); !st.ok()) {
+    return InvalidArgument("EK certificate: " + st.message());
+  }
+  bool high = false;
+  if (t.type == TPM2_ALG_RSA) {
     TPMS_RSA_PARMS& r = t.parameters.rsaDetail;
+    if (r.keyBits != 2048 && r.keyBits != 3072) {
+      return InvalidArgument("EK certificate RSA key is not 2048 or 3072 bits");
+    }
+    if (r.exponent != 0) return InvalidArgument("EK certificate RSA exponent is not 65537");
+    high = r.keyBits == 3072;
     r.symmetric.algorithm = TPM2_ALG_AES;
     r.symmetric.keyBits.aes = high ? 256 : 128;
     r.symmetric.mode.aes = TPM2_ALG_CFB;
     r.scheme.scheme = TPM2_ALG_NULL;
-    r.keyBits = static_cast<UINT16>(bits);
-    r.exponent = 0;
-    t.unique.rsa.size = static_cast<UINT16>(bits / 8);
-    if (!PaddedBytes(n, bits / 8, t.unique.rsa.buffer)) return Internal("BN_bn2binpad failed");
-  } else if (EVP_PKEY_is_a(pkey, "EC")) {
-    char group[64] = {0};
-    size_t glen = 0;
-    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) != 1) {
-      return InvalidArgument("EK certificate EC key has no named curve");
-    }
-    // OpenSSL names the curves prime256v1 / secp384r1.
-    std::string_view g(group, glen);
-    const EkCurve* curve = g == "prime256v1" || g == "P-256"   ? EkCurveByGroup("P-256")
-                           : g == "secp384r1" || g == "P-384" ? EkCurveByGroup("P-384")
-                                                              : nullptr;
-    if (!curve) return InvalidArgument("EK certificate EC key is not P-256 or P-384");
-    BIGNUM* x = nullptr;
-    BIGNUM* y = nullptr;
-    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
-        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1) {
-      BN_free(x);
-      BN_free(y);
-      return InvalidArgument("EK certificate EC point unreadable");
-    }
-    Bn xx(x), yy(y);
-    bool high = curve->id == TPM2_ECC_NIST_P384;
-    t.type = TPM2_ALG_ECC;
-    FillTemplateCommon(t, high);
+  } else {
     TPMS_ECC_PARMS& e = t.parameters.eccDetail;
+    if (e.curveID != TPM2_ECC_NIST_P256 && e.curveID != TPM2_ECC_NIST_P384) {
+      return InvalidArgument("EK certificate EC key is not P-256 or P-384");
+    }
+    high = e.curveID == TPM2_ECC_NIST_P384;
     e.symmetric.algorithm = TPM2_ALG_AES;
     e.symmetric.keyBits.aes = high ? 256 : 128;
     e.symmetric.mode.aes = TPM2_ALG_CFB;
     e.scheme.scheme = TPM2_ALG_NULL;
-    e.curveID = curve->id;
     e.kdf.scheme = TPM2_ALG_NULL;
-    t.unique.ecc.x.size = static_cast<UINT16>(curve->bytes);
-    t.unique.ecc.y.size = static_cast<UINT16>(curve->bytes);
-    if (!PaddedBytes(x, curve->bytes, t.unique.ecc.x.buffer) ||
-        !PaddedBytes(y, curve->bytes, t.unique.ecc.y.buffer)) {
-      return Internal("BN_bn2binpad failed");
-    }
-  } else {
-    return InvalidArgument("EK certificate key is neither RSA nor EC");
   }
+  FillTemplateCommon(t, high);
   std::string out = Marshal2b(t);
   if (out.empty()) return Internal("TPM2B_PUBLIC does not marshal");
   return out;
