@@ -1,15 +1,19 @@
 // The Keylime-compatible verifier's route table (shared/spec/keylime.md,
-// "Verifier"), in the Keylime envelope under every versioned prefix, on its
+// "Verifier (v2.x)"), in the Keylime envelope under the v2 prefixes, on its
 // own listener (mTLS unless --insecure-verifier):
 //   GET /version
+//   POST|GET|DELETE /v2.x/agents/{id}, GET /v2.x/agents
+//   PUT /v2.x/agents/{id}/reactivate, PUT /v2.x/agents/{id}/stop
+// The routes decode JSON and base64 only; every rule is AgentService's.
 #pragma once
 
 #include <memory>
 
 #include "api/router.h"
+#include "server/agent_service.h"
 
 namespace attestd::api {
 
-std::shared_ptr<Router> MakeVerifierRouter();
+std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service);
 
 }  // namespace attestd::api

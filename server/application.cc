@@ -180,7 +180,11 @@ Status Application::CreateVerifier() {
                                   config_.verifier_tls_ca, &lo);
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
-  auto router = api::MakeVerifierRouter();
+  AgentServiceOptions options;
+  options.quote_interval_s = config_.quote_interval_s;
+  agents_ = std::make_shared<AgentService>(stores_.agents, stores_.policies, stores_.attesters,
+                                           stores_.registrar, options);
+  auto router = api::MakeVerifierRouter(agents_);
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;
   if (config_.metrics) {
@@ -228,6 +232,12 @@ Status Application::Start() {
   }
   if (verifier_http_) {
     if (Status st = verifier_http_->Start(); !st.ok()) return st;
+    // Tenants send delete and reactivate to the address agents report:
+    // the port really bound (port 0 picks one).
+    std::string host;
+    int port = 0;
+    api::SplitHostPort(config_.verifier_listen, &host, &port);
+    agents_->set_verifier_address(host, verifier_http_->port());
   }
   if (!stores_.sessions->Ping().ok()) {
     LogWarn("store unreachable at start-up; requests answer 503 until it is back",

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "api/http_server.h"
+#include "server/agent_service.h"
 #include "server/config.h"
 #include "server/registrar_service.h"
 #include "server/tls_material.h"
@@ -42,6 +43,7 @@ class Application {
   // with --insecure-verifier).
   int verifier_port() const { return verifier_http_ ? verifier_http_->port() : 0; }
   const TlsMaterial& verifier_tls() const { return verifier_tls_; }
+  AgentService& agents() { return *agents_; }
 
  private:
   Application() = default;
@@ -68,6 +70,7 @@ class Application {
   std::unique_ptr<api::HttpServer> registrar_http_;
   std::unique_ptr<api::HttpServer> registrar_admin_http_;
   TlsMaterial registrar_tls_;
+  std::shared_ptr<AgentService> agents_;
   std::unique_ptr<api::HttpServer> verifier_http_;
   TlsMaterial verifier_tls_;
   bool stopped_ = false;

@@ -10,11 +10,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/base64.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "server/application.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
+#include "tests/support/swtpm.h"
+#include "tests/support/tpm_evidence.h"
+#include "verifiers/tpm/ak.h"
 
 namespace attestd {
 namespace {
@@ -135,6 +140,281 @@ TEST(VerifierListener, OffUnlessConfigured) {
   ASSERT_TRUE((*app)->Start().ok());
   EXPECT_EQ((*app)->verifier_port(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// The v2 routes as Keylime's tenant uses them, over mTLS.
+
+constexpr char kTpmQuoteType[] = "application/vnd.attestd.tpm2-quote+json";
+const std::string kZeros(64, '0');
+const std::string kOnes(64, 'f');
+
+// A verifier POST body as Keylime's tenant 7.14 sends it for `add
+// --push-model` (no cloudagent address, JSON documents as strings).
+struct TenantBody {
+  std::string ak_tpm;  // raw TPM2B_PUBLIC
+  std::string tpm_policy = "{\"mask\": \"0x0\"}";
+  std::optional<std::string> runtime_policy_name;
+  std::string runtime_policy;
+  std::optional<std::string> cloudagent_ip;
+  std::optional<int> cloudagent_port;
+
+  std::string Json() const {
+    JsonWriter w;
+    w.BeginObject();
+    w.Key("v").Null();
+    w.Key("cloudagent_ip");
+    cloudagent_ip ? w.String(*cloudagent_ip) : w.Null();
+    w.Key("cloudagent_port");
+    cloudagent_port ? w.Int(*cloudagent_port) : w.Null();
+    w.Key("tpm_policy").String(tpm_policy);
+    w.Key("runtime_policy").String(runtime_policy);
+    w.Key("runtime_policy_name");
+    runtime_policy_name ? w.String(*runtime_policy_name) : w.Null();
+    w.Key("runtime_policy_key").Null();
+    w.Key("mb_policy").Null();
+    w.Key("mb_policy_name").Null();
+    w.Key("ima_sign_verification_keys").String("[]");
+    w.Key("metadata").String("{}");
+    w.Key("revocation_key").String("");
+    w.Key("accept_tpm_hash_algs").BeginArray().String("sha512").String("sha384").String("sha256").EndArray();
+    w.Key("accept_tpm_encryption_algs").BeginArray().String("ecc").String("rsa").EndArray();
+    w.Key("accept_tpm_signing_algs").BeginArray().String("ecschnorr").String("rsassa").EndArray();
+    w.Key("ak_tpm").String(Base64Encode(ak_tpm));
+    w.Key("mtls_cert").Null();
+    w.Key("supported_version").String("2.6");
+    w.EndObject();
+    return w.Take();
+  }
+};
+
+class VerifierApiTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() { tpm_ = new testing::Swtpm(); }
+  static void TearDownTestSuite() {
+    delete tpm_;
+    tpm_ = nullptr;
+  }
+
+  void SetUp() override {
+    SetLogLevel(LogLevel::kOff);
+    ASSERT_TRUE(tpm_ && tpm_->ok()) << "swtpm did not start";
+    config_ = BaseConfig(data_.path() + "/data");
+    if (GetParam() == "redis") {
+      redis_ = std::make_unique<testing::RedisServer>();
+      ASSERT_TRUE(redis_->ok());
+      config_.store = redis_->url();
+    }
+    auto app = Application::Create(config_);
+    ASSERT_TRUE(app.ok()) << app.status().ToString();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+    tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+    sessions_ = std::make_unique<HttpClient>(app_->port());
+  }
+
+  void TearDown() override {
+    tenant_.reset();
+    sessions_.reset();
+    if (app_) app_->Shutdown(std::chrono::milliseconds(2000));
+  }
+
+  // What the tenant does: the HTTP status and the body's code must agree.
+  HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "") {
+    HttpResponse r = tenant_->Request(method, target, {}, body);
+    if (r.status != 204) {
+      EXPECT_EQ(JsonAt(r.body, "/code"), std::to_string(r.status)) << method << " " << target << ": " << r.body;
+    }
+    return r;
+  }
+
+  // The swtpm's sha256 PCR `pcr` now, as lower-case hex.
+  static std::string PcrNow(int pcr) {
+    auto q = tpm_->Quote("rsa", "n0nce123", "sha256:" + std::to_string(pcr));
+    if (!q) return "";
+    return HexEncode(q->pcrblob.substr(132 + 4 + 4 + 2, 32));
+  }
+
+  // A challenge-response session over a fresh quote of PCRs 0 and 23 by
+  // the swtpm's rsa AK, naming `agent`; the session document.
+  HttpResponse QuoteSession(const std::string& agent) {
+    HttpResponse s = sessions_->Request("POST", "/challenge-response/v1/newSession");
+    EXPECT_EQ(s.status, 201) << s.body;
+    std::string nonce = Base64DecodeStd(JsonAt(s.body, "/nonce").value_or("")).value_or("");
+    auto q = tpm_->Quote("rsa", nonce, "sha256:0,23");
+    EXPECT_TRUE(q.has_value());
+    return sessions_->Request("POST", s.header("location"), {{"Content-Type", kTpmQuoteType}},
+                              testing::QuoteJson(agent, q ? q->quote : "", "sha256"));
+  }
+
+  std::vector<std::string> FailureTypesOf(const std::string& body, const std::string& at) {
+    std::vector<std::string> out;
+    for (int i = 0;; ++i) {
+      auto t = JsonAt(body, at + "/" + std::to_string(i) + "/type");
+      if (!t) return out;
+      out.push_back(*t);
+    }
+  }
+
+  static testing::Swtpm* tpm_;
+  testing::TempDir data_;
+  Config config_;
+  std::unique_ptr<testing::RedisServer> redis_;
+  std::unique_ptr<Application> app_;
+  std::unique_ptr<HttpClient> tenant_;
+  std::unique_ptr<HttpClient> sessions_;
+};
+
+testing::Swtpm* VerifierApiTest::tpm_ = nullptr;
+
+TEST_P(VerifierApiTest, TenantEnrolsQueriesAndDeletesAPushAgent) {
+  TenantBody body;
+  body.ak_tpm = tpm_->AkPublic("rsa");
+  std::string pcr23 = PcrNow(23);
+  ASSERT_EQ(pcr23.size(), 64u);
+  body.tpm_policy = "{\"23\": [\"" + pcr23 + "\"], \"mask\": \"0x800000\"}";
+  EXPECT_EQ(Call("GET", "/v2.6/agents/agent-1").status, 404);
+  HttpResponse r = Call("POST", "/v2.6/agents/agent-1", body.Json());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Call("POST", "/v2.6/agents/agent-1", body.Json()).status, 409);
+
+  r = Call("GET", "/v2.6/agents/agent-1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/results/operational_state"), "3");
+  EXPECT_EQ(JsonAt(r.body, "/results/attestation_status"), "PENDING");
+  EXPECT_EQ(JsonAt(r.body, "/results/attestation_count"), "0");
+  EXPECT_EQ(JsonAt(r.body, "/results/tpm_policy"), body.tpm_policy);
+  EXPECT_EQ(JsonAt(r.body, "/results/meta_data"), "{}");
+  EXPECT_EQ(JsonAt(r.body, "/results/ip"), "null");
+  EXPECT_EQ(JsonAt(r.body, "/results/port"), "null");
+  EXPECT_EQ(JsonAt(r.body, "/results/has_runtime_policy"), "0");
+  EXPECT_EQ(JsonAt(r.body, "/results/has_mb_refstate"), "0");
+  EXPECT_EQ(JsonAt(r.body, "/results/accept_tpm_hash_algs"), R"(["sha512","sha384","sha256"])");
+  EXPECT_EQ(JsonAt(r.body, "/results/accept_tpm_signing_algs"), R"(["ecschnorr","rsassa"])");
+  EXPECT_EQ(JsonAt(r.body, "/results/verifier_ip"), "127.0.0.1");
+  EXPECT_EQ(JsonAt(r.body, "/results/verifier_port"), std::to_string(app_->verifier_port()));
+  EXPECT_EQ(JsonAt(r.body, "/results/severity_level"), "null");
+  EXPECT_EQ(JsonAt(r.body, "/results/last_event_id"), "null");
+  for (const char* f : {"v", "hash_alg", "enc_alg", "sign_alg", "verifier_id", "last_received_quote",
+                        "last_successful_attestation", "attestation_period", "maximum_attestation_interval"}) {
+    EXPECT_TRUE(JsonAt(r.body, std::string("/results/") + f).has_value()) << f;
+  }
+  // Keylime's nested list shape; a trailing slash is optional.
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/").body, "/results/uuids"), R"([["agent-1"]])");
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.1/agents").body, "/results/uuids"), R"([["agent-1"]])");
+
+  // Enrolment put the AK and tpm_policy in the attester directory: a
+  // challenge-response session naming the agent is appraised with them.
+  HttpResponse s = QuoteSession("agent-1");
+  EXPECT_EQ(JsonAt(s.body, "/result/is_valid"), "true") << s.body;
+  ASSERT_TRUE(tpm_->Extend(23, "sha256", kOnes));
+  s = QuoteSession("agent-1");
+  EXPECT_EQ(JsonAt(s.body, "/result/is_valid"), "false");
+  EXPECT_EQ(FailureTypesOf(s.body, "/result/failures"), std::vector<std::string>{"pcr_validation.invalid_pcr_23"});
+
+  // stop / reactivate
+  EXPECT_EQ(Call("PUT", "/v2.6/agents/agent-1/stop").status, 200);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/agent-1").body, "/results/operational_state"), "10");
+  EXPECT_EQ(Call("PUT", "/v2.6/agents/agent-1/reactivate").status, 200);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/agent-1").body, "/results/operational_state"), "3");
+  EXPECT_EQ(Call("PUT", "/v2.6/agents/nobody/stop").status, 404);
+  EXPECT_EQ(Call("PUT", "/v2.6/agents/nobody/reactivate").status, 404);
+
+  EXPECT_EQ(Call("DELETE", "/v2.6/agents/agent-1").status, 200);
+  EXPECT_EQ(Call("DELETE", "/v2.6/agents/agent-1").status, 404);
+  EXPECT_EQ(Call("GET", "/v2.6/agents/agent-1").status, 404);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents").body, "/results/uuids"), "[]");
+  // Deleted: the directory no longer vouches for the AK.
+  s = QuoteSession("agent-1");
+  EXPECT_EQ(FailureTypesOf(s.body, "/result/failures"), std::vector<std::string>{"identity.unknown_attester"});
+}
+
+TEST_P(VerifierApiTest, PullAgentStartsInStart) {
+  TenantBody body;
+  body.ak_tpm = tpm_->AkPublic("ecc");
+  body.cloudagent_ip = "10.0.0.5";
+  body.cloudagent_port = 9002;
+  ASSERT_EQ(Call("POST", "/v2.1/agents/pull-1", body.Json()).status, 200);
+  HttpResponse r = Call("GET", "/v2.1/agents/pull-1");
+  EXPECT_EQ(JsonAt(r.body, "/results/operational_state"), "1");
+  EXPECT_EQ(JsonAt(r.body, "/results/ip"), "10.0.0.5");
+  EXPECT_EQ(JsonAt(r.body, "/results/port"), "9002");
+}
+
+TEST_P(VerifierApiTest, BadEnrolmentsAre400AndStoreNothing) {
+  TenantBody good;
+  good.ak_tpm = tpm_->AkPublic("rsa");
+  const std::string body = good.Json();
+  auto with = [&](const std::string& key, const std::string& value_json) {
+    // Replace one member of the tenant's body (or add it).
+    JsonWriter w;
+    std::string out = body;
+    std::string needle = "\"" + key + "\":";
+    size_t at = out.find(needle);
+    if (at == std::string::npos) return out.substr(0, out.size() - 1) + "," + needle + value_json + "}";
+    size_t start = at + needle.size();
+    size_t depth = 0, end = start;
+    bool in_string = false;
+    for (; end < out.size(); ++end) {
+      char c = out[end];
+      if (in_string) {
+        if (c == '\\') ++end;
+        else if (c == '"') in_string = false;
+        continue;
+      }
+      if (c == '"') in_string = true;
+      else if (c == '[' || c == '{') ++depth;
+      else if (c == ']' || c == '}') {
+        if (depth == 0) break;
+        --depth;
+      } else if (c == ',' && depth == 0) break;
+    }
+    return out.substr(0, start) + value_json + out.substr(end);
+  };
+  auto without = [&](const std::string& key) { return with(key, "null"); };
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"not JSON", "{\"tpm_policy\":"},
+      {"not an object", "[1,2]"},
+      {"tpm_policy missing", without("tpm_policy")},
+      {"tpm_policy not JSON", with("tpm_policy", "\"{15:\"")},
+      {"tpm_policy PCR 24", with("tpm_policy", "\"{\\\"24\\\": [\\\"" + kZeros + "\\\"]}\"")},
+      {"tpm_policy PCR -1", with("tpm_policy", "\"{\\\"-1\\\": [\\\"" + kZeros + "\\\"]}\"")},
+      {"tpm_policy short value", with("tpm_policy", "\"{\\\"15\\\": [\\\"0000\\\"]}\"")},
+      {"tpm_policy two banks", with("tpm_policy", "\"{\\\"15\\\": [\\\"" + kZeros + "\\\", \\\"" +
+                                                      std::string(40, '0') + "\\\"]}\"")},
+      {"tpm_policy non-hex", with("tpm_policy", "\"{\\\"15\\\": [\\\"" + std::string(64, 'z') + "\\\"]}\"")},
+      {"tpm_policy bad mask", with("tpm_policy", "\"{\\\"mask\\\": \\\"0xZZ\\\"}\"")},
+      {"tpm_policy a number", with("tpm_policy", "7")},
+      {"ak_tpm missing", without("ak_tpm")},
+      {"ak_tpm not base64", with("ak_tpm", "\"***\"")},
+      {"ak_tpm not a key", with("ak_tpm", "\"" + Base64Encode("garbage") + "\"")},
+      {"ak_tpm unrestricted", with("ak_tpm", "\"" + Base64Encode(tpm_->AkPublic("unrestricted")) + "\"")},
+      {"ak_tpm a number", with("ak_tpm", "5")},
+      {"hash algs missing", without("accept_tpm_hash_algs")},
+      {"hash algs empty", with("accept_tpm_hash_algs", "[]")},
+      {"hash algs unknown", with("accept_tpm_hash_algs", "[\"md5\"]")},
+      {"hash algs a string", with("accept_tpm_hash_algs", "\"sha256\"")},
+      {"signing algs of numbers", with("accept_tpm_signing_algs", "[1]")},
+      {"encryption algs missing", without("accept_tpm_encryption_algs")},
+      {"ip without port", with("cloudagent_ip", "\"10.0.0.1\"")},
+      {"port out of range", with("cloudagent_port", "70000")},
+      {"metadata not JSON", with("metadata", "\"{x\"")},
+      {"runtime_policy not base64", with("runtime_policy", "\"***\"")},
+      {"unknown runtime policy name", with("runtime_policy_name", "\"nope\"")},
+  };
+  for (const auto& [what, b] : cases) {
+    HttpResponse r = Call("POST", "/v2.6/agents/a1", b);
+    int want = what == "unknown runtime policy name" ? 404 : 400;
+    EXPECT_EQ(r.status, want) << what << ": " << r.body;
+    EXPECT_FALSE(JsonAt(r.body, "/status").value_or("").empty()) << what;
+  }
+  EXPECT_EQ(Call("POST", "/v2.6/agents/bad%7Bid", body).status, 400);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents").body, "/results/uuids"), "[]");
+  // And the good body works, so the cases above failed for their one reason.
+  EXPECT_EQ(Call("POST", "/v2.6/agents/a1", body).status, 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, VerifierApiTest, ::testing::Values("memory", "redis"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace attestd
