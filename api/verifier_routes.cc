@@ -338,6 +338,18 @@ std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service
   add("DELETE", "/agents/:id", &VerifierApi::Delete);
   add("PUT", "/agents/:id/reactivate", &VerifierApi::Reactivate);
   add("PUT", "/agents/:id/stop", &VerifierApi::Stop);
+  for (auto [prefix, kind] : {std::pair{"/allowlists", PolicyKind::kRuntime}, {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
+    auto on = [&](const char* method, const std::string& suffix, auto fn) {
+      keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
+                                 [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); });
+    };
+    std::string one = std::string(prefix) + "/:name";
+    on("POST", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.PutPolicy(k, false, r); });
+    on("PUT", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.PutPolicy(k, true, r); });
+    on("GET", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.GetPolicy(k, r); });
+    on("DELETE", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.DeletePolicy(k, r); });
+    on("GET", prefix, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.ListPolicies(k, r); });
+  }
   return router;
 }
 

@@ -4,6 +4,8 @@
 //   GET /version
 //   POST|GET|DELETE /v2.x/agents/{id}, GET /v2.x/agents
 //   PUT /v2.x/agents/{id}/reactivate, PUT /v2.x/agents/{id}/stop
+//   POST|PUT|GET|DELETE /v2.x/allowlists/{name}, GET /v2.x/allowlists
+//   POST|PUT|GET|DELETE /v2.x/mbpolicies/{name}, GET /v2.x/mbpolicies
 // The routes decode JSON and base64 only; every rule is AgentService's.
 #pragma once
 

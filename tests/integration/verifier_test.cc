@@ -413,6 +413,84 @@ TEST_P(VerifierApiTest, BadEnrolmentsAre400AndStoreNothing) {
   EXPECT_EQ(Call("POST", "/v2.6/agents/a1", body).status, 200);
 }
 
+TEST_P(VerifierApiTest, RuntimePoliciesByName) {
+  const std::string policy = Base64Encode(R"({"meta": {"version": 1}, "digests": {}})");
+  const std::string tpm_policy = "{\"15\": [\"" + kZeros + "\"]}";
+  auto body = [&](const std::string& b64) {
+    JsonWriter w;
+    w.BeginObject().Key("runtime_policy").String(b64).Key("tpm_policy").String(tpm_policy);
+    w.Key("runtime_policy_sig").String("").Key("runtime_policy_key").String("").EndObject();
+    return w.Take();
+  };
+  EXPECT_EQ(Call("GET", "/v2.6/allowlists/p1").status, 404);
+  EXPECT_EQ(Call("PUT", "/v2.6/allowlists/p1", body(policy)).status, 404);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p1", body(policy)).status, 201);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p1", body(policy)).status, 409);
+  const std::string policy2 = Base64Encode(R"({"meta": {"version": 2}})");
+  EXPECT_EQ(Call("PUT", "/v2.6/allowlists/p1", body(policy2)).status, 201);
+  HttpResponse r = Call("GET", "/v2.6/allowlists/p1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/results/name"), "p1");
+  EXPECT_EQ(JsonAt(r.body, "/results/runtime_policy"), policy2);
+  EXPECT_EQ(JsonAt(r.body, "/results/tpm_policy"), tpm_policy);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/allowlists/").body, "/results/runtimepolicy names"), R"(["p1"])");
+
+  // Bad bodies.
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", "{").status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", "{}").status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", body("***")).status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", body(Base64Encode("not json"))).status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", "{\"runtime_policy\": 5}").status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2",
+                 "{\"runtime_policy\": \"" + policy + "\", \"tpm_policy\": \"{\\\"30\\\": []}\"}").status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/allowlists/bad%7Bname", body(policy)).status, 400);
+
+  // An agent using it keeps it from being deleted.
+  TenantBody agent;
+  agent.ak_tpm = tpm_->AkPublic("rsa");
+  agent.runtime_policy_name = "p1";
+  ASSERT_EQ(Call("POST", "/v2.6/agents/a1", agent.Json()).status, 200);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/a1").body, "/results/has_runtime_policy"), "1");
+  EXPECT_EQ(Call("DELETE", "/v2.6/allowlists/p1").status, 409);
+  ASSERT_EQ(Call("DELETE", "/v2.6/agents/a1").status, 200);
+  r = tenant_->Request("DELETE", "/v2.6/allowlists/p1");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(Call("DELETE", "/v2.6/allowlists/p1").status, 404);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/allowlists").body, "/results/runtimepolicy names"), "[]");
+
+  // A policy given inline with a new name becomes a named policy; with a
+  // name that exists it is refused.
+  agent.runtime_policy = policy;
+  agent.runtime_policy_name = "inline";
+  ASSERT_EQ(Call("POST", "/v2.6/agents/a2", agent.Json()).status, 200);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/allowlists/inline").body, "/results/runtime_policy"), policy);
+  EXPECT_EQ(Call("POST", "/v2.6/agents/a3", agent.Json()).status, 409);
+  EXPECT_EQ(Call("GET", "/v2.6/agents/a3").status, 404);
+}
+
+TEST_P(VerifierApiTest, MeasuredBootPoliciesByName) {
+  const std::string mb = R"({"has_secureboot": false, "scrtm_and_bios": [ ]})";
+  JsonWriter w;
+  w.BeginObject().Key("mb_policy").String(mb).EndObject();
+  const std::string body = w.Take();
+  EXPECT_EQ(Call("POST", "/v2.6/mbpolicies/m1", body).status, 201);
+  EXPECT_EQ(Call("POST", "/v2.6/mbpolicies/m1", body).status, 409);
+  EXPECT_EQ(Call("PUT", "/v2.6/mbpolicies/m2", body).status, 404);
+  EXPECT_EQ(Call("PUT", "/v2.6/mbpolicies/m1", body).status, 201);
+  HttpResponse r = Call("GET", "/v2.6/mbpolicies/m1");
+  EXPECT_EQ(JsonAt(r.body, "/results/name"), "m1");
+  EXPECT_EQ(JsonAt(r.body, "/results/mb_policy"), mb);  // byte for byte
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/mbpolicies").body, "/results/mbpolicy names"), R"(["m1"])");
+  // The runtime and measured-boot names are separate spaces.
+  EXPECT_EQ(Call("GET", "/v2.6/allowlists/m1").status, 404);
+  EXPECT_EQ(Call("POST", "/v2.6/mbpolicies/m3", "{\"mb_policy\": \"{not json\"}").status, 400);
+  EXPECT_EQ(Call("POST", "/v2.6/mbpolicies/m3", "{}").status, 400);
+  EXPECT_EQ(tenant_->Request("DELETE", "/v2.6/mbpolicies/m1").status, 204);
+  EXPECT_EQ(Call("GET", "/v2.6/mbpolicies/m1").status, 404);
+  EXPECT_EQ(Call("DELETE", "/v2.6/mbpolicies/m1").status, 404);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, VerifierApiTest, ::testing::Values("memory", "redis"),
                          [](const auto& info) { return info.param; });
 
