@@ -338,6 +338,8 @@ std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service
   add("DELETE", "/agents/:id", &VerifierApi::Delete);
   add("PUT", "/agents/:id/reactivate", &VerifierApi::Reactivate);
   add("PUT", "/agents/:id/stop", &VerifierApi::Stop);
+  add("GET", "/verify/identity", &VerifierApi::VerifyIdentity);
+  add("POST", "/verify/evidence", &VerifierApi::VerifyEvidence);
   for (auto [prefix, kind] : {std::pair{"/allowlists", PolicyKind::kRuntime}, {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
     auto on = [&](const char* method, const std::string& suffix, auto fn) {
       keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,

@@ -6,6 +6,7 @@
 //   PUT /v2.x/agents/{id}/reactivate, PUT /v2.x/agents/{id}/stop
 //   POST|PUT|GET|DELETE /v2.x/allowlists/{name}, GET /v2.x/allowlists
 //   POST|PUT|GET|DELETE /v2.x/mbpolicies/{name}, GET /v2.x/mbpolicies
+//   GET /v2.x/verify/identity, POST /v2.x/verify/evidence
 // The routes decode JSON and base64 only; every rule is AgentService's.
 #pragma once
 

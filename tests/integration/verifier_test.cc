@@ -491,6 +491,118 @@ TEST_P(VerifierApiTest, MeasuredBootPoliciesByName) {
   EXPECT_EQ(Call("DELETE", "/v2.6/mbpolicies/m1").status, 404);
 }
 
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// POST /verify/evidence with Keylime vector B: {"type":"tpm","data":{…}}.
+std::string EvidenceBody(const std::string& tpm_policy, const std::string& extra = "") {
+  using testing::KeylimeVector;
+  using testing::kVectorB;
+  JsonWriter w;
+  w.BeginObject().Key("type").String("tpm").Key("data").BeginObject();
+  w.Key("quote").String(testing::KeylimeQuoteString(KeylimeVector(kVectorB, "quote.out"),
+                                                    KeylimeVector(kVectorB, "quotesig.out"),
+                                                    KeylimeVector(kVectorB, "quotepcr.out")));
+  w.Key("nonce").String(Trimmed(KeylimeVector(kVectorB, "nonce.b64")));
+  w.Key("hash_alg").String("sha256");
+  w.Key("tpm_ek").String(Base64Encode(KeylimeVector(kVectorB, "ek.pub")));
+  w.Key("tpm_ak").String(Base64Encode(KeylimeVector(kVectorB, "ak.pub")));
+  if (!tpm_policy.empty()) w.Key("tpm_policy").String(tpm_policy);
+  std::string doc = w.EndObject().EndObject().Take();
+  if (!extra.empty()) doc.insert(doc.size() - 2, "," + extra);
+  return doc;
+}
+
+TEST_P(VerifierApiTest, VerifyEvidenceWithVectorB) {
+  const std::string policy = "{\"15\":[\"" + kZeros + "\"],\"22\":[\"" + kOnes + "\"],\"mask\":\"0x408000\"}";
+  HttpResponse r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(policy));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/results/valid"), "true") << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/results/failures"), "[]");
+  EXPECT_EQ(JsonAt(r.body, "/results/claims/pcrs/sha256/22"), kOnes);
+  // Before API 2.5 `valid` is a number.
+  EXPECT_EQ(JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(policy)).body, "/results/valid"), "1");
+
+  // A PCR 22 value the quote does not have.
+  const std::string wrong = "{\"15\":[\"" + kZeros + "\"],\"22\":[\"" + std::string(63, 'f') + "e\"]}";
+  r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(wrong));
+  EXPECT_EQ(JsonAt(r.body, "/results/valid"), "false");
+  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"), std::vector<std::string>{"pcr_validation.invalid_pcr_22"});
+  EXPECT_EQ(JsonAt(r.body, "/results/failures/0/context/pcr"), "22");
+  EXPECT_EQ(JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(wrong)).body, "/results/valid"), "0");
+
+  // A runtime policy or log needs an appraiser attestd lacks: never a pass.
+  r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(policy, "\"ima_measurement_list\":\"10 aa ima-ng\""));
+  EXPECT_EQ(JsonAt(r.body, "/results/valid"), "false");
+  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"),
+            std::vector<std::string>{"runtime_policy.appraiser_unavailable"});
+  r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(policy, "\"mb_log\":\"AAAA\""));
+  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"),
+            std::vector<std::string>{"measured_boot.appraiser_unavailable"});
+
+  // Another nonce: the quote is not fresh.
+  std::string stale = EvidenceBody(policy);
+  stale.replace(stale.find(Trimmed(testing::KeylimeVector(testing::kVectorB, "nonce.b64"))), 4, "AAAA");
+  r = Call("POST", "/v2.6/verify/evidence", stale);
+  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"), std::vector<std::string>{"quote_validation.nonce"});
+}
+
+TEST_P(VerifierApiTest, VerifyEvidenceBadInput) {
+  std::string good = EvidenceBody("");
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"not JSON", "{"},
+      {"no type", replaced("\"type\":\"tpm\",", "")},
+      {"type not tpm", replaced("\"type\":\"tpm\"", "\"type\":\"ima\"")},
+      {"no data", "{\"type\":\"tpm\"}"},
+      {"data not an object", "{\"type\":\"tpm\",\"data\":[1]}"},
+      {"quote missing", replaced("\"quote\":", "\"quoteX\":")},
+      {"nonce a number", "{\"type\":\"tpm\",\"data\":{\"quote\":\"r\",\"nonce\":1,\"hash_alg\":\"sha256\",\"tpm_ak\":\"x\"}}"},
+      {"tpm_ak missing", replaced("\"tpm_ak\":", "\"tpm_akX\":")},
+      {"tpm_ak not a key", replaced("\"tpm_ak\":\"", "\"tpm_ak\":\"AAAA")},
+      {"tpm_policy PCR 24", EvidenceBody("{\"24\":[\"" + kZeros + "\"]}")},
+      {"tpm_policy value too short", EvidenceBody("{\"15\":[\"00\"]}")},
+  };
+  for (const auto& [what, body] : cases) {
+    HttpResponse r = Call("POST", "/v2.6/verify/evidence", body);
+    EXPECT_EQ(r.status, 400) << what << ": " << r.body;
+  }
+}
+
+TEST_P(VerifierApiTest, VerifyIdentityWithVectorA) {
+  using testing::KeylimeVector;
+  using testing::kVectorA;
+  // Vector A ships its AK as PEM only: enrol it as a TPM2B_PUBLIC.
+  auto ak = tpm::Tpm2bPublicFromPem(KeylimeVector(kVectorA, "ak_pub.pem"), tpm::kAkRequiredAttributes,
+                                    TPM2_ALG_NULL, TPM2_ALG_NULL);
+  ASSERT_TRUE(ak.ok()) << ak.status().ToString();
+  TenantBody body;
+  body.ak_tpm = *ak;
+  body.tpm_policy = "{\"16\": [\"" + kZeros + "\"]}";  // not consulted by identity checks
+  ASSERT_EQ(Call("POST", "/v2.5/agents/vec-a", body.Json()).status, 200);
+  std::string quote = Trimmed(KeylimeVector(kVectorA, "keylime_quote_string.txt"));
+  std::string nonce = Trimmed(KeylimeVector(kVectorA, "nonce.txt"));
+  auto target = [&](const std::string& agent, const std::string& n) {
+    return "/v2.5/verify/identity?agent_uuid=" + agent + "&quote=" + quote + "&nonce=" + n + "&hash_alg=sha256";
+  };
+  HttpResponse r = Call("GET", target("vec-a", nonce));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/results/valid"), "1") << r.body;
+  r = Call("GET", target("vec-a", "a" + nonce.substr(1)));
+  EXPECT_EQ(JsonAt(r.body, "/results/valid"), "0");
+  EXPECT_EQ(JsonAt(r.body, "/results/reason"), "quote_validation.nonce");
+  EXPECT_EQ(Call("GET", target("nobody", nonce)).status, 404);
+  EXPECT_EQ(Call("GET", "/v2.5/verify/identity?agent_uuid=vec-a&nonce=" + nonce).status, 400);
+  EXPECT_EQ(Call("GET", "/v2.5/verify/identity?quote=" + quote + "&nonce=" + nonce).status, 400);
+  EXPECT_EQ(Call("GET", "/v2.5/verify/identity?agent_uuid=vec-a&quote=" + quote).status, 400);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, VerifierApiTest, ::testing::Values("memory", "redis"),
                          [](const auto& info) { return info.param; });
 
