@@ -1,6 +1,9 @@
 #include "store/redis/redis_agent_store.h"
 
 #include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
 
 namespace attestd {
 
@@ -8,7 +11,16 @@ namespace {
 
 constexpr char kAgentPrefix[] = "attestd:agent:";
 constexpr char kPolicyPrefix[] = "attestd:policy:";
-constexpr int kUpdateAttempts = 16;
+constexpr int kUpdateAttempts = 32;
+
+// Sleeps a random time that grows with `attempt`, so writers that keep
+// colliding on one agent spread out instead of starving one of them (seen
+// with four writers on a loaded machine and no pause between attempts).
+void BackOff(int attempt) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  int cap_us = 100 << std::min(attempt, 8);  // 0.1 ms … 25.6 ms
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % (cap_us + 1)));
+}
 
 // KEYS[1] agent; ARGV[1] doc.
 const RedisScript kCreate(R"lua(
@@ -99,6 +111,7 @@ Result<VerifierAgent> RedisAgentStore::Update(std::string_view agent_id,
     if (r->str() == "ok") return agent;
     if (r->str() == "missing") return NotFound("unknown agent");
     if (r->str() != "retry") return Internal("redis: unexpected answer from the agent update script");
+    BackOff(attempt);
   }
   return Unavailable("the agent kept changing during the update; retry");
 }

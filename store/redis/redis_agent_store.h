@@ -2,8 +2,9 @@
 //
 // An agent is one hash at `attestd:agent:{<agent_id>}` with the encoded
 // record (`doc`, EncodeAgent) and a revision (`rev`); Update is a
-// compare-and-set on `rev` in a Lua script, retried a few times when another
-// writer came in between. A policy is one hash at
+// compare-and-set on `rev` in a Lua script, retried after a random,
+// growing pause when another writer came in between (kUnavailable after
+// 32 collisions in a row). A policy is one hash at
 // `attestd:policy:{<kind>:<name>}` (`name`, `tpm_policy`, `body`). Listing
 // scans the key space (SCAN MATCH): it serves the admin listings only.
 #pragma once
