@@ -326,7 +326,7 @@ class VerifierApi {
 }  // namespace
 
 std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service) {
-  auto api = std::make_shared<VerifierApi>(std::move(service));
+  auto api = std::make_shared<VerifierApi>(service);
   auto router = keylime::MakeKeylimeRouter();
   auto add = [&](const char* method, const char* suffix, auto member) {
     keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
@@ -352,6 +352,7 @@ std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service
     on("DELETE", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.DeletePolicy(k, r); });
     on("GET", prefix, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.ListPolicies(k, r); });
   }
+  AddVerifierPushRoutes(*router, std::move(service));
   return router;
 }
 

@@ -115,12 +115,18 @@ Result<Appraisal> AppraiseQuote(std::string_view quote, std::string_view nonce, 
 
 AgentService::AgentService(std::shared_ptr<AgentStore> agents, std::shared_ptr<PolicyStore> policies,
                            std::shared_ptr<AttesterDirectory> directory,
-                           std::shared_ptr<RegistrarStore> registrar, AgentServiceOptions options)
+                           std::shared_ptr<RegistrarStore> registrar,
+                           std::shared_ptr<SessionService> sessions, AgentServiceOptions options)
     : agents_(std::move(agents)),
       policies_(std::move(policies)),
       directory_(std::move(directory)),
       registrar_(std::move(registrar)),
-      options_(std::move(options)) {}
+      sessions_(std::move(sessions)),
+      options_(std::move(options)) {
+  // The session engine outlives no AgentService it calls: the Application
+  // owns both and stops the workers before either is destroyed.
+  if (sessions_) sessions_->set_on_finished([this](const Session& s) { OnSessionFinished(s); });
+}
 
 bool AgentService::ValidName(std::string_view name) {
   if (name.empty() || name.size() > 255) return false;

@@ -1,6 +1,6 @@
 // AgentService: the Keylime-compatible verifier's domain (no HTTP, no API
-// JSON): agent enrolment and status, named policies, and the stateless
-// verify checks.
+// JSON): agent enrolment and status, named policies, the stateless verify
+// checks, and push-model (v3) attestation on top of SessionService.
 //
 // Promises:
 // - Enrol validates everything before storing anything: tpm_policy (a JSON
@@ -17,18 +17,27 @@
 // - Verify checks never touch the directory or an agent's clock baseline:
 //   they appraise with a directory of their own holding only the AK (and
 //   the given tpm_policy), through the same TPM quote verifier sessions use.
+// - Push attestation is a challenge-response session underneath: the 128-bit
+//   challenge is the session nonce, the evidence is a Submit through the
+//   work queue, and the session's outcome updates the agent (through the
+//   session engine's finished hook, and again when attestations are read,
+//   so an outcome another process recorded is not lost).
 // - Runtime (IMA) and measured-boot appraisal do not exist yet: evidence or
 //   policies that need them never pass silently; they add the failures
 //   `runtime_policy.appraiser_unavailable` / `measured_boot.appraiser_unavailable`.
+// - Secrets (challenges) are never logged.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "server/session_service.h"
 #include "store/agent_store.h"
 #include "store/attester_directory.h"
 #include "store/policy_store.h"
@@ -66,12 +75,35 @@ struct EvidenceCheck {
   bool has_mb_log = false;
 };
 
+// A push agent's offer (v3 capabilities of its tpm_quote evidence).
+struct TpmCapabilities {
+  std::string component_version;
+  std::vector<std::string> signature_schemes;
+  std::vector<std::string> hash_algorithms;
+  std::map<std::string, std::vector<int>> available_subjects;  // bank → PCRs
+  struct Key {
+    std::string public_tpm2b;  // TPM2B_PUBLIC bytes
+    std::string json;          // the offer as sent, echoed back when chosen
+  };
+  std::vector<Key> certification_keys;
+};
+
+// What a push agent sends back (raw bytes).
+struct QuoteSubmission {
+  std::string message;       // TPMS_ATTEST
+  std::string signature;     // TPMT_SIGNATURE
+  std::string subject_data;  // tpm2-tools pcrblob
+  bool has_ima_log = false;
+  bool has_uefi_log = false;
+};
+
 class AgentService {
  public:
   // `registrar` may be null (no registrar to hand trust back to).
+  // Registers itself as `sessions`' finished hook.
   AgentService(std::shared_ptr<AgentStore> agents, std::shared_ptr<PolicyStore> policies,
                std::shared_ptr<AttesterDirectory> directory, std::shared_ptr<RegistrarStore> registrar,
-               AgentServiceOptions options = {});
+               std::shared_ptr<SessionService> sessions, AgentServiceOptions options = {});
 
   // --- agents (v2.x) ---
   // `agent` as decoded from the wire; state, counters and timestamps are
@@ -100,6 +132,26 @@ class AgentService {
   // kInvalidArgument for an AK or tpm_policy that is not acceptable.
   Result<Appraisal> VerifyEvidence(const EvidenceCheck& check);
 
+  // --- push attestation (v3) ---
+  // kNotFound unknown agent; kPermissionDenied not a push agent or stopped;
+  // kConflict while one is open; kResourceExhausted before quote_interval
+  // passed (*retry_after_s then says how long to wait); kInvalidArgument
+  // when nothing in the offer fits (no common hash or scheme, PCRs the
+  // policy needs not offered, the enrolled AK not offered).
+  Result<PushAttestation> BeginAttestation(std::string_view agent_id, const TpmCapabilities& caps,
+                                           int64_t* retry_after_s);
+  // `index` nullopt: the latest. kNotFound unknown agent or attestation;
+  // kPermissionDenied when the challenge expired or evidence was already
+  // received.
+  Result<PushAttestation> SubmitEvidence(std::string_view agent_id, std::optional<int64_t> index,
+                                         const QuoteSubmission& submission);
+  // Newest last. kNotFound unknown agent.
+  Result<std::vector<PushAttestation>> Attestations(std::string_view agent_id);
+  // kNotFound unknown agent or attestation (none yet, or forgotten).
+  Result<PushAttestation> Attestation(std::string_view agent_id, std::optional<int64_t> index);
+  // Seconds until the agent may start its next attestation (0: now).
+  int64_t SecondsToNextAttestation(std::string_view agent_id);
+
   // The address the verifier listener really listens on (tenants send
   // delete and reactivate there).
   void set_verifier_address(std::string ip, int port);
@@ -118,6 +170,13 @@ class AgentService {
   // policies given inline); returns the names it created.
   Result<std::vector<std::pair<PolicyKind, std::string>>> BindPolicies(VerifierAgent& agent);
   Status SetState(std::string_view agent_id, AgentState state);
+  // Records finished sessions of the agent's evaluating attestations.
+  void Reconcile(std::string_view agent_id);
+  // The session engine's hook: records a push attestation's outcome.
+  void OnSessionFinished(const Session& session);
+  // Applies a finished session to the attestation it belongs to; false when
+  // it belongs to none of the agent's.
+  bool ApplyOutcome(VerifierAgent& agent, const Session& session) const;
   // Restores what the registrar alone vouches for, or forgets the agent.
   Status WithdrawTrust(std::string_view agent_id);
 
@@ -125,6 +184,7 @@ class AgentService {
   std::shared_ptr<PolicyStore> policies_;
   std::shared_ptr<AttesterDirectory> directory_;
   std::shared_ptr<RegistrarStore> registrar_;
+  std::shared_ptr<SessionService> sessions_;
   AgentServiceOptions options_;
   mutable std::mutex address_mu_;
   std::string verifier_ip_;

@@ -183,7 +183,7 @@ Status Application::CreateVerifier() {
   AgentServiceOptions options;
   options.quote_interval_s = config_.quote_interval_s;
   agents_ = std::make_shared<AgentService>(stores_.agents, stores_.policies, stores_.attesters,
-                                           stores_.registrar, options);
+                                           stores_.registrar, service_, options);
   auto router = api::MakeVerifierRouter(agents_);
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;

@@ -102,6 +102,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
     session.error = "could not appraise: " + appraisal.status().message();
     Status st = store_->TransitionToFailed(session.id, session.error);
     if (!st.ok()) return st;
+    if (on_finished_) on_finished_(session);
     return appraisal.status().code() == StatusCode::kUnavailable
                ? appraisal.status()
                : Internal("could not appraise the evidence");
@@ -118,6 +119,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
       session.error = "could not sign the result";
       metrics.CountSession(Metrics::SessionEvent::kFailed);
       Status st = store_->TransitionToFailed(session.id, session.error);
+      if (st.ok() && on_finished_) on_finished_(session);
       return st.ok() ? Internal("could not sign the result") : st;
     }
     ear = std::move(*signed_ear);
@@ -126,6 +128,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
   metrics.CountSession(Metrics::SessionEvent::kCompleted);
   session.state = SessionState::kComplete;
   if (auto st = store_->TransitionToComplete(session.id, session.result); !st.ok()) return st;
+  if (on_finished_) on_finished_(session);
   return session;
 }
 

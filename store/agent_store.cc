@@ -32,6 +32,8 @@ void WriteAttestation(JsonWriter& w, const PushAttestation& a) {
   w.Key("signature_scheme").String(a.signature_scheme);
   w.Key("selected_subjects").String(a.selected_subjects_json);
   w.Key("certification_key").String(Base64Encode(a.certification_key));
+  w.Key("certification_key_json").String(a.certification_key_json);
+  w.Key("challenge").String(a.challenge);
   w.Key("capabilities_received_at").Int(a.capabilities_received_at_ms);
   w.Key("challenges_expire_at").Int(a.challenges_expire_at_ms);
   w.Key("evidence_received_at").Int(a.evidence_received_at_ms);
@@ -197,6 +199,8 @@ Result<VerifierAgent> DecodeAgent(std::string_view json) {
       ar.Str("signature_scheme", &p.signature_scheme);
       ar.Str("selected_subjects", &p.selected_subjects_json);
       ar.Bytes("certification_key", &p.certification_key);
+      ar.Str("certification_key_json", &p.certification_key_json);
+      ar.Str("challenge", &p.challenge);
       ar.Int("capabilities_received_at", &p.capabilities_received_at_ms);
       ar.Int("challenges_expire_at", &p.challenges_expire_at_ms);
       ar.Int("evidence_received_at", &p.evidence_received_at_ms);

@@ -54,6 +54,8 @@ struct PushAttestation {
   std::string signature_scheme;             // "rsassa" | "rsapss" | "ecdsa"
   std::string selected_subjects_json = "{}";  // {"sha256":[0,1,…]}
   std::string certification_key;            // the AK, TPM2B_PUBLIC bytes
+  std::string certification_key_json = "{}";  // the agent's offer of that key, as sent
+  std::string challenge;                    // base64 of the session nonce
   int64_t capabilities_received_at_ms = 0;
   int64_t challenges_expire_at_ms = 0;
   int64_t evidence_received_at_ms = 0;

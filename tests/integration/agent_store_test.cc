@@ -80,6 +80,8 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
     p.session_id = "s";
     p.failures_json = R"([{"type":"x","context":{}}])";
     p.certification_key = std::string("\x00k", 2);
+    p.certification_key_json = R"({"public": "AA=="})";
+    p.challenge = "c2VjcmV0";
     a.attestations.push_back(p);
     a.operational_state = AgentState::kTenantFailed;
     a.agent_id = "hijack";  // ignored
@@ -93,6 +95,8 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
   EXPECT_EQ(got->attestations[0].index, 4);
   EXPECT_EQ(got->attestations[0].failures_json, R"([{"type":"x","context":{}}])");
   EXPECT_EQ(got->attestations[0].certification_key, std::string("\x00k", 2));
+  EXPECT_EQ(got->attestations[0].certification_key_json, R"({"public": "AA=="})");
+  EXPECT_EQ(got->attestations[0].challenge, "c2VjcmV0");
   EXPECT_EQ(agents_->Get("hijack").status().code(), StatusCode::kNotFound);
 
   auto refused = agents_->Update("a", [](VerifierAgent& a) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "common/base64.h"
@@ -602,6 +603,196 @@ TEST_P(VerifierApiTest, VerifyIdentityWithVectorA) {
   EXPECT_EQ(Call("GET", "/v2.5/verify/identity?quote=" + quote + "&nonce=" + nonce).status, 400);
   EXPECT_EQ(Call("GET", "/v2.5/verify/identity?agent_uuid=vec-a&quote=" + quote).status, 400);
 }
+
+// ---------------------------------------------------------------------------
+// v3 push model, as the Rust push agent drives it.
+
+constexpr char kJsonApi[] = "application/vnd.api+json";
+
+// The capabilities document of a push agent whose AK is `ak`.
+std::string Capabilities(const std::string& ak, const std::string& subjects = "",
+                         const std::string& version = "2.0") {
+  JsonWriter w;
+  w.BeginObject().Key("data").BeginObject().Key("type").String("attestation").Key("attributes").BeginObject();
+  w.Key("evidence_supported").BeginArray();
+  w.BeginObject().Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
+  w.Key("capabilities").BeginObject().Key("component_version").String(version);
+  w.Key("hash_algorithms").BeginArray().String("sha384").String("sha256").String("sha1").EndArray();
+  w.Key("signature_schemes").BeginArray().String("rsassa").EndArray();
+  w.Key("available_subjects");
+  if (subjects.empty()) {
+    w.BeginObject();
+    for (const char* bank : {"sha1", "sha256"}) {
+      w.Key(bank).BeginArray();
+      for (int i = 0; i < 24; ++i) w.Int(i);
+      w.EndArray();
+    }
+    w.EndObject();
+  } else {
+    w.Raw(subjects);
+  }
+  w.Key("certification_keys").BeginArray().BeginObject();
+  w.Key("key_class").String("asymmetric").Key("key_origin").String("tpm").Key("key_algorithm").String("rsa");
+  w.Key("key_size").Int(2048).Key("server_identifier").String("ak").Key("public").String(Base64Encode(ak));
+  w.EndObject().EndArray().EndObject().EndObject();
+  w.BeginObject().Key("evidence_class").String("log").Key("evidence_type").String("uefi_log");
+  w.Key("capabilities").BeginObject().Key("evidence_version").String("2.1").Key("entry_count").Int(20);
+  w.Key("supports_partial_access").Bool(false).Key("appendable").Bool(false);
+  w.Key("formats").BeginArray().String("application/octet-stream").EndArray().EndObject().EndObject();
+  w.EndArray();
+  w.Key("system_info").BeginObject().Key("boot_time").String("2026-11-24T12:12:51Z").EndObject();
+  return w.EndObject().EndObject().EndObject().Take();
+}
+
+std::string Evidence(const testing::TpmQuote& q) {
+  JsonWriter w;
+  w.BeginObject().Key("data").BeginObject().Key("type").String("attestation").Key("attributes").BeginObject();
+  w.Key("evidence_collected").BeginArray().BeginObject();
+  w.Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
+  w.Key("data").BeginObject().Key("subject_data").String(Base64Encode(q.pcrblob));
+  w.Key("message").String(Base64Encode(q.attest)).Key("signature").String(Base64Encode(q.signature));
+  w.EndObject().EndObject().EndArray();
+  return w.EndObject().EndObject().EndObject().Take();
+}
+
+class PushTest : public VerifierApiTest {
+ protected:
+  HttpResponse V3(const std::string& method, const std::string& target, const std::string& body = "") {
+    HttpResponse r = tenant_->Request(method, target, {{"Content-Type", kJsonApi}}, body);
+    if (r.status >= 400 && r.status != 404) {
+      EXPECT_EQ(JsonAt(r.body, "/errors/0/status"), std::to_string(r.status)) << r.body;
+    }
+    return r;
+  }
+
+  // One attestation: capabilities, quote over the challenge, evidence;
+  // then waits for the verdict. Returns the final attestation document.
+  HttpResponse Attest(const std::string& id) {
+    HttpResponse r = V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")));
+    EXPECT_EQ(r.status, 201) << r.body;
+    const std::string params = "/data/attributes/evidence_requested/0/chosen_parameters";
+    std::string challenge = Base64DecodeStd(JsonAt(r.body, params + "/challenge").value_or("")).value_or("");
+    EXPECT_EQ(challenge.size(), 16u);
+    EXPECT_EQ(JsonAt(r.body, params + "/hash_algorithm"), "sha256");  // sha384 offered, but no PCRs in that bank
+    EXPECT_EQ(JsonAt(r.body, params + "/signature_scheme"), "rsassa");
+    EXPECT_EQ(JsonAt(r.body, params + "/selected_subjects"), R"({"sha256":[23]})");
+    EXPECT_EQ(JsonAt(r.body, params + "/certification_key/public"), Base64Encode(tpm_->AkPublic("rsa")));
+    EXPECT_EQ(JsonAt(r.body, "/data/attributes/stage"), "awaiting_evidence");
+    EXPECT_TRUE(JsonAt(r.body, "/data/attributes/challenges_expire_at").has_value());
+    // One at a time.
+    EXPECT_EQ(V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa"))).status, 409);
+    auto q = tpm_->Quote("rsa", challenge, "sha256:23", "sha256", "rsassa");
+    EXPECT_TRUE(q.has_value());
+    if (!q) return r;
+    r = V3("PATCH", "/v3.0/agents/" + id + "/attestations/latest", Evidence(*q));
+    EXPECT_EQ(r.status, 202) << r.body;
+    std::string stage = JsonAt(r.body, "/data/attributes/stage").value_or("");
+    EXPECT_TRUE(stage == "evaluating_evidence" || stage == "verification_complete") << stage;
+    EXPECT_TRUE(JsonAt(r.body, "/meta/seconds_to_next_attestation").has_value()) << r.body;
+    EXPECT_EQ(V3("PATCH", "/v3.0/agents/" + id + "/attestations/latest", Evidence(*q)).status, 403);
+    for (int i = 0; i < 250; ++i) {
+      r = V3("GET", "/v3.0/agents/" + id + "/attestations/latest");
+      if (JsonAt(r.body, "/data/attributes/stage") == "verification_complete") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return r;
+  }
+
+  void WaitForInterval(const std::string& id) {
+    HttpResponse r = V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")));
+    ASSERT_EQ(r.status, 429) << r.body;
+    int wait = std::atoi(r.header("retry-after").c_str());
+    ASSERT_GE(wait, 1);
+    ASSERT_LE(wait, config_.quote_interval_s);
+    std::this_thread::sleep_for(std::chrono::seconds(wait));
+  }
+
+  void EnrolPushAgent(const std::string& id, const std::string& ak) {
+    TenantBody body;
+    body.ak_tpm = ak;
+    body.tpm_policy = "{\"23\": [\"" + PcrNow(23) + "\"], \"mask\": \"0x800000\"}";
+    ASSERT_EQ(Call("POST", "/v2.6/agents/" + id, body.Json()).status, 200);
+  }
+};
+
+TEST_P(PushTest, AttestPassThenFailAfterAPcrChanges) {
+  EnrolPushAgent("push-1", tpm_->AkPublic("rsa"));
+  EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/latest").status, 404);
+  HttpResponse r = Attest("push-1");
+  EXPECT_EQ(JsonAt(r.body, "/data/attributes/evaluation"), "pass") << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/data/attributes/failure_reason"), "null");
+  HttpResponse agent = Call("GET", "/v2.6/agents/push-1");
+  EXPECT_EQ(JsonAt(agent.body, "/results/attestation_status"), "PASS");
+  EXPECT_EQ(JsonAt(agent.body, "/results/attestation_count"), "1");
+  EXPECT_EQ(JsonAt(agent.body, "/results/hash_alg"), "sha256");
+  EXPECT_NE(JsonAt(agent.body, "/results/last_successful_attestation"), "0");
+  EXPECT_NE(JsonAt(agent.body, "/results/last_received_quote"), "0");
+
+  // Too early for the next one: 429 with Retry-After from --quote-interval.
+  WaitForInterval("push-1");
+  ASSERT_TRUE(tpm_->Extend(23, "sha256", kOnes));
+  r = Attest("push-1");
+  EXPECT_EQ(JsonAt(r.body, "/data/attributes/evaluation"), "fail") << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/data/attributes/failure_reason"), "pcr_validation.invalid_pcr_23");
+  agent = Call("GET", "/v2.6/agents/push-1");
+  EXPECT_EQ(JsonAt(agent.body, "/results/attestation_status"), "FAIL");
+  EXPECT_EQ(JsonAt(agent.body, "/results/attestation_count"), "2");
+  EXPECT_EQ(JsonAt(agent.body, "/results/last_event_id"), "pcr_validation.invalid_pcr_23");
+
+  r = V3("GET", "/v3.0/agents/push-1/attestations");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(JsonAt(r.body, "/data/0/attributes/evaluation"), "pass");
+  EXPECT_EQ(JsonAt(r.body, "/data/1/attributes/evaluation"), "fail");
+  EXPECT_FALSE(JsonAt(r.body, "/data/2").has_value());
+  EXPECT_EQ(JsonAt(V3("GET", "/v3.0/agents/push-1/attestations/0").body, "/data/attributes/evaluation"), "pass");
+  EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/7").status, 404);
+  EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/x").status, 404);
+}
+
+TEST_P(PushTest, RefusalsAndBadDocuments) {
+  const std::string ak = tpm_->AkPublic("rsa");
+  EXPECT_EQ(V3("POST", "/v3.0/agents/nobody/attestations", Capabilities(ak)).status, 404);
+  TenantBody pull;
+  pull.ak_tpm = ak;
+  pull.cloudagent_ip = "10.0.0.5";
+  pull.cloudagent_port = 9002;
+  ASSERT_EQ(Call("POST", "/v2.6/agents/pull-1", pull.Json()).status, 200);
+  EXPECT_EQ(V3("POST", "/v3.0/agents/pull-1/attestations", Capabilities(ak)).status, 403);
+
+  EnrolPushAgent("push-2", ak);
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"not JSON", "{"},
+      {"not JSON:API", "{\"evidence_supported\": []}"},
+      {"no tpm_quote", R"({"data":{"type":"attestation","attributes":{"evidence_supported":[]}}})"},
+      {"PCR 24", Capabilities(ak, R"({"sha256":[23,24]})")},
+      {"PCRs not numbers", Capabilities(ak, R"({"sha256":["23"]})")},
+      {"component version", Capabilities(ak, "", "1.2")},
+      {"policy PCR not offered", Capabilities(ak, R"({"sha256":[0,1]})")},
+      {"AK not offered", Capabilities(tpm_->AkPublic("ecc"))},
+  };
+  for (const auto& [what, body] : bad) {
+    HttpResponse r = V3("POST", "/v3.0/agents/push-2/attestations", body);
+    EXPECT_EQ(r.status, 400) << what << ": " << r.body;
+    EXPECT_FALSE(JsonAt(r.body, "/errors/0/detail").value_or("").empty()) << what;
+  }
+  // Nothing was opened by the refusals.
+  HttpResponse r = V3("POST", "/v3.0/agents/push-2/attestations", Capabilities(ak));
+  ASSERT_EQ(r.status, 201) << r.body;
+  for (const std::string& body : {std::string("{}"), std::string(R"({"data":{"attributes":{"evidence_collected":
+        [{"evidence_class":"certification","evidence_type":"tpm_quote","data":{"message":"AAAA"}}]}}})")}) {
+    EXPECT_EQ(V3("PATCH", "/v3.0/agents/push-2/attestations/latest", body).status, 400) << body;
+  }
+  EXPECT_EQ(V3("PATCH", "/v3.0/agents/push-2/attestations/9", "{}").status, 400);
+  // v3 routes are not served under v2 prefixes (and the reverse).
+  EXPECT_EQ(tenant_->Request("POST", "/v2.6/agents/push-2/attestations", {}, Capabilities(ak)).status, 404);
+  EXPECT_EQ(tenant_->Request("GET", "/v3.0/agents/push-2").status, 404);
+  // A stopped agent may not attest.
+  ASSERT_EQ(Call("PUT", "/v2.6/agents/push-2/stop").status, 200);
+  EXPECT_EQ(V3("POST", "/v3.0/agents/push-2/attestations", Capabilities(ak)).status, 403);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, PushTest, ::testing::Values("memory", "redis"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Stores, VerifierApiTest, ::testing::Values("memory", "redis"),
                          [](const auto& info) { return info.param; });
