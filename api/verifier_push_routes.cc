@@ -1,4 +1,7 @@
-// The verifier's v3 push-model routes (JSON:API): attestations of an agent.
+// The verifier's v3 push-model routes (JSON:API):
+//   POST  /v3/sessions                             {agent_id} → PoP challenge (201)
+//   PATCH /v3/sessions/{id}                        TPM2_Certify of the AK → bearer token (200; 401)
+// and, with `Authorization: Bearer <token>` (401 without a valid one):
 //   POST  /v3/agents/{id}/attestations             capabilities → challenge (201)
 //   PATCH /v3/agents/{id}/attestations/latest|{n}  evidence → 202
 //   GET   /v3/agents/{id}/attestations[/latest|/{n}]
@@ -202,9 +205,85 @@ std::string Document(std::string_view agent_id, const PushAttestation& a, std::o
   return w.EndObject().Take();
 }
 
+// data.attributes.agent_id of a JSON:API document.
+Result<std::string> AgentIdOf(const simdjson::dom::element& doc) {
+  std::string_view id;
+  if (doc.at_pointer("/data/attributes/agent_id").get_string().get(id) != simdjson::SUCCESS) {
+    return Bad("data.attributes.agent_id is required");
+  }
+  return std::string(id);
+}
+
+std::string_view BearerToken(const HttpRequest& req) {
+  std::string_view h = req.header("authorization").value_or("");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return {};
+  return h.substr(kBearer.size());
+}
+
 class PushApi {
  public:
   explicit PushApi(std::shared_ptr<AgentService> service) : service_(std::move(service)) {}
+
+  HttpResponse BeginPop(const HttpRequest& req) const {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    auto id = AgentIdOf(doc);
+    if (!id.ok()) return JsonApiError(id.status());
+    auto pop = service_->BeginProofOfPossession(*id);
+    if (!pop.ok()) return JsonApiError(pop.status());
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(pop->session_id);
+    w.Key("attributes").BeginObject().Key("agent_id").String(*id);
+    w.Key("auth_requested").BeginArray().BeginObject().Key("auth_class").String("pop");
+    w.Key("auth_type").String("tpm_pop").Key("chosen_parameters").BeginObject();
+    w.Key("challenge").String(Base64Encode(pop->challenge)).EndObject().EndObject().EndArray();
+    w.Key("challenges_expire_at").String(Time(pop->expires_at_ms));
+    w.EndObject().EndObject().EndObject();
+    HttpResponse r = JsonApi(201, w.Take());
+    r.AddHeader("Location", "/v3.0/sessions/" + pop->session_id);
+    return r;
+  }
+
+  HttpResponse CompletePop(const HttpRequest& req) const {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    auto id = AgentIdOf(doc);
+    if (!id.ok()) return JsonApiError(id.status());
+    std::string message, signature;
+    for (auto [name, out] : {std::pair{"message", &message}, {"signature", &signature}}) {
+      std::string_view text;
+      if (doc.at_pointer(std::string("/data/attributes/auth_provided/0/data/") + name).get_string().get(text) !=
+          simdjson::SUCCESS) {
+        return JsonApiError(400, std::string("data.attributes.auth_provided[0].data.") + name + " is required (base64)");
+      }
+      auto bytes = Base64DecodeAny(text);
+      if (!bytes || bytes->empty()) return JsonApiError(400, std::string(name) + " is not base64");
+      *out = std::move(*bytes);
+    }
+    const std::string& session_id = req.params.at("session");
+    auto token = service_->CompleteProofOfPossession(session_id, *id, message, signature);
+    if (!token.ok()) return JsonApiError(token.status());
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(session_id);
+    w.Key("attributes").BeginObject().Key("agent_id").String(*id).Key("evaluation").String("pass");
+    w.Key("token").String(token->token).Key("token_expires_at").String(Time(token->expires_at_ms));
+    w.EndObject().EndObject().EndObject();
+    return JsonApi(200, w.Take());
+  }
+
+  // Every attestation route: the agent's bearer token first.
+  HttpResponse Authorized(const HttpRequest& req, HttpResponse (PushApi::*route)(const HttpRequest&) const) const {
+    Status st = service_->Authorize(req.params.at("id"), BearerToken(req));
+    if (!st.ok()) {
+      HttpResponse r = JsonApiError(st);
+      r.AddHeader("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    return (this->*route)(req);
+  }
 
   HttpResponse Begin(const HttpRequest& req) const {
     simdjson::dom::parser parser;
@@ -270,10 +349,17 @@ void AddVerifierPushRoutes(Router& router, std::shared_ptr<AgentService> service
     keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
                                [api, member](const HttpRequest& r) { return ((*api).*member)(r); });
   };
-  add("POST", "/agents/:id/attestations", &PushApi::Begin);
-  add("GET", "/agents/:id/attestations", &PushApi::List);
-  add("GET", "/agents/:id/attestations/:index", &PushApi::One);
-  add("PATCH", "/agents/:id/attestations/:index", &PushApi::Submit);
+  auto add_authorized = [&](const char* method, const char* suffix,
+                            HttpResponse (PushApi::*member)(const HttpRequest&) const) {
+    keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
+                               [api, member](const HttpRequest& r) { return api->Authorized(r, member); });
+  };
+  add("POST", "/sessions", &PushApi::BeginPop);
+  add("PATCH", "/sessions/:session", &PushApi::CompletePop);
+  add_authorized("POST", "/agents/:id/attestations", &PushApi::Begin);
+  add_authorized("GET", "/agents/:id/attestations", &PushApi::List);
+  add_authorized("GET", "/agents/:id/attestations/:index", &PushApi::One);
+  add_authorized("PATCH", "/agents/:id/attestations/:index", &PushApi::Submit);
 }
 
 }  // namespace attestd::api

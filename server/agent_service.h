@@ -51,6 +51,22 @@ struct AgentServiceOptions {
   // Push model: seconds between the starts of two attestations of an agent
   // (Keylime's quote_interval); reported as attestation_period.
   int64_t quote_interval_s = 2;
+  // Proof of possession: how long a challenge may be answered, and how long
+  // a bearer token lives (extended by each passed attestation).
+  int64_t pop_challenge_ttl_s = 300;
+  int64_t token_ttl_s = 3600;
+};
+
+// A proof-of-possession challenge (POST /v3/sessions).
+struct PopChallenge {
+  std::string session_id;
+  std::string challenge;  // raw bytes
+  int64_t expires_at_ms = 0;
+};
+
+struct BearerToken {
+  std::string token;
+  int64_t expires_at_ms = 0;
 };
 
 // GET /verify/identity.
@@ -131,6 +147,21 @@ class AgentService {
   Result<Appraisal> VerifyIdentity(const IdentityCheck& check);
   // kInvalidArgument for an AK or tpm_policy that is not acceptable.
   Result<Appraisal> VerifyEvidence(const EvidenceCheck& check);
+
+  // --- proof of possession (v3 sessions) ---
+  // kNotFound unknown agent; kPermissionDenied not a push agent. A new
+  // challenge replaces an unanswered one.
+  Result<PopChallenge> BeginProofOfPossession(std::string_view agent_id);
+  // The agent's TPM2_Certify of its AK by itself over the challenge.
+  // kNotFound unknown agent or session (or expired, or already answered);
+  // kUnauthenticated when the proof does not hold. The token is returned
+  // once; only its hash is stored.
+  Result<BearerToken> CompleteProofOfPossession(std::string_view session_id, std::string_view agent_id,
+                                                std::string_view message, std::string_view signature);
+  // OK when `token` is the agent's unexpired bearer token. kNotFound unknown
+  // agent and kPermissionDenied not a push agent (the contract's codes for
+  // the attestation routes, checked first), else kUnauthenticated.
+  Status Authorize(std::string_view agent_id, std::string_view token);
 
   // --- push attestation (v3) ---
   // kNotFound unknown agent; kPermissionDenied not a push agent or stopped;

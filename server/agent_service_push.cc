@@ -315,6 +315,10 @@ bool AgentService::ApplyOutcome(VerifierAgent& agent, const Session& session) co
   ++agent.attestation_count;
   agent.attestation_status = v.valid ? "PASS" : "FAIL";
   if (v.valid) agent.last_successful_attestation_s = now / 1000;
+  // A token keeps working while its agent keeps passing.
+  if (v.valid && !agent.token_hash.empty()) {
+    agent.token_expires_at_ms = std::max(agent.token_expires_at_ms, now + options_.token_ttl_s * 1000);
+  }
   if (!v.valid) agent.last_event_id = v.first_failure;
   return true;
 }

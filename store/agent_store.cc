@@ -128,6 +128,11 @@ std::string EncodeAgent(const VerifierAgent& a) {
   w.Key("last_successful_attestation").Int(a.last_successful_attestation_s);
   w.Key("attestation_status").String(a.attestation_status);
   w.Key("created_at").Int(a.created_at_ms);
+  w.Key("pop_session_id").String(a.pop_session_id);
+  w.Key("pop_challenge").String(Base64Encode(a.pop_challenge));
+  w.Key("pop_expires_at").Int(a.pop_expires_at_ms);
+  w.Key("token_hash").String(a.token_hash);
+  w.Key("token_expires_at").Int(a.token_expires_at_ms);
   w.Key("next_attestation_index").Int(a.next_attestation_index);
   w.Key("attestations").BeginArray();
   for (const PushAttestation& p : a.attestations) WriteAttestation(w, p);
@@ -182,6 +187,11 @@ Result<VerifierAgent> DecodeAgent(std::string_view json) {
   r.Int("last_successful_attestation", &a.last_successful_attestation_s);
   r.Str("attestation_status", &a.attestation_status);
   r.Int("created_at", &a.created_at_ms);
+  r.Str("pop_session_id", &a.pop_session_id);
+  r.Bytes("pop_challenge", &a.pop_challenge);
+  r.Int("pop_expires_at", &a.pop_expires_at_ms);
+  r.Str("token_hash", &a.token_hash);
+  r.Int("token_expires_at", &a.token_expires_at_ms);
   r.Int("next_attestation_index", &a.next_attestation_index);
   simdjson::dom::array list;
   if (r.obj.at_key("attestations").get_array().get(list) == simdjson::SUCCESS) {

@@ -92,6 +92,13 @@ struct VerifierAgent {
   int64_t last_successful_attestation_s = 0;   // epoch seconds; 0: never
   std::string attestation_status = "PENDING";  // PASS | FAIL | PENDING | TIMEOUT
   int64_t created_at_ms = 0;
+  // Push model: the open proof-of-possession session (v3 /sessions) and the
+  // bearer token it issued, kept hashed.
+  std::string pop_session_id;
+  std::string pop_challenge;        // raw bytes
+  int64_t pop_expires_at_ms = 0;
+  std::string token_hash;           // hex SHA-256 of the token; empty: none issued
+  int64_t token_expires_at_ms = 0;
   // Push model: the most recent attestations, oldest first (bounded).
   int64_t next_attestation_index = 0;
   std::vector<PushAttestation> attestations;

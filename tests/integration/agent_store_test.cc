@@ -84,6 +84,9 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
     p.challenge = "c2VjcmV0";
     a.attestations.push_back(p);
     a.operational_state = AgentState::kTenantFailed;
+    a.pop_challenge = std::string("\x00\xff" "c", 3);
+    a.token_hash = "ab12";
+    a.token_expires_at_ms = 1234567890123;
     a.agent_id = "hijack";  // ignored
     return Status::Ok();
   });
@@ -91,6 +94,9 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
   auto got = agents_->Get("a");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->operational_state, AgentState::kTenantFailed);
+  EXPECT_EQ(got->pop_challenge, std::string("\x00\xff" "c", 3));
+  EXPECT_EQ(got->token_hash, "ab12");
+  EXPECT_EQ(got->token_expires_at_ms, 1234567890123);
   ASSERT_EQ(got->attestations.size(), 1u);
   EXPECT_EQ(got->attestations[0].index, 4);
   EXPECT_EQ(got->attestations[0].failures_json, R"([{"type":"x","context":{}}])");

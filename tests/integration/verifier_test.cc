@@ -658,7 +658,9 @@ std::string Evidence(const testing::TpmQuote& q) {
 class PushTest : public VerifierApiTest {
  protected:
   HttpResponse V3(const std::string& method, const std::string& target, const std::string& body = "") {
-    HttpResponse r = tenant_->Request(method, target, {{"Content-Type", kJsonApi}}, body);
+    std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", kJsonApi}};
+    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+    HttpResponse r = tenant_->Request(method, target, headers, body);
     if (r.status >= 400 && r.status != 404) {
       EXPECT_EQ(JsonAt(r.body, "/errors/0/status"), std::to_string(r.status)) << r.body;
     }
@@ -713,10 +715,49 @@ class PushTest : public VerifierApiTest {
     body.tpm_policy = "{\"23\": [\"" + PcrNow(23) + "\"], \"mask\": \"0x800000\"}";
     ASSERT_EQ(Call("POST", "/v2.6/agents/" + id, body.Json()).status, 200);
   }
+
+  static std::string SessionBody(const std::string& id) {
+    return R"({"data":{"type":"session","attributes":{"agent_id":")" + id +
+           R"(","auth_supported":[{"auth_class":"pop","auth_type":"tpm_pop"}]}}})";
+  }
+  static std::string ProofBody(const std::string& id, const testing::Swtpm::Certification& c) {
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("attributes").BeginObject();
+    w.Key("agent_id").String(id).Key("auth_provided").BeginArray().BeginObject();
+    w.Key("auth_class").String("pop").Key("auth_type").String("tpm_pop").Key("data").BeginObject();
+    w.Key("message").String(Base64Encode(c.attest)).Key("signature").String(Base64Encode(c.signature));
+    return w.EndObject().EndObject().EndArray().EndObject().EndObject().EndObject().Take();
+  }
+
+  // POST /v3/sessions, TPM2_Certify of `object` by `signer` over the
+  // challenge, PATCH: the PATCH's answer.
+  HttpResponse ProveOnce(const std::string& id, const std::string& object, const std::string& signer) {
+    HttpResponse r = V3("POST", "/v3.0/sessions", SessionBody(id));
+    EXPECT_EQ(r.status, 201) << r.body;
+    std::string challenge =
+        Base64DecodeStd(JsonAt(r.body, "/data/attributes/auth_requested/0/chosen_parameters/challenge").value_or(""))
+            .value_or("");
+    EXPECT_EQ(challenge.size(), 16u);
+    auto cert = tpm_->Certify(object, signer, challenge);
+    EXPECT_TRUE(cert.has_value()) << "Esys_Certify failed";
+    if (!cert) return r;
+    return V3("PATCH", "/v3.0/sessions/" + JsonAt(r.body, "/data/id").value_or(""), ProofBody(id, *cert));
+  }
+
+  void Authenticate(const std::string& id, const std::string& key = "rsa") {
+    HttpResponse r = ProveOnce(id, key, key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    token_ = JsonAt(r.body, "/data/attributes/token").value_or("");
+    ASSERT_FALSE(token_.empty());
+    EXPECT_TRUE(JsonAt(r.body, "/data/attributes/token_expires_at").has_value());
+  }
+
+  std::string token_;
 };
 
 TEST_P(PushTest, AttestPassThenFailAfterAPcrChanges) {
   EnrolPushAgent("push-1", tpm_->AkPublic("rsa"));
+  Authenticate("push-1");
   EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/latest").status, 404);
   HttpResponse r = Attest("push-1");
   EXPECT_EQ(JsonAt(r.body, "/data/attributes/evaluation"), "pass") << r.body;
@@ -760,6 +801,7 @@ TEST_P(PushTest, RefusalsAndBadDocuments) {
   EXPECT_EQ(V3("POST", "/v3.0/agents/pull-1/attestations", Capabilities(ak)).status, 403);
 
   EnrolPushAgent("push-2", ak);
+  Authenticate("push-2");
   std::vector<std::pair<std::string, std::string>> bad = {
       {"not JSON", "{"},
       {"not JSON:API", "{\"evidence_supported\": []}"},
@@ -789,6 +831,58 @@ TEST_P(PushTest, RefusalsAndBadDocuments) {
   // A stopped agent may not attest.
   ASSERT_EQ(Call("PUT", "/v2.6/agents/push-2/stop").status, 200);
   EXPECT_EQ(V3("POST", "/v3.0/agents/push-2/attestations", Capabilities(ak)).status, 403);
+}
+
+TEST_P(PushTest, ProofOfPossessionIssuesTheToken) {
+  EnrolPushAgent("pop-1", tpm_->AkPublic("rsa"));
+  const std::string caps = Capabilities(tpm_->AkPublic("rsa"));
+  // No token, or a made-up one: 401.
+  HttpResponse r = V3("POST", "/v3.0/agents/pop-1/attestations", caps);
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(r.header("www-authenticate"), "Bearer");
+  token_ = "bm90LWEtdG9rZW4";
+  EXPECT_EQ(V3("POST", "/v3.0/agents/pop-1/attestations", caps).status, 401);
+  EXPECT_EQ(V3("GET", "/v3.0/agents/pop-1/attestations").status, 401);
+  token_.clear();
+
+  // A certification signed by another key of the same TPM: 401.
+  EXPECT_EQ(ProveOnce("pop-1", "rsa", "ecc").status, 401);
+  // The AK certifying another key: 401.
+  EXPECT_EQ(ProveOnce("pop-1", "ecc", "rsa").status, 401);
+  // Over another challenge: 401.
+  r = V3("POST", "/v3.0/sessions", SessionBody("pop-1"));
+  ASSERT_EQ(r.status, 201);
+  std::string session = JsonAt(r.body, "/data/id").value_or("");
+  auto stale = tpm_->Certify("rsa", "rsa", "0123456789abcdef");
+  ASSERT_TRUE(stale.has_value());
+  EXPECT_EQ(V3("PATCH", "/v3.0/sessions/" + session, ProofBody("pop-1", *stale)).status, 401);
+
+  // The AK certifying itself over the challenge: a token, once.
+  r = ProveOnce("pop-1", "rsa", "rsa");
+  ASSERT_EQ(r.status, 200) << r.body;
+  token_ = JsonAt(r.body, "/data/attributes/token").value_or("");
+  EXPECT_EQ(V3("POST", "/v3.0/agents/pop-1/attestations", caps).status, 201);
+  EXPECT_EQ(V3("GET", "/v3.0/agents/pop-1/attestations").status, 200);
+  // The token is the agent's own: not another agent's.
+  EnrolPushAgent("pop-2", tpm_->AkPublic("rsa"));
+  EXPECT_EQ(V3("POST", "/v3.0/agents/pop-2/attestations", caps).status, 401);
+
+  // Bad session documents.
+  EXPECT_EQ(V3("POST", "/v3.0/sessions", "{").status, 400);
+  EXPECT_EQ(V3("POST", "/v3.0/sessions", R"({"data":{"attributes":{}}})").status, 400);
+  EXPECT_EQ(V3("POST", "/v3.0/sessions", SessionBody("nobody")).status, 404);
+  EXPECT_EQ(V3("PATCH", "/v3.0/sessions/" + session, R"({"data":{"attributes":{"agent_id":"pop-1"}}})").status,
+            400);
+  EXPECT_EQ(V3("PATCH", "/v3.0/sessions/no-such-session", ProofBody("pop-1", *stale)).status, 404);
+}
+
+TEST_P(PushTest, ProofOfPossessionWithRsapssAndEcdsaAks) {
+  for (const std::string key : {"rsapss", "ecc"}) {
+    EnrolPushAgent("pop-" + key, tpm_->AkPublic(key));
+    HttpResponse r = ProveOnce("pop-" + key, key, key);
+    EXPECT_EQ(r.status, 200) << key << ": " << r.body;
+    EXPECT_FALSE(JsonAt(r.body, "/data/attributes/token").value_or("").empty()) << key;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PushTest, ::testing::Values("memory", "redis"),
