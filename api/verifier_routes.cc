@@ -130,7 +130,7 @@ class VerifierApi {
   }
 
   HttpResponse Get(const HttpRequest& req) const {
-    auto agent = service_->Get(req.params.at("id"));
+    auto agent = service_->Current(req.params.at("id"));
     if (!agent.ok()) return EnvelopeFromStatus(agent.status());
     return Envelope(200, "Success", AgentStatus(*agent));
   }

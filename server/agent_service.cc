@@ -239,6 +239,11 @@ Result<VerifierAgent> AgentService::Get(std::string_view agent_id) {
   return agents_->Get(agent_id);
 }
 
+Result<VerifierAgent> AgentService::Current(std::string_view agent_id) {
+  Reconcile(agent_id);
+  return Get(agent_id);
+}
+
 Result<std::vector<std::string>> AgentService::List() { return agents_->List(); }
 
 Status AgentService::Delete(std::string_view agent_id) {

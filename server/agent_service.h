@@ -127,6 +127,9 @@ class AgentService {
   // exist yet becomes a named policy (kConflict when the name exists).
   Result<VerifierAgent> Enrol(VerifierAgent agent);
   Result<VerifierAgent> Get(std::string_view agent_id);
+  // Get, after recording push attestations whose sessions finished (the
+  // tenant's status view).
+  Result<VerifierAgent> Current(std::string_view agent_id);
   Result<std::vector<std::string>> List();
   Status Delete(std::string_view agent_id);
   Status Reactivate(std::string_view agent_id);

@@ -168,6 +168,13 @@ Status Application::CreateRegistrar() {
 }
 
 Status Application::CreateVerifier() {
+  // Always: this process's workers may appraise push attestations another
+  // process's verifier opened (shared Redis), and the service's session
+  // hook records their outcome.
+  AgentServiceOptions options;
+  options.quote_interval_s = config_.quote_interval_s;
+  agents_ = std::make_shared<AgentService>(stores_.agents, stores_.policies, stores_.attesters,
+                                           stores_.registrar, service_, options);
   if (config_.verifier_listen == "none") return Status::Ok();
   api::ListenerOptions lo;
   lo.name = "verifier";
@@ -180,10 +187,6 @@ Status Application::CreateVerifier() {
                                   config_.verifier_tls_ca, &lo);
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
-  AgentServiceOptions options;
-  options.quote_interval_s = config_.quote_interval_s;
-  agents_ = std::make_shared<AgentService>(stores_.agents, stores_.policies, stores_.attesters,
-                                           stores_.registrar, service_, options);
   auto router = api::MakeVerifierRouter(agents_);
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;

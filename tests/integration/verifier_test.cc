@@ -15,6 +15,8 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "server/application.h"
+#include "store/redis/redis_agent_store.h"
+#include "store/redis/redis_url.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
@@ -883,6 +885,51 @@ TEST_P(PushTest, ProofOfPossessionWithRsapssAndEcdsaAks) {
     EXPECT_EQ(r.status, 200) << key << ": " << r.body;
     EXPECT_FALSE(JsonAt(r.body, "/data/attributes/token").value_or("").empty()) << key;
   }
+}
+
+// Two attestd processes' worth of Applications on one Redis: the verifier
+// takes the evidence, the other's worker appraises it, and that worker's
+// process records the verdict on the agent without anyone reading it.
+TEST_P(PushTest, OutcomeRecordedByTheWorkerOfAnotherProcess) {
+  if (GetParam() != "redis") GTEST_SKIP() << "needs a store shared between processes";
+  app_->Shutdown(std::chrono::milliseconds(1000));
+  Config front = config_;
+  front.workers = 0;  // takes requests, appraises nothing queued
+  auto verifier = Application::Create(front);
+  ASSERT_TRUE(verifier.ok());
+  app_ = std::move(*verifier);
+  ASSERT_TRUE(app_->Start().ok());
+  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  Config back = config_;
+  back.listen = "127.0.0.1:0";
+  back.verifier_listen = "none";
+  auto worker = Application::Create(back);
+  ASSERT_TRUE(worker.ok());
+  ASSERT_TRUE((*worker)->Start().ok());
+
+  EnrolPushAgent("far-1", tpm_->AkPublic("rsa"));
+  Authenticate("far-1");
+  HttpResponse r = V3("POST", "/v3.0/agents/far-1/attestations", Capabilities(tpm_->AkPublic("rsa")));
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::string challenge = Base64DecodeStd(
+      JsonAt(r.body, "/data/attributes/evidence_requested/0/chosen_parameters/challenge").value_or("")).value_or("");
+  auto q = tpm_->Quote("rsa", challenge, "sha256:23", "sha256", "rsassa");
+  ASSERT_TRUE(q.has_value());
+  ASSERT_EQ(V3("PATCH", "/v3.0/agents/far-1/attestations/latest", Evidence(*q)).status, 202);
+
+  RedisPoolOptions o;
+  o.endpoint = *ParseRedisUrl(redis_->url());
+  RedisAgentStore store(std::make_shared<RedisPool>(o));
+  std::string status;
+  for (int i = 0; i < 250 && status != "PASS"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto agent = store.Get("far-1");
+    ASSERT_TRUE(agent.ok());
+    status = agent->attestation_status;
+  }
+  EXPECT_EQ(status, "PASS");
+  EXPECT_EQ(store.Get("far-1")->attestations.back().evaluation, "pass");
+  (*worker)->Shutdown(std::chrono::milliseconds(1000));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PushTest, ::testing::Values("memory", "redis"),
