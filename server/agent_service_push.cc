@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "common/base64.h"
@@ -45,9 +46,10 @@ Result<std::vector<int>> PolicyPcrs(const std::string& tpm_policy) {
   std::string_view mask;
   if (parser.parse(tpm_policy).at_key("mask").get_string().get(mask) == simdjson::SUCCESS) {
     if (mask.size() >= 2 && mask[0] == '0' && (mask[1] == 'x' || mask[1] == 'X')) mask.remove_prefix(2);
-    unsigned long bits = mask.empty() ? 0 : std::stoul(std::string(mask), nullptr, 16);
+    uint32_t bits = 0;  // validated at enrolment; an unreadable mask adds nothing
+    (void)std::from_chars(mask.data(), mask.data() + mask.size(), bits, 16);
     for (int i = 0; i < 24; ++i) {
-      if (bits & (1UL << i)) pcrs.insert(i);
+      if (bits & (1U << i)) pcrs.insert(i);
     }
   }
   if (pcrs.empty()) pcrs.insert(0);
