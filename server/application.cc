@@ -6,6 +6,7 @@
 
 #include "api/challenge_response_routes.h"
 #include "api/registrar_routes.h"
+#include "api/verifier_routes.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "store/redis/redis_pool.h"
@@ -78,7 +79,41 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   }
   app->http_ = std::make_unique<api::HttpServer>(lo, router, std::move(observer));
   if (Status st = app->CreateRegistrar(); !st.ok()) return st;
+  if (Status st = app->CreateVerifier(); !st.ok()) return st;
   return app;
+}
+
+Result<TlsMaterial> Application::ConfigureListenerTls(const std::string& file_name, const std::string& what,
+                                                     const std::string& flag,
+                                                     bool insecure, const std::string& cert,
+                                                     const std::string& key, const std::string& ca,
+                                                     api::ListenerOptions* lo) const {
+  TlsMaterial tls;
+  if (insecure) {
+    LogWarn(flag + ": the " + what + " listener serves plain HTTP without client certificates; "
+            "anyone who reaches it can use its admin routes",
+            {{"address", lo->address}});
+    return tls;
+  }
+  if (!cert.empty()) {
+    tls.ca_cert = ca;
+    tls.server_cert = cert;
+    tls.server_key = key;
+  } else {
+    std::string host;
+    int port = 0;
+    api::SplitHostPort(lo->address, &host, &port);
+    auto material = EnsureTlsMaterial(config_.data_dir, file_name, {host});
+    if (!material.ok()) return InvalidArgument("--data-dir: " + material.status().message());
+    tls = std::move(*material);
+    LogInfo(tls.generated ? what + " TLS: generated a CA and certificates"
+                          : what + " TLS: using the generated CA and certificates",
+            {{"ca", tls.ca_cert}, {"client_cert", tls.client_cert}, {"client_key", tls.client_key}});
+  }
+  lo->tls_cert = tls.server_cert;
+  lo->tls_key = tls.server_key;
+  lo->tls_ca = tls.ca_cert;
+  return tls;
 }
 
 Status Application::CreateRegistrar() {
@@ -122,35 +157,45 @@ Status Application::CreateRegistrar() {
     auto router = api::MakeRegistrarAdminRouter(registrar_);
     auto observer = observer_for("registrar-admin", *router);
     api::ListenerOptions lo = listener_options("registrar-admin", config.registrar_admin_listen);
-    if (config.insecure_registrar) {
-      LogWarn("--insecure-registrar: the registrar admin listener serves plain HTTP without client "
-              "certificates; anyone who reaches it can list and delete agents",
-              {{"address", config.registrar_admin_listen}});
-    } else if (!config.registrar_tls_cert.empty()) {
-      lo.tls_cert = config.registrar_tls_cert;
-      lo.tls_key = config.registrar_tls_key;
-      lo.tls_ca = config.registrar_tls_ca;
-      registrar_tls_.ca_cert = config.registrar_tls_ca;
-      registrar_tls_.server_cert = config.registrar_tls_cert;
-      registrar_tls_.server_key = config.registrar_tls_key;
-    } else {
-      std::string host;
-      int port = 0;
-      api::SplitHostPort(config.registrar_admin_listen, &host, &port);
-      auto material = EnsureTlsMaterial(config.data_dir, "registrar", {host});
-      if (!material.ok()) return InvalidArgument("--data-dir: " + material.status().message());
-      registrar_tls_ = std::move(*material);
-      lo.tls_cert = registrar_tls_.server_cert;
-      lo.tls_key = registrar_tls_.server_key;
-      lo.tls_ca = registrar_tls_.ca_cert;
-      LogInfo(registrar_tls_.generated ? "registrar admin TLS: generated a CA and certificates"
-                                       : "registrar admin TLS: using the generated CA and certificates",
-              {{"ca", registrar_tls_.ca_cert},
-               {"client_cert", registrar_tls_.client_cert},
-               {"client_key", registrar_tls_.client_key}});
-    }
+    auto tls = ConfigureListenerTls("registrar", "registrar admin", "--insecure-registrar", config.insecure_registrar,
+                                    config.registrar_tls_cert, config.registrar_tls_key,
+                                    config.registrar_tls_ca, &lo);
+    if (!tls.ok()) return tls.status();
+    registrar_tls_ = std::move(*tls);
     registrar_admin_http_ = std::make_unique<api::HttpServer>(lo, router, observer);
   }
+  return Status::Ok();
+}
+
+Status Application::CreateVerifier() {
+  // Always: this process's workers may appraise push attestations another
+  // process's verifier opened (shared Redis), and the service's session
+  // hook records their outcome.
+  AgentServiceOptions options;
+  options.quote_interval_s = config_.quote_interval_s;
+  agents_ = std::make_shared<AgentService>(stores_.agents, stores_.policies, stores_.attesters,
+                                           stores_.registrar, service_, options);
+  if (config_.verifier_listen == "none") return Status::Ok();
+  api::ListenerOptions lo;
+  lo.name = "verifier";
+  lo.address = config_.verifier_listen;
+  lo.threads = std::min(config_.threads, 2);
+  lo.max_body = config_.max_body;
+  lo.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
+  auto tls = ConfigureListenerTls("verifier", "verifier", "--insecure-verifier", config_.insecure_verifier,
+                                  config_.verifier_tls_cert, config_.verifier_tls_key,
+                                  config_.verifier_tls_ca, &lo);
+  if (!tls.ok()) return tls.status();
+  verifier_tls_ = std::move(*tls);
+  auto router = api::MakeVerifierRouter(agents_);
+  GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
+  api::RequestObserver observer;
+  if (config_.metrics) {
+    observer = [](const std::string& route, int status, double secs) {
+      GlobalMetrics().ObserveRequest("verifier", route, status, secs);
+    };
+  }
+  verifier_http_ = std::make_unique<api::HttpServer>(lo, router, observer);
   return Status::Ok();
 }
 
@@ -188,6 +233,15 @@ Status Application::Start() {
   if (registrar_admin_http_) {
     if (Status st = registrar_admin_http_->Start(); !st.ok()) return st;
   }
+  if (verifier_http_) {
+    if (Status st = verifier_http_->Start(); !st.ok()) return st;
+    // Tenants send delete and reactivate to the address agents report:
+    // the port really bound (port 0 picks one).
+    std::string host;
+    int port = 0;
+    api::SplitHostPort(config_.verifier_listen, &host, &port);
+    agents_->set_verifier_address(host, verifier_http_->port());
+  }
   if (!stores_.sessions->Ping().ok()) {
     LogWarn("store unreachable at start-up; requests answer 503 until it is back",
             {{"store", config_.store.rfind("redis", 0) == 0 ? "redis" : config_.store}});
@@ -203,7 +257,7 @@ void Application::Shutdown(std::chrono::milliseconds grace) {
     if (!drained) LogWarn("shutdown: requests still in flight after the grace period");
     http_->Stop();
   }
-  for (auto* listener : {registrar_http_.get(), registrar_admin_http_.get()}) {
+  for (auto* listener : {registrar_http_.get(), registrar_admin_http_.get(), verifier_http_.get()}) {
     if (!listener) continue;
     listener->Drain(grace);
     listener->Stop();

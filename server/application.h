@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "api/http_server.h"
+#include "server/agent_service.h"
 #include "server/config.h"
 #include "server/registrar_service.h"
 #include "server/tls_material.h"
@@ -40,11 +41,25 @@ class Application {
   int registrar_admin_port() const { return registrar_admin_http_ ? registrar_admin_http_->port() : 0; }
   RegistrarService& registrar() { return *registrar_; }
   const TlsMaterial& registrar_tls() const { return registrar_tls_; }
+  // Keylime verifier: bound port (0 when off) and its TLS files (none
+  // with --insecure-verifier).
+  int verifier_port() const { return verifier_http_ ? verifier_http_->port() : 0; }
+  const TlsMaterial& verifier_tls() const { return verifier_tls_; }
+  AgentService& agents() { return *agents_; }
 
  private:
   Application() = default;
   void RegisterMetrics(const std::string& listener, const api::Router& router);
   Status CreateRegistrar();
+  Status CreateVerifier();
+  // Sets `lo`'s TLS files for a listener that requires client certificates:
+  // the given ones, or those generated under --data-dir (`file_name`
+  // names its server certificate); none when `insecure` (logged as a
+  // warning naming `flag`).
+  Result<TlsMaterial> ConfigureListenerTls(const std::string& file_name, const std::string& what,
+                                           const std::string& flag, bool insecure,
+                                           const std::string& cert, const std::string& key,
+                                           const std::string& ca, api::ListenerOptions* lo) const;
 
   Config config_;
   Stores stores_;
@@ -57,6 +72,9 @@ class Application {
   std::unique_ptr<api::HttpServer> registrar_http_;
   std::unique_ptr<api::HttpServer> registrar_admin_http_;
   TlsMaterial registrar_tls_;
+  std::shared_ptr<AgentService> agents_;
+  std::unique_ptr<api::HttpServer> verifier_http_;
+  TlsMaterial verifier_tls_;
   bool stopped_ = false;
 };
 

@@ -64,10 +64,36 @@ po::options_description Describe(Config& c, std::string& max_body) {
     ("registrar-tls-key", po::value(&c.registrar_tls_key)->default_value(c.registrar_tls_key), "PEM private key for --registrar-tls-cert")
     ("registrar-tls-ca", po::value(&c.registrar_tls_ca)->default_value(c.registrar_tls_ca), "PEM CA whose client certificates the registrar admin listener accepts")
     ("insecure-registrar", po::value(&c.insecure_registrar)->default_value(false)->implicit_value(true), "serve the registrar admin listener over plain HTTP (testing only)")
+    ("verifier-listen", po::value(&c.verifier_listen)->default_value(std::string("127.0.0.1:8881")), "Keylime verifier (tenant and push agents; mTLS), host:port or none")
+    ("verifier-tls-cert", po::value(&c.verifier_tls_cert)->default_value(c.verifier_tls_cert), "PEM certificate of the verifier listener; empty: generated under --data-dir")
+    ("verifier-tls-key", po::value(&c.verifier_tls_key)->default_value(c.verifier_tls_key), "PEM private key for --verifier-tls-cert")
+    ("verifier-tls-ca", po::value(&c.verifier_tls_ca)->default_value(c.verifier_tls_ca), "PEM CA whose client certificates the verifier listener accepts")
+    ("insecure-verifier", po::value(&c.insecure_verifier)->default_value(false)->implicit_value(true), "serve the verifier listener over plain HTTP (testing only)")
+    ("quote-interval", po::value(&c.quote_interval_s)->default_value(c.quote_interval_s), "push model: seconds an agent waits between attestations")
     ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "directory for generated TLS material (created 0700)")
     ("tpm-cert-store", po::value(&c.tpm_cert_store)->default_value(c.tpm_cert_store), "directory of TPM vendor CA certificates; EK certificates must chain to one");
   // clang-format on
   return d;
+}
+
+// The --<name>-tls-* options of a listener that requires client
+// certificates when it serves TLS.
+Status ValidateListenerTls(const std::string& name, const std::string& cert, const std::string& key,
+                           const std::string& ca, bool insecure) {
+  std::string p = "--" + name + "-tls-";
+  if (cert.empty() != key.empty()) {
+    return InvalidArgument(p + "cert: " + p + "cert and " + p + "key go together");
+  }
+  if (!cert.empty() && ca.empty() && !insecure) {
+    return InvalidArgument(p + "ca: the " + name + " listener requires client certificates: give their CA");
+  }
+  if (!ca.empty() && cert.empty()) return InvalidArgument(p + "ca: needs " + p + "cert and " + p + "key");
+  for (const auto& [opt, path] : {std::pair{"cert", cert}, {"key", key}, {"ca", ca}}) {
+    if (!path.empty() && !std::ifstream(path)) {
+      return InvalidArgument(p + opt + ": cannot read '" + path + "'");
+    }
+  }
+  return Status::Ok();
 }
 
 Status Validate(const Config& c) {
@@ -95,25 +121,23 @@ Status Validate(const Config& c) {
     if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
   }
   for (const auto& [opt, address] : {std::pair{"registrar-listen", c.registrar_listen},
-                                     {"registrar-admin-listen", c.registrar_admin_listen}}) {
+                                     {"registrar-admin-listen", c.registrar_admin_listen},
+                                     {"verifier-listen", c.verifier_listen}}) {
     if (address != "none" && !api::SplitHostPort(address, &host, &port)) {
       return bad(opt, "want host:port or none, got '" + address + "'");
     }
   }
-  if (c.registrar_tls_cert.empty() != c.registrar_tls_key.empty()) {
-    return bad("registrar-tls-cert", "--registrar-tls-cert and --registrar-tls-key go together");
+  if (Status st = ValidateListenerTls("registrar", c.registrar_tls_cert, c.registrar_tls_key,
+                                      c.registrar_tls_ca, c.insecure_registrar);
+      !st.ok()) {
+    return st;
   }
-  if (!c.registrar_tls_cert.empty() && c.registrar_tls_ca.empty() && !c.insecure_registrar) {
-    return bad("registrar-tls-ca", "the admin listener requires client certificates: give their CA");
+  if (Status st = ValidateListenerTls("verifier", c.verifier_tls_cert, c.verifier_tls_key,
+                                      c.verifier_tls_ca, c.insecure_verifier);
+      !st.ok()) {
+    return st;
   }
-  if (!c.registrar_tls_ca.empty() && c.registrar_tls_cert.empty()) {
-    return bad("registrar-tls-ca", "needs --registrar-tls-cert and --registrar-tls-key");
-  }
-  for (const auto& [opt, path] : {std::pair{"registrar-tls-cert", c.registrar_tls_cert},
-                                  {"registrar-tls-key", c.registrar_tls_key},
-                                  {"registrar-tls-ca", c.registrar_tls_ca}}) {
-    if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
-  }
+  if (c.quote_interval_s < 0) return bad("quote-interval", "must not be negative");
   LogLevel lvl;
   if (!ParseLogLevel(c.log_level, &lvl)) return bad("log-level", "want debug, info, warn, error or off");
   if (c.session_format != "attestd" && c.session_format != "veraison") {

@@ -35,6 +35,15 @@ struct Config {
   // data_dir/tls. --insecure-registrar serves the admin routes over HTTP.
   std::string registrar_tls_cert, registrar_tls_key, registrar_tls_ca;
   bool insecure_registrar = false;
+  // Keylime-compatible verifier listener: host:port or "none" (a Config
+  // built in code leaves it off; the command line defaults to
+  // 127.0.0.1:8881). TLS as the registrar admin listener: given files, or
+  // the CA under data_dir; --insecure-verifier serves plain HTTP.
+  std::string verifier_listen = "none";
+  std::string verifier_tls_cert, verifier_tls_key, verifier_tls_ca;
+  bool insecure_verifier = false;
+  // Push model: seconds between the starts of two attestations of an agent.
+  int64_t quote_interval_s = 2;
   std::string data_dir = "attestd-data";  // generated TLS material
   std::string tpm_cert_store;  // directory of TPM vendor CA certificates; empty: no EK chain check
 };

@@ -102,6 +102,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
     session.error = "could not appraise: " + appraisal.status().message();
     Status st = store_->TransitionToFailed(session.id, session.error);
     if (!st.ok()) return st;
+    if (on_finished_) on_finished_(session);
     return appraisal.status().code() == StatusCode::kUnavailable
                ? appraisal.status()
                : Internal("could not appraise the evidence");
@@ -118,6 +119,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
       session.error = "could not sign the result";
       metrics.CountSession(Metrics::SessionEvent::kFailed);
       Status st = store_->TransitionToFailed(session.id, session.error);
+      if (st.ok() && on_finished_) on_finished_(session);
       return st.ok() ? Internal("could not sign the result") : st;
     }
     ear = std::move(*signed_ear);
@@ -126,6 +128,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
   metrics.CountSession(Metrics::SessionEvent::kCompleted);
   session.state = SessionState::kComplete;
   if (auto st = store_->TransitionToComplete(session.id, session.result); !st.ok()) return st;
+  if (on_finished_) on_finished_(session);
   return session;
 }
 
@@ -149,10 +152,14 @@ Status SessionService::AbandonQueued(std::string_view session_id, int64_t delive
   if (session->state != SessionState::kProcessing) return Status::Ok();
   LogWarn("queued appraisal abandoned",
           {{"session", std::string(session_id)}, {"deliveries", std::to_string(deliveries)}});
-  Status st = store_->TransitionToFailed(
-      session_id, "appraisal abandoned: its worker stopped on each of " +
-                      std::to_string(deliveries - 1) + " attempts");
-  if (st.ok()) GlobalMetrics().CountSession(Metrics::SessionEvent::kFailed);
+  session->error = "appraisal abandoned: its worker stopped on each of " +
+                   std::to_string(deliveries - 1) + " attempts";
+  Status st = store_->TransitionToFailed(session_id, session->error);
+  if (st.ok()) {
+    GlobalMetrics().CountSession(Metrics::SessionEvent::kFailed);
+    session->state = SessionState::kFailed;
+    if (on_finished_) on_finished_(*session);
+  }
   return st.code() == StatusCode::kUnavailable ? st : Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,13 @@ class SessionService {
   // evidence itself is the likely cause. Idempotent like ProcessQueued.
   Status AbandonQueued(std::string_view session_id, int64_t deliveries);
 
+  // Called with the stored session each time an appraisal this process ran
+  // finished (complete or failed), on the thread that ran it. Set it before
+  // Start (not synchronized); it must not throw. Push attestations record
+  // their outcome through it.
+  using FinishedHook = std::function<void(const Session&)>;
+  void set_on_finished(FinishedHook hook) { on_finished_ = std::move(hook); }
+
   // Media types with a verifier, for the session document's `accept`.
   const std::vector<std::string>& Accept() const { return registry_->MediaTypes(); }
   const Registry& registry() const { return *registry_; }
@@ -94,6 +102,7 @@ class SessionService {
   std::shared_ptr<const Registry> registry_;
   SessionServiceOptions options_;
   std::shared_ptr<const ResultSigner> signer_;
+  FinishedHook on_finished_;
 };
 
 }  // namespace attestd

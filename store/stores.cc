@@ -1,9 +1,11 @@
 #include "store/stores.h"
 
+#include "store/memory/memory_agent_store.h"
 #include "store/memory/memory_attester_directory.h"
 #include "store/memory/memory_registrar_store.h"
 #include "store/memory/memory_session_store.h"
 #include "store/memory/memory_work_queue.h"
+#include "store/redis/redis_agent_store.h"
 #include "store/redis/redis_attester_directory.h"
 #include "store/redis/redis_pool.h"
 #include "store/redis/redis_registrar_store.h"
@@ -32,8 +34,12 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
   stores.sessions = std::make_shared<RedisSessionStore>(pool);
   stores.queue = std::make_shared<RedisWorkQueue>(pool, queue_options);
   stores.redis = pool;
+  // In Redis, so every attestd process sharing the store appraises with
+  // what the registrar or verifier of any of them enrolled.
   stores.attesters = std::make_shared<RedisAttesterDirectory>(pool);
   stores.registrar = std::make_shared<RedisRegistrarStore>(pool);
+  stores.agents = std::make_shared<RedisAgentStore>(pool);
+  stores.policies = std::make_shared<RedisPolicyStore>(pool);
   return stores;
 }
 
@@ -46,6 +52,8 @@ Result<Stores> OpenStores(const StoreOptions& options) {
     stores.queue = std::make_shared<MemoryWorkQueue>();
     stores.attesters = std::make_shared<MemoryAttesterDirectory>();
     stores.registrar = std::make_shared<MemoryRegistrarStore>();
+    stores.agents = std::make_shared<MemoryAgentStore>();
+    stores.policies = std::make_shared<MemoryPolicyStore>();
     return stores;
   }
   if (IsRedisUrl(options.url)) return OpenRedisStores(options);

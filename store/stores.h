@@ -6,7 +6,9 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/agent_store.h"
 #include "store/attester_directory.h"
+#include "store/policy_store.h"
 #include "store/registrar_store.h"
 #include "store/session_store.h"
 #include "store/work_queue.h"
@@ -36,6 +38,9 @@ struct Stores {
   std::shared_ptr<AttesterDirectory> attesters;
   // The Keylime-compatible registrar's agents.
   std::shared_ptr<RegistrarStore> registrar;
+  // The Keylime-compatible verifier's agents and named policies.
+  std::shared_ptr<AgentStore> agents;
+  std::shared_ptr<PolicyStore> policies;
 };
 
 // kInvalidArgument for a URL of an unknown form. Opening a Redis store does

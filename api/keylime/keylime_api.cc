@@ -138,4 +138,36 @@ Result<std::optional<int>> JsonBody::OptionalPort(std::string_view key) const {
   return std::optional<int>(static_cast<int>(n));
 }
 
+Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(std::string_view key) const {
+  using Out = std::optional<std::vector<std::string>>;
+  simdjson::dom::element e;
+  if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return Out();
+  simdjson::dom::array arr;
+  if (e.get_array().get(arr) != simdjson::SUCCESS) {
+    return InvalidArgument(std::string(key) + " must be a list of strings");
+  }
+  std::vector<std::string> out;
+  for (simdjson::dom::element item : arr) {
+    std::string_view s;
+    if (item.get_string().get(s) != simdjson::SUCCESS) {
+      return InvalidArgument(std::string(key) + " must be a list of strings");
+    }
+    out.emplace_back(s);
+  }
+  return Out(std::move(out));
+}
+
+Result<std::optional<std::string>> JsonBody::OptionalJsonText(std::string_view key) const {
+  simdjson::dom::element e;
+  if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return std::optional<std::string>();
+  std::string_view s;
+  if (e.get_string().get(s) == simdjson::SUCCESS) return std::optional<std::string>(std::string(s));
+  return std::optional<std::string>(simdjson::minify(e));
+}
+
+bool JsonBody::Has(std::string_view key) const {
+  simdjson::dom::element e;
+  return object_.at_key(key).get(e) == simdjson::SUCCESS && !e.is_null();
+}
+
 }  // namespace attestd::api::keylime

@@ -73,6 +73,14 @@ class JsonBody {
   // A port: an integer or a decimal string (Keylime's Python agent sends a
   // string), 1..65535; nullopt when absent or null.
   Result<std::optional<int>> OptionalPort(std::string_view key) const;
+  // A list of strings; nullopt when absent or null.
+  Result<std::optional<std::vector<std::string>>> OptionalStringList(std::string_view key) const;
+  // A JSON document carried as a string (what Keylime's tenant sends,
+  // json.dumps) or inline as any JSON value: the string's content, or the
+  // value's minified text. nullopt when absent or null.
+  Result<std::optional<std::string>> OptionalJsonText(std::string_view key) const;
+  // Whether the member is present and not null.
+  bool Has(std::string_view key) const;
 
  private:
   simdjson::dom::parser parser_;

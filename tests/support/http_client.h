@@ -3,9 +3,16 @@
 // of the connections it had to open (to prove keep-alive).
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace attestd::testing {
 
@@ -16,9 +23,17 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
+// HTTPS: the server certificate must chain to `ca` (no hostname check, as
+// the Keylime tenant does); `cert`/`key`, when set, are presented as the
+// client certificate.
+struct TlsClientOptions {
+  std::string ca, cert, key;
+};
+
 class HttpClient {
  public:
   explicit HttpClient(int port, std::string host = "127.0.0.1");
+  HttpClient(int port, TlsClientOptions tls);
   ~HttpClient();
 
   // Sends one request. `headers` are sent as given (no Connection header is
@@ -38,6 +53,9 @@ class HttpClient {
   bool EnsureConnected();
   HttpResponse Exchange(const std::string& bytes);
   bool ReadResponse(HttpResponse* out);
+  bool StartTls();
+  ssize_t SendSome(const char* data, size_t size);
+  ssize_t RecvSome(char* buf, size_t size);
 
   std::string host_;
   int port_;
@@ -45,6 +63,15 @@ class HttpClient {
   int connections_opened_ = 0;
   int timeout_ms_ = 10000;
   std::string buffered_;
+  std::optional<TlsClientOptions> tls_;
+  struct SslCtxFree {
+    void operator()(ssl_ctx_st* c) const;
+  };
+  struct SslFree {
+    void operator()(ssl_st* s) const;
+  };
+  std::unique_ptr<ssl_ctx_st, SslCtxFree> ctx_;
+  std::unique_ptr<ssl_st, SslFree> ssl_;
 };
 
 }  // namespace attestd::testing

@@ -1,5 +1,11 @@
 #include "tests/support/swtpm.h"
 
+#include <cstring>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tctildr.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -161,6 +167,57 @@ int Swtpm::Run(const std::vector<std::string>& argv) const {
 
 std::string Swtpm::AkPublic(const std::string& key) const {
   return Slurp(dir() + "/ak-" + key + ".pub");
+}
+
+namespace {
+
+uint32_t KeyHandle(const std::string& key) {
+  static const std::pair<const char*, uint32_t> kHandles[] = {
+      {"rsa", 0x81010010}, {"rsapss", 0x81010011}, {"ecc", 0x81010012},
+      {"rsa-sha1", 0x81010013}, {"unrestricted", 0x81010020}};
+  for (const auto& [k, h] : kHandles) {
+    if (key == k) return h;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::optional<Swtpm::Certification> Swtpm::Certify(const std::string& object, const std::string& signer,
+                                                   const std::string& qualifying) const {
+  uint32_t object_handle = KeyHandle(object), sign_handle = KeyHandle(signer);
+  if (!object_handle || !sign_handle || qualifying.size() > sizeof(TPM2B_DATA::buffer)) return std::nullopt;
+  TSS2_TCTI_CONTEXT* tcti = nullptr;
+  std::string conf = "swtpm:host=127.0.0.1,port=" + std::to_string(port_);
+  if (Tss2_TctiLdr_Initialize(conf.c_str(), &tcti) != TSS2_RC_SUCCESS) return std::nullopt;
+  ESYS_CONTEXT* ctx = nullptr;
+  std::optional<Certification> out;
+  if (Esys_Initialize(&ctx, tcti, nullptr) == TSS2_RC_SUCCESS) {
+    ESYS_TR obj = ESYS_TR_NONE, sign = ESYS_TR_NONE;
+    TPM2B_DATA q{};
+    q.size = static_cast<UINT16>(qualifying.size());
+    std::memcpy(q.buffer, qualifying.data(), qualifying.size());
+    TPMT_SIG_SCHEME scheme{};
+    scheme.scheme = TPM2_ALG_NULL;  // the signing key's own scheme
+    TPM2B_ATTEST* attest = nullptr;
+    TPMT_SIGNATURE* sig = nullptr;
+    if (Esys_TR_FromTPMPublic(ctx, object_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &obj) == 0 &&
+        Esys_TR_FromTPMPublic(ctx, sign_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sign) == 0 &&
+        Esys_Certify(ctx, obj, sign, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &q, &scheme, &attest,
+                     &sig) == TSS2_RC_SUCCESS) {
+      uint8_t buf[sizeof(TPMT_SIGNATURE)];
+      size_t off = 0;
+      if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, buf, sizeof buf, &off) == TSS2_RC_SUCCESS) {
+        out = Certification{std::string(reinterpret_cast<const char*>(attest->attestationData), attest->size),
+                            std::string(reinterpret_cast<const char*>(buf), off)};
+      }
+    }
+    Esys_Free(attest);
+    Esys_Free(sig);
+    Esys_Finalize(&ctx);
+  }
+  Tss2_TctiLdr_Finalize(&tcti);
+  return out;
 }
 
 std::optional<TpmQuote> Swtpm::Quote(const std::string& key, const std::string& nonce,

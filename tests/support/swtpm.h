@@ -48,6 +48,17 @@ class Swtpm {
                                 const std::string& pcrs, const std::string& hash = "",
                                 const std::string& scheme = "");
 
+  // TPM2_Certify of key `object` signed by key `signer` (KEYs as above)
+  // over `qualifying` (raw bytes), through libtss2-esys (tpm2-tools 5.4's
+  // tpm2_certify cannot pass qualifying data). The TPMS_ATTEST and the
+  // marshaled TPMT_SIGNATURE.
+  struct Certification {
+    std::string attest;
+    std::string signature;
+  };
+  std::optional<Certification> Certify(const std::string& object, const std::string& signer,
+                                       const std::string& qualifying) const;
+
   // tpm2_pcrextend PCR:BANK=HEX.
   bool Extend(int pcr, const std::string& bank, const std::string& hex);
 

@@ -25,6 +25,16 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c->config.result_retention_s, 120);
   EXPECT_EQ(c->config.default_nonce_size, 32u);
   EXPECT_EQ(c->config.max_body, 1u << 20);
+  EXPECT_EQ(c->config.verifier_listen, "127.0.0.1:8881");
+  EXPECT_FALSE(c->config.insecure_verifier);
+  EXPECT_EQ(c->config.quote_interval_s, 2);
+}
+
+TEST(Config, VerifierListenerOptions) {
+  EXPECT_EQ(Parse({"--verifier-listen", "none"})->config.verifier_listen, "none");
+  EXPECT_TRUE(Parse({"--insecure-verifier"})->config.insecure_verifier);
+  // A Config built in code (tests) keeps the verifier off.
+  EXPECT_EQ(Config().verifier_listen, "none");
 }
 
 TEST(Config, HelpListsEveryOptionWithDefaults) {
@@ -49,6 +59,10 @@ TEST(Config, BadValuesNameTheOption) {
                                           {{"--log-level", "loud"}, "log-level"},
                                           {{"--tls-cert", "/nonexistent"}, "tls-cert"},
                                           {{"--session-ttl", "0"}, "session-ttl"},
+                                          {{"--verifier-listen", "nowhere"}, "verifier-listen"},
+                                          {{"--verifier-tls-cert", "/nonexistent"}, "verifier-tls-"},
+                                          {{"--verifier-tls-ca", "/nonexistent"}, "verifier-tls-ca"},
+                                          {{"--quote-interval", "-1"}, "quote-interval"},
                                           {{"--bogus"}, "bogus"}}) {
     auto c = Parse(k.args);
     ASSERT_FALSE(c.ok()) << k.option;

@@ -1,0 +1,365 @@
+// The verifier's v3 push-model routes (JSON:API):
+//   POST  /v3/sessions                             {agent_id} → PoP challenge (201)
+//   PATCH /v3/sessions/{id}                        TPM2_Certify of the AK → bearer token (200; 401)
+// and, with `Authorization: Bearer <token>` (401 without a valid one):
+//   POST  /v3/agents/{id}/attestations             capabilities → challenge (201)
+//   PATCH /v3/agents/{id}/attestations/latest|{n}  evidence → 202
+//   GET   /v3/agents/{id}/attestations[/latest|/{n}]
+#include <simdjson.h>
+
+#include <charconv>
+
+#include "api/keylime/keylime_api.h"
+#include "api/problem.h"
+#include "api/verifier_routes.h"
+#include "common/base64.h"
+#include "common/json_writer.h"
+#include "common/time_util.h"
+
+namespace attestd::api {
+
+namespace {
+
+constexpr char kJsonApi[] = "application/vnd.api+json";
+
+HttpResponse JsonApi(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kJsonApi;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse JsonApiError(int status, std::string_view detail) {
+  JsonWriter w;
+  w.BeginObject().Key("errors").BeginArray().BeginObject();
+  w.Key("status").String(std::to_string(status)).Key("title").String(ReasonPhrase(status));
+  w.Key("detail").String(detail).EndObject().EndArray().EndObject();
+  return JsonApi(status, w.Take());
+}
+
+HttpResponse JsonApiError(const Status& st) { return JsonApiError(HttpStatusFor(st.code()), st.message()); }
+
+// "latest" → nullopt; a decimal index; kNotFound otherwise.
+Result<std::optional<int64_t>> ParseIndex(const HttpRequest& req) {
+  auto p = req.param("index");
+  if (!p || *p == "latest") return std::optional<int64_t>();
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), n);
+  if (ec != std::errc() || end != p->data() + p->size() || n < 0) return NotFound("no such attestation");
+  return std::optional<int64_t>(n);
+}
+
+Status Bad(std::string m) { return InvalidArgument(std::move(m)); }
+
+Result<std::vector<std::string>> Strings(simdjson::dom::object obj, std::string_view key) {
+  simdjson::dom::array arr;
+  if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) return Bad(std::string(key) + " must be a list");
+  std::vector<std::string> out;
+  for (simdjson::dom::element e : arr) {
+    std::string_view s;
+    if (e.get_string().get(s) != simdjson::SUCCESS) return Bad(std::string(key) + " must be a list of strings");
+    out.emplace_back(s);
+  }
+  return out;
+}
+
+// data.attributes.<list> of a JSON:API document: the entry whose
+// evidence_type is tpm_quote, and whether others named `also` are present.
+Result<simdjson::dom::object> TpmQuoteItem(const simdjson::dom::element& doc, std::string_view list,
+                                           std::vector<std::string>* other_types) {
+  simdjson::dom::array items;
+  if (doc.at_pointer("/data/attributes/" + std::string(list)).get_array().get(items) != simdjson::SUCCESS) {
+    return Bad("data.attributes." + std::string(list) + " must be a list (JSON:API document expected)");
+  }
+  std::optional<simdjson::dom::object> quote;
+  for (simdjson::dom::element item : items) {
+    std::string_view type;
+    if (item.at_key("evidence_type").get_string().get(type) != simdjson::SUCCESS) {
+      return Bad(std::string(list) + " entries need an evidence_type");
+    }
+    if (type == "tpm_quote") {
+      simdjson::dom::object o;
+      if (item.get_object().get(o) != simdjson::SUCCESS) return Bad("tpm_quote entry must be an object");
+      quote = o;
+    } else if (other_types) {
+      other_types->emplace_back(type);
+    }
+  }
+  if (!quote) return Bad(std::string(list) + " has no tpm_quote entry");
+  return *quote;
+}
+
+Result<TpmCapabilities> DecodeCapabilities(const simdjson::dom::element& doc) {
+  auto item = TpmQuoteItem(doc, "evidence_supported", nullptr);
+  if (!item.ok()) return item.status();
+  simdjson::dom::object caps;
+  if (item->at_key("capabilities").get_object().get(caps) != simdjson::SUCCESS) {
+    return Bad("tpm_quote capabilities must be an object");
+  }
+  TpmCapabilities c;
+  std::string_view version;
+  if (caps.at_key("component_version").get_string().get(version) != simdjson::SUCCESS) {
+    return Bad("capabilities.component_version must be a string");
+  }
+  c.component_version = std::string(version);
+  auto schemes = Strings(caps, "signature_schemes");
+  if (!schemes.ok()) return schemes.status();
+  c.signature_schemes = std::move(*schemes);
+  auto hashes = Strings(caps, "hash_algorithms");
+  if (!hashes.ok()) return hashes.status();
+  c.hash_algorithms = std::move(*hashes);
+  simdjson::dom::object subjects;
+  if (caps.at_key("available_subjects").get_object().get(subjects) != simdjson::SUCCESS) {
+    return Bad("capabilities.available_subjects must be an object of bank → PCR list");
+  }
+  for (auto [bank, list] : subjects) {
+    simdjson::dom::array arr;
+    if (list.get_array().get(arr) != simdjson::SUCCESS) return Bad("available_subjects values must be PCR lists");
+    std::vector<int>& pcrs = c.available_subjects[std::string(bank)];
+    for (simdjson::dom::element e : arr) {
+      int64_t n = 0;
+      if (e.get_int64().get(n) != simdjson::SUCCESS || n < 0 || n > 23) {
+        return Bad("available_subjects PCRs must be numbers 0..23");
+      }
+      pcrs.push_back(static_cast<int>(n));
+    }
+  }
+  simdjson::dom::array keys;
+  if (caps.at_key("certification_keys").get_array().get(keys) != simdjson::SUCCESS) {
+    return Bad("capabilities.certification_keys must be a list");
+  }
+  for (simdjson::dom::element k : keys) {
+    std::string_view pub;
+    if (k.at_key("public").get_string().get(pub) != simdjson::SUCCESS) {
+      return Bad("each certification key needs `public` (base64 TPM2B_PUBLIC)");
+    }
+    auto bytes = Base64DecodeAny(pub);
+    if (!bytes || bytes->empty()) return Bad("certification key `public` is not base64");
+    c.certification_keys.push_back({std::move(*bytes), simdjson::minify(k)});
+  }
+  return c;
+}
+
+Result<QuoteSubmission> DecodeSubmission(const simdjson::dom::element& doc) {
+  std::vector<std::string> others;
+  auto item = TpmQuoteItem(doc, "evidence_collected", &others);
+  if (!item.ok()) return item.status();
+  QuoteSubmission q;
+  for (auto [name, out] : {std::pair{"message", &q.message}, {"signature", &q.signature},
+                           {"subject_data", &q.subject_data}}) {
+    std::string_view text;
+    if (item->at_pointer(std::string("/data/") + name).get_string().get(text) != simdjson::SUCCESS) {
+      return Bad(std::string("tpm_quote data.") + name + " is required (base64)");
+    }
+    auto bytes = Base64DecodeAny(text);
+    if (!bytes || bytes->empty()) return Bad(std::string("tpm_quote data.") + name + " is not base64");
+    *out = std::move(*bytes);
+  }
+  for (const std::string& t : others) {
+    q.has_ima_log = q.has_ima_log || t == "ima_log";
+    q.has_uefi_log = q.has_uefi_log || t == "uefi_log";
+  }
+  return q;
+}
+
+std::string Time(int64_t ms) { return ms == 0 ? "" : FormatRfc3339Millis(ms); }
+
+void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttestation& a) {
+  w.BeginObject();
+  w.Key("type").String("attestation").Key("id").String(std::to_string(a.index));
+  w.Key("attributes").BeginObject();
+  w.Key("agent_id").String(agent_id);
+  w.Key("stage").String(a.stage);
+  w.Key("evaluation").String(a.evaluation);
+  w.Key("failure_reason");
+  a.failure_reason.empty() ? w.Null() : w.String(a.failure_reason);
+  w.Key("failures").Raw(a.failures_json);
+  w.Key("evidence_requested").BeginArray().BeginObject();
+  w.Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
+  w.Key("chosen_parameters").BeginObject();
+  w.Key("challenge").String(a.challenge);
+  w.Key("signature_scheme").String(a.signature_scheme);
+  w.Key("hash_algorithm").String(a.hash_algorithm);
+  w.Key("selected_subjects").Raw(a.selected_subjects_json);
+  w.Key("certification_key").Raw(a.certification_key_json);
+  w.EndObject().EndObject().EndArray();
+  for (auto [key, ms] : {std::pair{"capabilities_received_at", a.capabilities_received_at_ms},
+                         {"challenges_expire_at", a.challenges_expire_at_ms},
+                         {"evidence_received_at", a.evidence_received_at_ms},
+                         {"verification_completed_at", a.verification_completed_at_ms}}) {
+    w.Key(key);
+    ms == 0 ? w.Null() : w.String(Time(ms));
+  }
+  w.EndObject();
+  w.Key("links").BeginObject().Key("self").String("/v3.0/agents/" + std::string(agent_id) + "/attestations/" +
+                                                   std::to_string(a.index));
+  w.EndObject().EndObject();
+}
+
+std::string Document(std::string_view agent_id, const PushAttestation& a, std::optional<int64_t> next_s) {
+  JsonWriter w;
+  w.BeginObject().Key("data");
+  WriteAttestation(w, agent_id, a);
+  if (next_s) w.Key("meta").BeginObject().Key("seconds_to_next_attestation").Int(*next_s).EndObject();
+  return w.EndObject().Take();
+}
+
+// data.attributes.agent_id of a JSON:API document.
+Result<std::string> AgentIdOf(const simdjson::dom::element& doc) {
+  std::string_view id;
+  if (doc.at_pointer("/data/attributes/agent_id").get_string().get(id) != simdjson::SUCCESS) {
+    return Bad("data.attributes.agent_id is required");
+  }
+  return std::string(id);
+}
+
+std::string_view BearerToken(const HttpRequest& req) {
+  std::string_view h = req.header("authorization").value_or("");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return {};
+  return h.substr(kBearer.size());
+}
+
+class PushApi {
+ public:
+  explicit PushApi(std::shared_ptr<AgentService> service) : service_(std::move(service)) {}
+
+  HttpResponse BeginPop(const HttpRequest& req) const {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    auto id = AgentIdOf(doc);
+    if (!id.ok()) return JsonApiError(id.status());
+    auto pop = service_->BeginProofOfPossession(*id);
+    if (!pop.ok()) return JsonApiError(pop.status());
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(pop->session_id);
+    w.Key("attributes").BeginObject().Key("agent_id").String(*id);
+    w.Key("auth_requested").BeginArray().BeginObject().Key("auth_class").String("pop");
+    w.Key("auth_type").String("tpm_pop").Key("chosen_parameters").BeginObject();
+    w.Key("challenge").String(Base64Encode(pop->challenge)).EndObject().EndObject().EndArray();
+    w.Key("challenges_expire_at").String(Time(pop->expires_at_ms));
+    w.EndObject().EndObject().EndObject();
+    HttpResponse r = JsonApi(201, w.Take());
+    r.AddHeader("Location", "/v3.0/sessions/" + pop->session_id);
+    return r;
+  }
+
+  HttpResponse CompletePop(const HttpRequest& req) const {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    auto id = AgentIdOf(doc);
+    if (!id.ok()) return JsonApiError(id.status());
+    std::string message, signature;
+    for (auto [name, out] : {std::pair{"message", &message}, {"signature", &signature}}) {
+      std::string_view text;
+      if (doc.at_pointer(std::string("/data/attributes/auth_provided/0/data/") + name).get_string().get(text) !=
+          simdjson::SUCCESS) {
+        return JsonApiError(400, std::string("data.attributes.auth_provided[0].data.") + name + " is required (base64)");
+      }
+      auto bytes = Base64DecodeAny(text);
+      if (!bytes || bytes->empty()) return JsonApiError(400, std::string(name) + " is not base64");
+      *out = std::move(*bytes);
+    }
+    const std::string& session_id = req.params.at("session");
+    auto token = service_->CompleteProofOfPossession(session_id, *id, message, signature);
+    if (!token.ok()) return JsonApiError(token.status());
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(session_id);
+    w.Key("attributes").BeginObject().Key("agent_id").String(*id).Key("evaluation").String("pass");
+    w.Key("token").String(token->token).Key("token_expires_at").String(Time(token->expires_at_ms));
+    w.EndObject().EndObject().EndObject();
+    return JsonApi(200, w.Take());
+  }
+
+  // Every attestation route: the agent's bearer token first.
+  HttpResponse Authorized(const HttpRequest& req, HttpResponse (PushApi::*route)(const HttpRequest&) const) const {
+    Status st = service_->Authorize(req.params.at("id"), BearerToken(req));
+    if (!st.ok()) {
+      HttpResponse r = JsonApiError(st);
+      r.AddHeader("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    return (this->*route)(req);
+  }
+
+  HttpResponse Begin(const HttpRequest& req) const {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    auto caps = DecodeCapabilities(doc);
+    if (!caps.ok()) return JsonApiError(caps.status());
+    const std::string& id = req.params.at("id");
+    int64_t retry_after = 0;
+    auto att = service_->BeginAttestation(id, *caps, &retry_after);
+    if (!att.ok()) {
+      HttpResponse r = JsonApiError(att.status());
+      if (retry_after > 0) r.AddHeader("Retry-After", std::to_string(retry_after));
+      return r;
+    }
+    HttpResponse r = JsonApi(201, Document(id, *att, std::nullopt));
+    r.AddHeader("Location", "/v3.0/agents/" + id + "/attestations/" + std::to_string(att->index));
+    return r;
+  }
+
+  HttpResponse Submit(const HttpRequest& req) const {
+    auto index = ParseIndex(req);
+    if (!index.ok()) return JsonApiError(index.status());
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    auto submission = DecodeSubmission(doc);
+    if (!submission.ok()) return JsonApiError(submission.status());
+    const std::string& id = req.params.at("id");
+    auto att = service_->SubmitEvidence(id, *index, *submission);
+    if (!att.ok()) return JsonApiError(att.status());
+    return JsonApi(202, Document(id, *att, service_->SecondsToNextAttestation(id)));
+  }
+
+  HttpResponse List(const HttpRequest& req) const {
+    const std::string& id = req.params.at("id");
+    auto list = service_->Attestations(id);
+    if (!list.ok()) return JsonApiError(list.status());
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginArray();
+    for (const PushAttestation& a : *list) WriteAttestation(w, id, a);
+    return JsonApi(200, w.EndArray().EndObject().Take());
+  }
+
+  HttpResponse One(const HttpRequest& req) const {
+    auto index = ParseIndex(req);
+    if (!index.ok()) return JsonApiError(index.status());
+    const std::string& id = req.params.at("id");
+    auto att = service_->Attestation(id, *index);
+    if (!att.ok()) return JsonApiError(att.status());
+    return JsonApi(200, Document(id, *att, std::nullopt));
+  }
+
+ private:
+  std::shared_ptr<AgentService> service_;
+};
+
+}  // namespace
+
+void AddVerifierPushRoutes(Router& router, std::shared_ptr<AgentService> service) {
+  auto api = std::make_shared<PushApi>(std::move(service));
+  auto add = [&](const char* method, const char* suffix, HttpResponse (PushApi::*member)(const HttpRequest&) const) {
+    keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
+                               [api, member](const HttpRequest& r) { return ((*api).*member)(r); });
+  };
+  auto add_authorized = [&](const char* method, const char* suffix,
+                            HttpResponse (PushApi::*member)(const HttpRequest&) const) {
+    keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
+                               [api, member](const HttpRequest& r) { return api->Authorized(r, member); });
+  };
+  add("POST", "/sessions", &PushApi::BeginPop);
+  add("PATCH", "/sessions/:session", &PushApi::CompletePop);
+  add_authorized("POST", "/agents/:id/attestations", &PushApi::Begin);
+  add_authorized("GET", "/agents/:id/attestations", &PushApi::List);
+  add_authorized("GET", "/agents/:id/attestations/:index", &PushApi::One);
+  add_authorized("PATCH", "/agents/:id/attestations/:index", &PushApi::Submit);
+}
+
+}  // namespace attestd::api

@@ -1,0 +1,359 @@
+#include "api/verifier_routes.h"
+
+#include "api/keylime/keylime_api.h"
+#include "common/base64.h"
+#include "common/json_writer.h"
+
+namespace attestd::api {
+
+namespace {
+
+using keylime::Envelope;
+using keylime::EnvelopeError;
+using keylime::EnvelopeFromStatus;
+using keylime::JsonBody;
+using keylime::Versions;
+
+// Keylime answered `valid` as 1/0 before API 2.5 and as a boolean since.
+bool BooleanValid(const HttpRequest& req) {
+  auto version = keylime::ParseApiVersion(req.param("api_version").value_or(""));
+  return version && *version >= "2.5";
+}
+
+void StringOrNull(JsonWriter& w, std::string_view key, std::string_view value) {
+  w.Key(key);
+  value.empty() ? w.Null() : w.String(value);
+}
+
+void WriteList(JsonWriter& w, std::string_view key, const std::vector<std::string>& list) {
+  w.Key(key).BeginArray();
+  for (const std::string& s : list) w.String(s);
+  w.EndArray();
+}
+
+// Decoders that stop at the first bad field; each sets one member.
+struct AgentDecoder {
+  const JsonBody& body;
+  VerifierAgent& agent;
+  Status status;
+
+  void Str(std::string_view key, std::string* out, bool required = false) {
+    if (!status.ok()) return;
+    auto v = body.OptionalString(key);
+    if (!v.ok()) status = v.status();
+    else if (*v) *out = std::move(**v);
+    else if (required) status = InvalidArgument(std::string(key) + " is required");
+  }
+  void Json(std::string_view key, std::string* out, bool required = false) {
+    if (!status.ok()) return;
+    auto v = body.OptionalJsonText(key);
+    if (!v.ok()) status = v.status();
+    else if (*v) *out = std::move(**v);
+    else if (required) status = InvalidArgument(std::string(key) + " is required");
+  }
+  void List(std::string_view key, std::vector<std::string>* out) {
+    if (!status.ok()) return;
+    auto v = body.OptionalStringList(key);
+    if (!v.ok()) status = v.status();
+    else if (*v) *out = std::move(**v);
+    else status = InvalidArgument(std::string(key) + " is required");
+  }
+  void Bytes(std::string_view key, std::string* out) {
+    std::string text;
+    Str(key, &text, true);
+    if (!status.ok()) return;
+    auto bytes = Base64DecodeAny(text);
+    if (!bytes || bytes->empty()) status = InvalidArgument(std::string(key) + " is not base64");
+    else *out = std::move(*bytes);
+  }
+  void Port(std::string_view key, int* out) {
+    if (!status.ok()) return;
+    auto v = body.OptionalPort(key);
+    if (!v.ok()) status = v.status();
+    else *out = v->value_or(0);
+  }
+};
+
+Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
+  JsonBody body;
+  if (Status st = body.Parse(req.body); !st.ok()) return st;
+  VerifierAgent a;
+  a.agent_id = req.params.at("id");
+  AgentDecoder d{body, a, Status::Ok()};
+  d.Json("tpm_policy", &a.tpm_policy, true);
+  d.Bytes("ak_tpm", &a.ak_tpm);
+  d.Str("mtls_cert", &a.mtls_cert);
+  d.Str("cloudagent_ip", &a.ip);
+  d.Port("cloudagent_port", &a.port);
+  d.Str("v", &a.v);
+  d.Str("runtime_policy", &a.runtime_policy);
+  d.Str("runtime_policy_name", &a.runtime_policy_name);
+  d.Json("mb_policy", &a.mb_policy);
+  d.Str("mb_policy_name", &a.mb_policy_name);
+  d.Json("metadata", &a.metadata);
+  d.Json("ima_sign_verification_keys", &a.ima_sign_verification_keys);
+  d.Str("revocation_key", &a.revocation_key);
+  d.List("accept_tpm_hash_algs", &a.accept_tpm_hash_algs);
+  d.List("accept_tpm_encryption_algs", &a.accept_tpm_encryption_algs);
+  d.List("accept_tpm_signing_algs", &a.accept_tpm_signing_algs);
+  d.Str("supported_version", &a.supported_version);
+  if (!d.status.ok()) return d.status;
+  if (a.ip.empty() != (a.port == 0)) {
+    return InvalidArgument("cloudagent_ip and cloudagent_port go together (neither: push model)");
+  }
+  return a;
+}
+
+void WriteAppraisalFailures(JsonWriter& w, const Appraisal& a) {
+  w.Key("failures").BeginArray();
+  for (const Failure& f : a.failures) {
+    w.BeginObject().Key("type").String(f.type).Key("context").Raw(f.context_json).EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteValid(JsonWriter& w, bool valid, bool boolean) {
+  w.Key("valid");
+  boolean ? w.Bool(valid) : w.Int(valid ? 1 : 0);
+}
+
+class VerifierApi {
+ public:
+  explicit VerifierApi(std::shared_ptr<AgentService> service) : service_(std::move(service)) {}
+
+  HttpResponse Enrol(const HttpRequest& req) const {
+    auto agent = DecodeAgent(req);
+    if (!agent.ok()) return EnvelopeFromStatus(agent.status());
+    auto enrolled = service_->Enrol(std::move(*agent));
+    if (!enrolled.ok()) return EnvelopeFromStatus(enrolled.status());
+    return Envelope(200, "Success");
+  }
+
+  HttpResponse Get(const HttpRequest& req) const {
+    auto agent = service_->Current(req.params.at("id"));
+    if (!agent.ok()) return EnvelopeFromStatus(agent.status());
+    return Envelope(200, "Success", AgentStatus(*agent));
+  }
+
+  HttpResponse List(const HttpRequest&) const {
+    auto ids = service_->List();
+    if (!ids.ok()) return EnvelopeFromStatus(ids.status());
+    JsonWriter w;
+    w.BeginObject().Key("uuids").BeginArray();
+    for (const std::string& id : *ids) w.BeginArray().String(id).EndArray();
+    w.EndArray().EndObject();
+    return Envelope(200, "Success", w.str());
+  }
+
+  HttpResponse Delete(const HttpRequest& req) const {
+    return Done(service_->Delete(req.params.at("id")));
+  }
+  HttpResponse Reactivate(const HttpRequest& req) const {
+    return Done(service_->Reactivate(req.params.at("id")));
+  }
+  HttpResponse Stop(const HttpRequest& req) const { return Done(service_->Stop(req.params.at("id"))); }
+
+  HttpResponse PutPolicy(PolicyKind kind, bool replace, const HttpRequest& req) const {
+    JsonBody body;
+    if (Status st = body.Parse(req.body); !st.ok()) return EnvelopeFromStatus(st);
+    NamedPolicy p;
+    p.name = req.params.at("name");
+    Result<std::optional<std::string>> text = kind == PolicyKind::kRuntime ? body.OptionalString("runtime_policy")
+                                                                           : body.OptionalJsonText("mb_policy");
+    if (!text.ok()) return EnvelopeFromStatus(text.status());
+    p.body = text->value_or("");
+    if (kind == PolicyKind::kRuntime) {
+      auto tpm_policy = body.OptionalJsonText("tpm_policy");
+      if (!tpm_policy.ok()) return EnvelopeFromStatus(tpm_policy.status());
+      p.tpm_policy = tpm_policy->value_or("");
+    }
+    Status st = service_->PutPolicy(kind, p, replace);
+    return st.ok() ? Envelope(201, "Created") : EnvelopeFromStatus(st);
+  }
+
+  HttpResponse GetPolicy(PolicyKind kind, const HttpRequest& req) const {
+    auto p = service_->GetPolicy(kind, req.params.at("name"));
+    if (!p.ok()) return EnvelopeFromStatus(p.status());
+    JsonWriter w;
+    w.BeginObject().Key("name").String(p->name);
+    if (kind == PolicyKind::kRuntime) {
+      StringOrNull(w, "tpm_policy", p->tpm_policy);
+      w.Key("runtime_policy").String(p->body);
+    } else {
+      w.Key("mb_policy").String(p->body);
+    }
+    w.EndObject();
+    return Envelope(200, "Success", w.str());
+  }
+
+  HttpResponse ListPolicies(PolicyKind kind, const HttpRequest&) const {
+    auto names = service_->ListPolicies(kind);
+    if (!names.ok()) return EnvelopeFromStatus(names.status());
+    JsonWriter w;
+    w.BeginObject();
+    WriteList(w, kind == PolicyKind::kRuntime ? "runtimepolicy names" : "mbpolicy names", *names);
+    w.EndObject();
+    return Envelope(200, "Success", w.str());
+  }
+
+  HttpResponse DeletePolicy(PolicyKind kind, const HttpRequest& req) const {
+    Status st = service_->DeletePolicy(kind, req.params.at("name"));
+    if (!st.ok()) return EnvelopeFromStatus(st);
+    HttpResponse r;
+    r.status = 204;  // no body, so no envelope
+    return r;
+  }
+
+  HttpResponse VerifyIdentity(const HttpRequest& req) const {
+    IdentityCheck check;
+    for (auto [name, out] : {std::pair{"agent_uuid", &check.agent_id}, {"quote", &check.quote},
+                             {"nonce", &check.nonce}}) {
+      auto v = req.query_param(name);
+      if (!v || v->empty()) return EnvelopeError(400, std::string("query parameter ") + name + " is required");
+      *out = std::string(*v);
+    }
+    check.hash_alg = std::string(req.query_param("hash_alg").value_or(""));
+    auto appraisal = service_->VerifyIdentity(check);
+    if (!appraisal.ok()) return EnvelopeFromStatus(appraisal.status());
+    JsonWriter w;
+    w.BeginObject();
+    WriteValid(w, appraisal->is_valid, false);
+    if (!appraisal->is_valid) {
+      std::string reason;
+      for (const Failure& f : appraisal->failures) reason += (reason.empty() ? "" : ", ") + f.type;
+      w.Key("reason").String(reason);
+      WriteAppraisalFailures(w, *appraisal);
+    }
+    w.EndObject();
+    return Envelope(200, "Success", w.str());
+  }
+
+  HttpResponse VerifyEvidence(const HttpRequest& req) const {
+    auto check = DecodeEvidence(req);
+    if (!check.ok()) return EnvelopeFromStatus(check.status());
+    auto appraisal = service_->VerifyEvidence(*check);
+    if (!appraisal.ok()) return EnvelopeFromStatus(appraisal.status());
+    JsonWriter w;
+    w.BeginObject();
+    WriteValid(w, appraisal->is_valid, BooleanValid(req));
+    w.Key("claims").Raw(appraisal->claims_json);
+    WriteAppraisalFailures(w, *appraisal);
+    w.EndObject();
+    return Envelope(200, "Success", w.str());
+  }
+
+ private:
+  static HttpResponse Done(const Status& st) { return st.ok() ? Envelope(200, "Success") : EnvelopeFromStatus(st); }
+
+  static Result<EvidenceCheck> DecodeEvidence(const HttpRequest& req) {
+    JsonBody body;
+    if (Status st = body.Parse(req.body); !st.ok()) return st;
+    auto type = body.RequiredString("type");
+    if (!type.ok()) return type.status();
+    if (*type != "tpm") return InvalidArgument("type '" + *type + "' is not supported (only tpm)");
+    auto data_text = body.OptionalJsonText("data");
+    if (!data_text.ok()) return data_text.status();
+    if (!*data_text) return InvalidArgument("data is required");
+    JsonBody data;
+    if (Status st = data.Parse(**data_text); !st.ok()) return InvalidArgument("data must be a JSON object");
+    EvidenceCheck c;
+    for (auto [name, out] : {std::pair{"quote", &c.quote}, {"nonce", &c.nonce}, {"hash_alg", &c.hash_alg}}) {
+      auto v = data.RequiredString(name);
+      if (!v.ok()) return v.status();
+      *out = std::move(*v);
+    }
+    auto ak = data.RequiredString("tpm_ak");
+    if (!ak.ok()) return ak.status();
+    if (ak->rfind("-----BEGIN", 0) == 0) {
+      c.ak_pem = *ak;
+    } else {
+      auto bytes = Base64DecodeAny(*ak);
+      if (!bytes || bytes->empty()) return InvalidArgument("tpm_ak is neither base64 nor PEM");
+      c.ak_tpm = std::move(*bytes);
+    }
+    auto tpm_policy = data.OptionalJsonText("tpm_policy");
+    if (!tpm_policy.ok()) return tpm_policy.status();
+    c.tpm_policy = tpm_policy->value_or("");
+    c.has_runtime_policy = data.Has("runtime_policy");
+    c.has_mb_policy = data.Has("mb_policy");
+    c.has_ima_measurement_list = data.Has("ima_measurement_list");
+    c.has_mb_log = data.Has("mb_log");
+    return c;
+  }
+
+  // Keylime's process_get_status, plus the push model's counters.
+  std::string AgentStatus(const VerifierAgent& a) const {
+    JsonWriter w;
+    w.BeginObject();
+    w.Key("agent_id").String(a.agent_id);
+    w.Key("operational_state").Int(static_cast<int>(a.operational_state));
+    StringOrNull(w, "v", a.v);
+    StringOrNull(w, "ip", a.ip);
+    w.Key("port");
+    a.port == 0 ? w.Null() : w.Int(a.port);
+    w.Key("tpm_policy").String(a.tpm_policy);
+    w.Key("meta_data").String(a.metadata);
+    w.Key("has_mb_refstate").Int(a.mb_policy.empty() ? 0 : 1);
+    w.Key("has_runtime_policy").Int(a.runtime_policy.empty() ? 0 : 1);
+    WriteList(w, "accept_tpm_hash_algs", a.accept_tpm_hash_algs);
+    WriteList(w, "accept_tpm_encryption_algs", a.accept_tpm_encryption_algs);
+    WriteList(w, "accept_tpm_signing_algs", a.accept_tpm_signing_algs);
+    w.Key("hash_alg").String(a.hash_alg);
+    w.Key("enc_alg").String(a.enc_alg);
+    w.Key("sign_alg").String(a.sign_alg);
+    w.Key("verifier_id").String(service_->options().verifier_id);
+    w.Key("verifier_ip").String(service_->verifier_ip());
+    w.Key("verifier_port").Int(service_->verifier_port());
+    w.Key("severity_level");
+    a.severity_level ? w.Int(*a.severity_level) : w.Null();
+    StringOrNull(w, "last_event_id", a.last_event_id);
+    w.Key("attestation_count").Int(a.attestation_count);
+    w.Key("last_received_quote").Int(a.last_received_quote_s);
+    w.Key("last_successful_attestation").Int(a.last_successful_attestation_s);
+    w.Key("attestation_status").String(a.attestation_status);
+    w.Key("attestation_period").Int(service_->options().quote_interval_s);
+    w.Key("maximum_attestation_interval").Null();
+    StringOrNull(w, "runtime_policy_name", a.runtime_policy_name);
+    StringOrNull(w, "mb_policy_name", a.mb_policy_name);
+    w.Key("push_model").Bool(a.push_model);
+    w.EndObject();
+    return w.Take();
+  }
+
+  std::shared_ptr<AgentService> service_;
+};
+
+}  // namespace
+
+std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service) {
+  auto api = std::make_shared<VerifierApi>(service);
+  auto router = keylime::MakeKeylimeRouter();
+  auto add = [&](const char* method, const char* suffix, auto member) {
+    keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
+                               [api, member](const HttpRequest& r) { return ((*api).*member)(r); });
+  };
+  add("POST", "/agents/:id", &VerifierApi::Enrol);
+  add("GET", "/agents/:id", &VerifierApi::Get);
+  add("GET", "/agents", &VerifierApi::List);
+  add("DELETE", "/agents/:id", &VerifierApi::Delete);
+  add("PUT", "/agents/:id/reactivate", &VerifierApi::Reactivate);
+  add("PUT", "/agents/:id/stop", &VerifierApi::Stop);
+  add("GET", "/verify/identity", &VerifierApi::VerifyIdentity);
+  add("POST", "/verify/evidence", &VerifierApi::VerifyEvidence);
+  for (auto [prefix, kind] : {std::pair{"/allowlists", PolicyKind::kRuntime}, {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
+    auto on = [&](const char* method, const std::string& suffix, auto fn) {
+      keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
+                                 [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); });
+    };
+    std::string one = std::string(prefix) + "/:name";
+    on("POST", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.PutPolicy(k, false, r); });
+    on("PUT", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.PutPolicy(k, true, r); });
+    on("GET", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.GetPolicy(k, r); });
+    on("DELETE", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.DeletePolicy(k, r); });
+    on("GET", prefix, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.ListPolicies(k, r); });
+  }
+  AddVerifierPushRoutes(*router, std::move(service));
+  return router;
+}
+
+}  // namespace attestd::api

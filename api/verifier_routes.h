@@ -1,0 +1,26 @@
+// The Keylime-compatible verifier's route table (shared/spec/keylime.md,
+// "Verifier (v2.x)"), in the Keylime envelope under the v2 prefixes, on its
+// own listener (mTLS unless --insecure-verifier):
+//   GET /version
+//   POST|GET|DELETE /v2.x/agents/{id}, GET /v2.x/agents
+//   PUT /v2.x/agents/{id}/reactivate, PUT /v2.x/agents/{id}/stop
+//   POST|PUT|GET|DELETE /v2.x/allowlists/{name}, GET /v2.x/allowlists
+//   POST|PUT|GET|DELETE /v2.x/mbpolicies/{name}, GET /v2.x/mbpolicies
+//   GET /v2.x/verify/identity, POST /v2.x/verify/evidence
+// and the v3 push model (verifier_push_routes.cc, JSON:API):
+//   POST /v3/agents/{id}/attestations, PATCH …/latest|{n}, GET list/latest/{n}
+// The routes decode JSON and base64 only; every rule is AgentService's.
+#pragma once
+
+#include <memory>
+
+#include "api/router.h"
+#include "server/agent_service.h"
+
+namespace attestd::api {
+
+std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service);
+// The v3 push-model routes, added by MakeVerifierRouter.
+void AddVerifierPushRoutes(Router& router, std::shared_ptr<AgentService> service);
+
+}  // namespace attestd::api

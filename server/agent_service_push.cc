@@ -1,0 +1,328 @@
+// AgentService, push model (v3): capability negotiation, evidence through
+// the session engine's queue, and outcomes recorded on the agent.
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "common/base64.h"
+#include "common/json_writer.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "server/agent_service.h"
+#include "verifiers/tpm/evidence.h"
+#include "verifiers/tpm/pcr_policy.h"
+#include "verifiers/tpm/tpm_structures.h"
+
+namespace attestd {
+
+namespace {
+
+Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+
+constexpr size_t kChallengeBytes = 16;  // 128 bits, as Keylime's push verifier
+// Signature schemes the TPM quote verifier checks.
+const std::set<std::string> kSchemes = {"rsassa", "rsapss", "ecdsa"};
+
+// The first of the agent's accepted names that the offer also has and
+// `usable` allows, in the order of the agent's list (Keylime's rule).
+std::optional<std::string> Pick(const std::vector<std::string>& accepted, const std::vector<std::string>& offered,
+                                const std::function<bool(const std::string&)>& usable) {
+  for (const std::string& a : accepted) {
+    if (std::find(offered.begin(), offered.end(), a) != offered.end() && usable(a)) return a;
+  }
+  return std::nullopt;
+}
+
+// The PCRs to quote: those the policy names plus those of its mask; PCR 0
+// when it names none (a quote selects at least one PCR).
+Result<std::vector<int>> PolicyPcrs(const std::string& tpm_policy) {
+  auto policy = tpm::ParseTpmPolicy(tpm_policy);
+  if (!policy.ok()) return policy.status();
+  std::set<int> pcrs;
+  for (const auto& [pcr, values] : policy->allowed) pcrs.insert(pcr);
+  simdjson::dom::parser parser;
+  std::string_view mask;
+  if (parser.parse(tpm_policy).at_key("mask").get_string().get(mask) == simdjson::SUCCESS) {
+    if (mask.size() >= 2 && mask[0] == '0' && (mask[1] == 'x' || mask[1] == 'X')) mask.remove_prefix(2);
+    uint32_t bits = 0;  // validated at enrolment; an unreadable mask adds nothing
+    (void)std::from_chars(mask.data(), mask.data() + mask.size(), bits, 16);
+    for (int i = 0; i < 24; ++i) {
+      if (bits & (1U << i)) pcrs.insert(i);
+    }
+  }
+  if (pcrs.empty()) pcrs.insert(0);
+  return std::vector<int>(pcrs.begin(), pcrs.end());
+}
+
+std::string SubjectsJson(const std::string& bank, const std::vector<int>& pcrs) {
+  JsonWriter w;
+  w.BeginObject().Key(bank).BeginArray();
+  for (int p : pcrs) w.Int(p);
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+// Chooses hash, scheme, PCRs and key from the offer into `att`.
+Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAttestation* att) {
+  if (caps.component_version != "2.0") return InvalidArgument("tpm_quote component_version must be 2.0");
+  auto pcrs = PolicyPcrs(agent.tpm_policy);
+  if (!pcrs.ok()) return pcrs.status();
+  auto covers = [&](const std::string& bank) {
+    auto it = caps.available_subjects.find(bank);
+    if (it == caps.available_subjects.end()) return false;
+    return std::all_of(pcrs->begin(), pcrs->end(), [&](int p) {
+      return std::find(it->second.begin(), it->second.end(), p) != it->second.end();
+    });
+  };
+  auto hash = Pick(agent.accept_tpm_hash_algs, caps.hash_algorithms,
+                   [&](const std::string& h) { return tpm::HashAlgByName(h) && covers(h); });
+  if (!hash) return InvalidArgument("no hash algorithm both accepted and offered covers the policy's PCRs");
+  auto scheme = Pick(agent.accept_tpm_signing_algs, caps.signature_schemes,
+                     [](const std::string& s) { return kSchemes.count(s) > 0; });
+  if (!scheme) return InvalidArgument("no signature scheme both accepted and offered");
+  auto key = std::find_if(caps.certification_keys.begin(), caps.certification_keys.end(),
+                          [&](const TpmCapabilities::Key& k) { return k.public_tpm2b == agent.ak_tpm; });
+  if (key == caps.certification_keys.end()) return InvalidArgument("the enrolled AK is not among the certification keys");
+  att->hash_algorithm = *hash;
+  att->signature_scheme = *scheme;
+  att->selected_subjects_json = SubjectsJson(*hash, *pcrs);
+  att->certification_key = key->public_tpm2b;
+  att->certification_key_json = key->json;
+  return Status::Ok();
+}
+
+bool Open(const PushAttestation& a, int64_t now_ms) {
+  return a.stage == "evaluating_evidence" || (a.stage == "awaiting_evidence" && now_ms < a.challenges_expire_at_ms);
+}
+
+PushAttestation* Find(VerifierAgent& agent, std::optional<int64_t> index) {
+  if (agent.attestations.empty()) return nullptr;
+  if (!index) return &agent.attestations.back();
+  for (PushAttestation& a : agent.attestations) {
+    if (a.index == *index) return &a;
+  }
+  return nullptr;
+}
+
+// The appraisal's verdict and failures from a complete session's result.
+struct Verdict {
+  bool valid = false;
+  std::string failures_json = "[]";
+  std::string first_failure;
+};
+
+Verdict ReadVerdict(const Session& session) {
+  Verdict v;
+  if (session.state != SessionState::kComplete) {
+    v.first_failure = "appraisal.error";
+    v.failures_json = R"([{"type":"appraisal.error","context":{"reason":"the evidence could not be appraised"}}])";
+    return v;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(session.result).get(doc) != simdjson::SUCCESS) return v;
+  if (doc.at_key("is_valid").get_bool().get(v.valid) != simdjson::SUCCESS) v.valid = false;
+  simdjson::dom::array failures;
+  if (doc.at_key("failures").get_array().get(failures) == simdjson::SUCCESS) {
+    v.failures_json = simdjson::minify(failures);
+    std::string_view type;
+    for (simdjson::dom::element f : failures) {
+      if (f.at_key("type").get_string().get(type) == simdjson::SUCCESS) {
+        v.first_failure = std::string(type);
+        break;
+      }
+    }
+  }
+  return v;
+}
+
+// Adds a failure for a policy attestd cannot appraise yet.
+void AddUnavailable(Verdict& v, const char* type, const char* reason) {
+  JsonWriter w;
+  w.BeginObject().Key("type").String(type).Key("context").BeginObject().Key("reason").String(reason);
+  w.EndObject().EndObject();
+  std::string item = w.Take();
+  v.failures_json = v.failures_json == "[]" ? "[" + item + "]"
+                                            : v.failures_json.substr(0, v.failures_json.size() - 1) + "," + item + "]";
+  if (v.first_failure.empty()) v.first_failure = type;
+  v.valid = false;
+}
+
+}  // namespace
+
+Result<PushAttestation> AgentService::BeginAttestation(std::string_view agent_id, const TpmCapabilities& caps,
+                                                       int64_t* retry_after_s) {
+  *retry_after_s = 0;
+  Reconcile(agent_id);
+  auto agent = Get(agent_id);
+  if (!agent.ok()) return agent.status();
+  if (!agent->push_model) return PermissionDenied("the agent is not enrolled in push mode");
+  if (agent->operational_state == AgentState::kTenantFailed) return PermissionDenied("the agent is stopped");
+  PushAttestation att;
+  if (Status st = Negotiate(*agent, caps, &att); !st.ok()) return st;
+  auto session = sessions_->Create(std::nullopt, kChallengeBytes);
+  if (!session.ok()) return session.status();
+  int64_t now = NowMillis();
+  att.session_id = session->id;
+  att.challenge = Base64Encode(session->nonce);
+  att.capabilities_received_at_ms = now;
+  att.challenges_expire_at_ms = session->expiry_ms;
+  int64_t interval_ms = options_.quote_interval_s * 1000;
+  auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {
+    if (!a.attestations.empty()) {
+      const PushAttestation& last = a.attestations.back();
+      if (Open(last, now)) return Conflict("an attestation is in progress");
+      int64_t wait_ms = last.capabilities_received_at_ms + interval_ms - now;
+      if (wait_ms > 0) {
+        *retry_after_s = (wait_ms + 999) / 1000;
+        return Status(StatusCode::kResourceExhausted, "too early: wait for the quote interval");
+      }
+    }
+    att.index = a.next_attestation_index++;
+    a.attestations.push_back(att);
+    if (a.attestations.size() > kKeptAttestations) a.attestations.erase(a.attestations.begin());
+    return Status::Ok();
+  });
+  if (!updated.ok()) {
+    (void)sessions_->Delete(session->id);
+    return updated.status();
+  }
+  return updated->attestations.back();
+}
+
+Result<PushAttestation> AgentService::SubmitEvidence(std::string_view agent_id, std::optional<int64_t> index,
+                                                     const QuoteSubmission& submission) {
+  auto agent = Get(agent_id);
+  if (!agent.ok()) return agent.status();
+  PushAttestation* att = Find(*agent, index);
+  if (!att) return NotFound("no such attestation");
+  if (att->stage != "awaiting_evidence") return PermissionDenied("evidence was already received");
+  if (NowMillis() >= att->challenges_expire_at_ms) return PermissionDenied("the challenge expired");
+  JsonWriter w;
+  w.BeginObject().Key("agent_id").String(agent_id);
+  w.Key("message").String(Base64Encode(submission.message));
+  w.Key("signature").String(Base64Encode(submission.signature));
+  w.Key("pcrs").String(Base64Encode(submission.subject_data));
+  w.Key("hash_alg").String(att->hash_algorithm);
+  w.EndObject();
+  // The session store's waiting → processing step admits one submission.
+  SubmitOptions options;
+  options.respond_async = true;
+  auto outcome = sessions_->Submit(att->session_id, tpm::kTpmQuoteJsonType, w.Take(), options);
+  if (!outcome.ok()) {
+    StatusCode c = outcome.status().code();
+    if (c == StatusCode::kConflict) return PermissionDenied("evidence was already received");
+    if (c == StatusCode::kNotFound) return PermissionDenied("the challenge expired");
+    return outcome.status();
+  }
+  int64_t index_value = att->index;
+  int64_t now = NowMillis();
+  auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {
+    PushAttestation* p = Find(a, index_value);
+    if (!p) return NotFound("the attestation was forgotten meanwhile");
+    if (p->stage == "awaiting_evidence") {  // a fast worker may have finished it already
+      p->stage = "evaluating_evidence";
+    }
+    p->evidence_received_at_ms = now;
+    a.last_received_quote_s = now / 1000;
+    a.hash_alg = p->hash_algorithm;
+    a.sign_alg = p->signature_scheme;
+    return Status::Ok();
+  });
+  if (!updated.ok()) return updated.status();
+  if (submission.has_ima_log || submission.has_uefi_log) {
+    LogInfo("verifier: push evidence carried logs attestd does not appraise yet", {{"agent_id", std::string(agent_id)}});
+  }
+  return *Find(*updated, index_value);
+}
+
+Result<std::vector<PushAttestation>> AgentService::Attestations(std::string_view agent_id) {
+  Reconcile(agent_id);
+  auto agent = Get(agent_id);
+  if (!agent.ok()) return agent.status();
+  return agent->attestations;
+}
+
+Result<PushAttestation> AgentService::Attestation(std::string_view agent_id, std::optional<int64_t> index) {
+  Reconcile(agent_id);
+  auto agent = Get(agent_id);
+  if (!agent.ok()) return agent.status();
+  PushAttestation* att = Find(*agent, index);
+  if (!att) return NotFound("no such attestation");
+  return *att;
+}
+
+int64_t AgentService::SecondsToNextAttestation(std::string_view agent_id) {
+  auto agent = Get(agent_id);
+  if (!agent.ok() || agent->attestations.empty()) return 0;
+  int64_t wait_ms = agent->attestations.back().capabilities_received_at_ms + options_.quote_interval_s * 1000 -
+                    NowMillis();
+  return wait_ms > 0 ? (wait_ms + 999) / 1000 : 0;
+}
+
+void AgentService::Reconcile(std::string_view agent_id) {
+  auto agent = Get(agent_id);
+  if (!agent.ok()) return;
+  for (const PushAttestation& a : agent->attestations) {
+    if (a.stage != "evaluating_evidence") continue;
+    auto session = sessions_->Get(a.session_id);
+    if (session.ok() && session->state == SessionState::kProcessing) continue;
+    Session finished;
+    if (session.ok()) {
+      finished = std::move(*session);
+    } else {
+      // The session expired before anyone recorded its outcome.
+      finished.id = a.session_id;
+      finished.state = SessionState::kFailed;
+    }
+    (void)agents_->Update(agent_id, [&](VerifierAgent& ag) {
+      ApplyOutcome(ag, finished);
+      return Status::Ok();
+    });
+  }
+}
+
+void AgentService::OnSessionFinished(const Session& session) {
+  if (session.evidence_type != tpm::kTpmQuoteJsonType) return;
+  auto evidence = tpm::ParseQuoteJsonEvidence(session.evidence);
+  if (!evidence.ok() || !ValidName(evidence->agent_id)) return;
+  auto updated = agents_->Update(evidence->agent_id, [&](VerifierAgent& a) {
+    return ApplyOutcome(a, session) ? Status::Ok() : NotFound("not a push attestation of this agent");
+  });
+  if (!updated.ok() && updated.status().code() != StatusCode::kNotFound) {
+    LogWarn("verifier: could not record a push attestation's outcome; it is recorded when next read",
+            {{"agent_id", evidence->agent_id}, {"error", updated.status().message()}});
+  }
+}
+
+bool AgentService::ApplyOutcome(VerifierAgent& agent, const Session& session) const {
+  auto it = std::find_if(agent.attestations.begin(), agent.attestations.end(),
+                         [&](const PushAttestation& a) { return a.session_id == session.id; });
+  if (it == agent.attestations.end() || it->stage == "verification_complete") return false;
+  Verdict v = ReadVerdict(session);
+  if (!agent.runtime_policy.empty()) {
+    AddUnavailable(v, "runtime_policy.appraiser_unavailable", "runtime (IMA) policy appraisal is not implemented yet");
+  }
+  if (!agent.mb_policy.empty()) {
+    AddUnavailable(v, "measured_boot.appraiser_unavailable", "measured-boot policy appraisal is not implemented yet");
+  }
+  int64_t now = NowMillis();
+  it->stage = "verification_complete";
+  it->evaluation = v.valid ? "pass" : "fail";
+  it->failure_reason = v.first_failure;
+  it->failures_json = v.failures_json;
+  it->verification_completed_at_ms = now;
+  ++agent.attestation_count;
+  agent.attestation_status = v.valid ? "PASS" : "FAIL";
+  if (v.valid) agent.last_successful_attestation_s = now / 1000;
+  // A token keeps working while its agent keeps passing.
+  if (v.valid && !agent.token_hash.empty()) {
+    agent.token_expires_at_ms = std::max(agent.token_expires_at_ms, now + options_.token_ttl_s * 1000);
+  }
+  if (!v.valid) agent.last_event_id = v.first_failure;
+  return true;
+}
+
+}  // namespace attestd

@@ -1,0 +1,226 @@
+#include "store/agent_store.h"
+
+#include <simdjson.h>
+
+#include "common/base64.h"
+#include "common/json_writer.h"
+#include "store/policy_store.h"
+
+namespace attestd {
+
+const char* PolicyKindName(PolicyKind kind) {
+  return kind == PolicyKind::kRuntime ? "runtime" : "mb";
+}
+
+namespace {
+
+void WriteList(JsonWriter& w, std::string_view key, const std::vector<std::string>& list) {
+  w.Key(key).BeginArray();
+  for (const std::string& s : list) w.String(s);
+  w.EndArray();
+}
+
+void WriteAttestation(JsonWriter& w, const PushAttestation& a) {
+  w.BeginObject();
+  w.Key("index").Int(a.index);
+  w.Key("session_id").String(a.session_id);
+  w.Key("stage").String(a.stage);
+  w.Key("evaluation").String(a.evaluation);
+  w.Key("failure_reason").String(a.failure_reason);
+  w.Key("failures").String(a.failures_json);
+  w.Key("hash_algorithm").String(a.hash_algorithm);
+  w.Key("signature_scheme").String(a.signature_scheme);
+  w.Key("selected_subjects").String(a.selected_subjects_json);
+  w.Key("certification_key").String(Base64Encode(a.certification_key));
+  w.Key("certification_key_json").String(a.certification_key_json);
+  w.Key("challenge").String(a.challenge);
+  w.Key("capabilities_received_at").Int(a.capabilities_received_at_ms);
+  w.Key("challenges_expire_at").Int(a.challenges_expire_at_ms);
+  w.Key("evidence_received_at").Int(a.evidence_received_at_ms);
+  w.Key("verification_completed_at").Int(a.verification_completed_at_ms);
+  w.EndObject();
+}
+
+// Field readers that leave the target untouched when the member is absent
+// (records written by an older attestd).
+struct Reader {
+  simdjson::dom::object obj;
+  bool ok = true;
+
+  void Str(std::string_view key, std::string* out) {
+    simdjson::dom::element e;
+    if (obj.at_key(key).get(e) != simdjson::SUCCESS) return;
+    std::string_view s;
+    if (e.get_string().get(s) != simdjson::SUCCESS) {
+      ok = false;
+      return;
+    }
+    *out = std::string(s);
+  }
+  void Bytes(std::string_view key, std::string* out) {
+    std::string text;
+    Str(key, &text);
+    if (text.empty()) return;
+    auto bytes = Base64DecodeStd(text);
+    if (!bytes) {
+      ok = false;
+      return;
+    }
+    *out = std::move(*bytes);
+  }
+  void Int(std::string_view key, int64_t* out) {
+    simdjson::dom::element e;
+    if (obj.at_key(key).get(e) != simdjson::SUCCESS) return;
+    if (e.get_int64().get(*out) != simdjson::SUCCESS) ok = false;
+  }
+  void Bool(std::string_view key, bool* out) {
+    simdjson::dom::element e;
+    if (obj.at_key(key).get(e) != simdjson::SUCCESS) return;
+    if (e.get_bool().get(*out) != simdjson::SUCCESS) ok = false;
+  }
+  void List(std::string_view key, std::vector<std::string>* out) {
+    simdjson::dom::array arr;
+    if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) return;
+    out->clear();
+    for (simdjson::dom::element e : arr) {
+      std::string_view s;
+      if (e.get_string().get(s) != simdjson::SUCCESS) {
+        ok = false;
+        return;
+      }
+      out->emplace_back(s);
+    }
+  }
+};
+
+}  // namespace
+
+std::string EncodeAgent(const VerifierAgent& a) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("agent_id").String(a.agent_id);
+  w.Key("operational_state").Int(static_cast<int>(a.operational_state));
+  w.Key("push_model").Bool(a.push_model);
+  w.Key("v").String(a.v);
+  w.Key("ip").String(a.ip);
+  w.Key("port").Int(a.port);
+  w.Key("tpm_policy").String(a.tpm_policy);
+  w.Key("ak_tpm").String(Base64Encode(a.ak_tpm));
+  w.Key("mtls_cert").String(a.mtls_cert);
+  w.Key("runtime_policy").String(a.runtime_policy);
+  w.Key("runtime_policy_name").String(a.runtime_policy_name);
+  w.Key("mb_policy").String(a.mb_policy);
+  w.Key("mb_policy_name").String(a.mb_policy_name);
+  w.Key("metadata").String(a.metadata);
+  w.Key("ima_sign_verification_keys").String(a.ima_sign_verification_keys);
+  w.Key("revocation_key").String(a.revocation_key);
+  WriteList(w, "accept_tpm_hash_algs", a.accept_tpm_hash_algs);
+  WriteList(w, "accept_tpm_encryption_algs", a.accept_tpm_encryption_algs);
+  WriteList(w, "accept_tpm_signing_algs", a.accept_tpm_signing_algs);
+  w.Key("supported_version").String(a.supported_version);
+  w.Key("hash_alg").String(a.hash_alg);
+  w.Key("enc_alg").String(a.enc_alg);
+  w.Key("sign_alg").String(a.sign_alg);
+  w.Key("severity_level").Int(a.severity_level.value_or(-1));
+  w.Key("last_event_id").String(a.last_event_id);
+  w.Key("attestation_count").Int(a.attestation_count);
+  w.Key("last_received_quote").Int(a.last_received_quote_s);
+  w.Key("last_successful_attestation").Int(a.last_successful_attestation_s);
+  w.Key("attestation_status").String(a.attestation_status);
+  w.Key("created_at").Int(a.created_at_ms);
+  w.Key("pop_session_id").String(a.pop_session_id);
+  w.Key("pop_challenge").String(Base64Encode(a.pop_challenge));
+  w.Key("pop_expires_at").Int(a.pop_expires_at_ms);
+  w.Key("token_hash").String(a.token_hash);
+  w.Key("token_expires_at").Int(a.token_expires_at_ms);
+  w.Key("next_attestation_index").Int(a.next_attestation_index);
+  w.Key("attestations").BeginArray();
+  for (const PushAttestation& p : a.attestations) WriteAttestation(w, p);
+  w.EndArray();
+  w.EndObject();
+  return w.Take();
+}
+
+Result<VerifierAgent> DecodeAgent(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  Reader r;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS ||
+      root.get_object().get(r.obj) != simdjson::SUCCESS) {
+    return Internal("stored agent record is not a JSON object");
+  }
+  VerifierAgent a;
+  int64_t n = 0;
+  r.Str("agent_id", &a.agent_id);
+  n = static_cast<int>(a.operational_state);
+  r.Int("operational_state", &n);
+  a.operational_state = static_cast<AgentState>(n);
+  r.Bool("push_model", &a.push_model);
+  r.Str("v", &a.v);
+  r.Str("ip", &a.ip);
+  n = 0;
+  r.Int("port", &n);
+  a.port = static_cast<int>(n);
+  r.Str("tpm_policy", &a.tpm_policy);
+  r.Bytes("ak_tpm", &a.ak_tpm);
+  r.Str("mtls_cert", &a.mtls_cert);
+  r.Str("runtime_policy", &a.runtime_policy);
+  r.Str("runtime_policy_name", &a.runtime_policy_name);
+  r.Str("mb_policy", &a.mb_policy);
+  r.Str("mb_policy_name", &a.mb_policy_name);
+  r.Str("metadata", &a.metadata);
+  r.Str("ima_sign_verification_keys", &a.ima_sign_verification_keys);
+  r.Str("revocation_key", &a.revocation_key);
+  r.List("accept_tpm_hash_algs", &a.accept_tpm_hash_algs);
+  r.List("accept_tpm_encryption_algs", &a.accept_tpm_encryption_algs);
+  r.List("accept_tpm_signing_algs", &a.accept_tpm_signing_algs);
+  r.Str("supported_version", &a.supported_version);
+  r.Str("hash_alg", &a.hash_alg);
+  r.Str("enc_alg", &a.enc_alg);
+  r.Str("sign_alg", &a.sign_alg);
+  n = -1;
+  r.Int("severity_level", &n);
+  if (n >= 0) a.severity_level = static_cast<int>(n);
+  r.Str("last_event_id", &a.last_event_id);
+  r.Int("attestation_count", &a.attestation_count);
+  r.Int("last_received_quote", &a.last_received_quote_s);
+  r.Int("last_successful_attestation", &a.last_successful_attestation_s);
+  r.Str("attestation_status", &a.attestation_status);
+  r.Int("created_at", &a.created_at_ms);
+  r.Str("pop_session_id", &a.pop_session_id);
+  r.Bytes("pop_challenge", &a.pop_challenge);
+  r.Int("pop_expires_at", &a.pop_expires_at_ms);
+  r.Str("token_hash", &a.token_hash);
+  r.Int("token_expires_at", &a.token_expires_at_ms);
+  r.Int("next_attestation_index", &a.next_attestation_index);
+  simdjson::dom::array list;
+  if (r.obj.at_key("attestations").get_array().get(list) == simdjson::SUCCESS) {
+    for (simdjson::dom::element e : list) {
+      Reader ar;
+      if (e.get_object().get(ar.obj) != simdjson::SUCCESS) return Internal("stored attestation is not an object");
+      PushAttestation p;
+      ar.Int("index", &p.index);
+      ar.Str("session_id", &p.session_id);
+      ar.Str("stage", &p.stage);
+      ar.Str("evaluation", &p.evaluation);
+      ar.Str("failure_reason", &p.failure_reason);
+      ar.Str("failures", &p.failures_json);
+      ar.Str("hash_algorithm", &p.hash_algorithm);
+      ar.Str("signature_scheme", &p.signature_scheme);
+      ar.Str("selected_subjects", &p.selected_subjects_json);
+      ar.Bytes("certification_key", &p.certification_key);
+      ar.Str("certification_key_json", &p.certification_key_json);
+      ar.Str("challenge", &p.challenge);
+      ar.Int("capabilities_received_at", &p.capabilities_received_at_ms);
+      ar.Int("challenges_expire_at", &p.challenges_expire_at_ms);
+      ar.Int("evidence_received_at", &p.evidence_received_at_ms);
+      ar.Int("verification_completed_at", &p.verification_completed_at_ms);
+      if (!ar.ok) return Internal("stored attestation has a field of the wrong type");
+      a.attestations.push_back(std::move(p));
+    }
+  }
+  if (!r.ok) return Internal("stored agent record has a field of the wrong type");
+  return a;
+}
+
+}  // namespace attestd
