@@ -20,6 +20,11 @@
 //   when the queue runs dry, so pipelining never holds more connections than
 //   the pool's size, nor keeps one from RedisPool::Borrow for long.
 // - The I/O thread starts on the first call and stops in the destructor.
+// - Asynchronous calls (Submit) never block the caller: their callback runs
+//   on the I/O thread once the reply is in (or the call failed), so a server
+//   thread can go on serving other requests meanwhile. A callback must not
+//   wait for the pool (Command, Eval, Borrow): that would stall the I/O
+//   thread; it may submit further calls.
 //
 // Only for commands that neither block (BLOCK, BLPOP, ...) nor change the
 // connection's state (SELECT, MULTI, WATCH, SUBSCRIBE, ...): use
@@ -27,7 +32,9 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -40,8 +47,14 @@ struct redisContext;
 namespace attestd {
 
 class RedisPool;
-struct PipelinedCall;
 using RedisArgs = std::vector<std::string_view>;
+using RedisCallback = std::function<void(Result<RedisReply>)>;
+
+// One command waiting for its batch.
+struct PipelinedCall {
+  std::string command;  // RESP
+  RedisCallback done;
+};
 
 class RedisPipeline {
  public:
@@ -57,16 +70,23 @@ class RedisPipeline {
   // Blocks the calling thread until its reply (or failure) is in.
   Result<RedisReply> Call(const RedisArgs& args);
 
+  // Queues a command formatted by Format and returns at once; `done` gets
+  // the reply (as Call would return it) on the I/O thread.
+  void Submit(std::string command, RedisCallback done);
+
+  // A command in the Redis protocol (RESP), binary-safe.
+  static std::string Format(const RedisArgs& args);
+
  private:
   void Run();
   // Blocks until calls are queued (false: stopping), then takes them all.
-  bool TakeBatch(std::vector<PipelinedCall*>* batch);
+  bool TakeBatch(std::vector<PipelinedCall>* batch);
   // Leases a connection if it has none (calls queued meanwhile join the
   // batch), then runs the batch.
-  void Serve(std::vector<PipelinedCall*>* batch);
+  void Serve(std::vector<PipelinedCall>* batch);
   // Sends the batch and hands each reply to its caller as it arrives.
-  void Exchange(const std::vector<PipelinedCall*>& batch);
-  void FailAll(const std::vector<PipelinedCall*>& batch, size_t from, const Status& status);
+  void Exchange(std::vector<PipelinedCall>& batch);
+  void FailAll(std::vector<PipelinedCall>& batch, size_t from, const Status& status);
   // Returns the connection to the pool unless more calls are waiting.
   void ReleaseIfIdle();
 
@@ -75,7 +95,7 @@ class RedisPipeline {
 
   std::mutex mu_;
   std::condition_variable queued_;
-  std::vector<PipelinedCall*> queue_;  // guarded by mu_
+  std::vector<PipelinedCall> queue_;   // guarded by mu_
   bool stopping_ = false;              // guarded by mu_
   std::thread thread_;                 // started by the first Call
 };

@@ -335,6 +335,29 @@ Result<RedisReply> RedisPool::Eval(const RedisScript& script, const RedisArgs& k
   return pipeline_->Call(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
 }
 
+void RedisPool::CommandAsync(const RedisArgs& args, Callback done) {
+  pipeline_->Submit(RedisPipeline::Format(args), std::move(done));
+}
+
+void RedisPool::EvalAsync(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
+                          Callback done) {
+  std::string numkeys = std::to_string(keys.size());
+  // EVAL is formatted now, while the arguments exist, in case Redis answers
+  // NOSCRIPT (after a restart or SCRIPT FLUSH).
+  std::string eval =
+      RedisPipeline::Format(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+  RedisPipeline* pipeline = pipeline_.get();
+  pipeline->Submit(
+      RedisPipeline::Format(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args)),
+      [pipeline, eval = std::move(eval), done = std::move(done)](Result<RedisReply> reply) mutable {
+        if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) {
+          done(std::move(reply));
+          return;
+        }
+        pipeline->Submit(std::move(eval), std::move(done));
+      });
+}
+
 Status RedisPool::Ping() {
   Result<RedisReply> reply = Command({"PING"});
   if (!reply.ok()) return reply.status();

@@ -42,6 +42,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -133,6 +134,15 @@ class RedisPool {
 
   // Runs `script` with these KEYS and ARGV (pipelined like Command).
   Result<RedisReply> Eval(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args);
+
+  // Command and Eval without waiting: `done` gets what they would return,
+  // on the pipeline's I/O thread. `done` must not wait for this pool (Command,
+  // Eval, Borrow); it may make further asynchronous calls. Arguments need
+  // not outlive the call.
+  using Callback = std::function<void(Result<RedisReply>)>;
+  void CommandAsync(const RedisArgs& args, Callback done);
+  void EvalAsync(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
+                 Callback done);
 
   // OK if Redis answers PING.
   Status Ping();

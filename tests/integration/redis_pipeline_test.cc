@@ -105,6 +105,43 @@ TEST(RedisPipeline, ConcurrentCallersEachGetTheirOwnReply) {
   EXPECT_EQ(std::stoi(connections_after), std::stoi(connections_before) + 1);
 }
 
+TEST(RedisPipeline, AsynchronousCallsEachGetTheirOwnReplyWithoutWaiting) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.ok());
+  RedisPool pool(OptionsFor(redis, 2));
+  static const RedisScript kTwice("return ARGV[1] .. ARGV[1]");
+  ASSERT_TRUE(pool.Eval(kTwice, {}, {"x"}).ok());
+  ASSERT_EQ(redis.Cli("SCRIPT FLUSH"), "OK");  // the next EVALSHA answers NOSCRIPT
+
+  constexpr int kThreads = 8;
+  constexpr int kCalls = 500;
+  std::atomic<int> right{0};
+  std::atomic<int> wrong{0};
+  std::latch answered(kThreads * kCalls * 2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        std::string mine = std::to_string(t) + ":" + std::to_string(i);
+        // The arguments die before the replies arrive.
+        pool.CommandAsync({"ECHO", mine}, [&, mine](Result<RedisReply> r) {
+          (r.ok() && r->str() == mine ? right : wrong)++;
+          answered.count_down();
+        });
+        pool.EvalAsync(kTwice, {}, {mine}, [&, mine](Result<RedisReply> r) {
+          (r.ok() && r->str() == mine + mine ? right : wrong)++;
+          answered.count_down();
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  answered.wait();
+  EXPECT_EQ(right.load(), kThreads * kCalls * 2);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(pool.errors(), 0);
+}
+
 TEST(RedisPipeline, RedisDyingMidBatchFailsThoseCallsAndALaterCallSucceeds) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.ok());
