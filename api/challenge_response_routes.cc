@@ -22,11 +22,15 @@ class ChallengeResponseApi {
   ChallengeResponseApi(std::shared_ptr<SessionService> service, ChallengeResponseOptions options)
       : service_(std::move(service)), options_(std::move(options)) {}
 
-  HttpResponse NewSession(const HttpRequest& req) const {
-    if (auto r = CheckAccept(req)) return *r;
+  // Answers from the store's thread once the session is stored, so the
+  // server thread does not wait for Redis.
+  void NewSession(const HttpRequest& req, Responder respond) const {
+    if (auto r = CheckAccept(req)) return respond(std::move(*r));
     auto size_param = req.query_param("nonceSize");
     auto nonce_param = req.query_param("nonce");
-    if (size_param && nonce_param) return Problem(400, "give nonceSize or nonce, not both");
+    if (size_param && nonce_param) {
+      return respond(Problem(400, "give nonceSize or nonce, not both"));
+    }
     std::optional<std::string> nonce;
     std::optional<size_t> size;
     if (size_param) {
@@ -34,19 +38,21 @@ class ChallengeResponseApi {
       auto r = std::from_chars(size_param->data(), size_param->data() + size_param->size(), n);
       if (size_param->empty() || r.ec != std::errc() ||
           r.ptr != size_param->data() + size_param->size()) {
-        return Problem(400, "nonceSize must be a decimal integer from 8 to 64");
+        return respond(Problem(400, "nonceSize must be a decimal integer from 8 to 64"));
       }
       size = n;
     }
     if (nonce_param) {
       nonce = Base64DecodeAny(*nonce_param);
-      if (!nonce) return Problem(400, "nonce is not valid base64 (standard or url-safe)");
+      if (!nonce) return respond(Problem(400, "nonce is not valid base64 (standard or url-safe)"));
     }
-    auto session = service_->Create(nonce, size);
-    if (!session.ok()) return ProblemFromStatus(session.status());
-    HttpResponse resp = SessionResponse(201, *session);
-    resp.AddHeader("Location", SessionLocation(session->id));
-    return resp;
+    service_->CreateAsync(nonce, size,
+                          [this, respond = std::move(respond)](Result<Session> session) {
+                            if (!session.ok()) return respond(ProblemFromStatus(session.status()));
+                            HttpResponse resp = SessionResponse(201, *session);
+                            resp.AddHeader("Location", SessionLocation(session->id));
+                            respond(std::move(resp));
+                          });
   }
 
   HttpResponse SubmitEvidence(const HttpRequest& req) const {
@@ -73,13 +79,14 @@ class ChallengeResponseApi {
     return resp;
   }
 
-  HttpResponse GetSession(const HttpRequest& req) const {
-    if (auto r = CheckAccept(req)) return *r;
+  void GetSession(const HttpRequest& req, Responder respond) const {
+    if (auto r = CheckAccept(req)) return respond(std::move(*r));
     const std::string& id = req.params.at("id");
-    if (!IsUuid(id)) return Problem(400, "session id is not a UUID");
-    auto session = service_->Get(Lower(id));
-    if (!session.ok()) return ProblemFromStatus(session.status());
-    return SessionResponse(200, *session);
+    if (!IsUuid(id)) return respond(Problem(400, "session id is not a UUID"));
+    service_->GetAsync(Lower(id), [this, respond = std::move(respond)](Result<Session> session) {
+      if (!session.ok()) return respond(ProblemFromStatus(session.status()));
+      respond(SessionResponse(200, *session));
+    });
   }
 
   HttpResponse DeleteSession(const HttpRequest& req) const {
@@ -194,10 +201,14 @@ std::shared_ptr<Router> MakeChallengeResponseRouter(std::shared_ptr<SessionServi
   auto bind = [api](HttpResponse (ChallengeResponseApi::*fn)(const HttpRequest&) const) {
     return [api, fn](const HttpRequest& r) { return ((*api).*fn)(r); };
   };
+  auto bind_async = [api](void (ChallengeResponseApi::*fn)(const HttpRequest&, Responder) const) {
+    return
+        [api, fn](const HttpRequest& r, Responder respond) { ((*api).*fn)(r, std::move(respond)); };
+  };
   std::string base = kBase;
-  router->Add("POST", base + "/newSession", bind(&ChallengeResponseApi::NewSession));
+  router->AddAsync("POST", base + "/newSession", bind_async(&ChallengeResponseApi::NewSession));
   router->Add("POST", base + "/session/:id", bind(&ChallengeResponseApi::SubmitEvidence));
-  router->Add("GET", base + "/session/:id", bind(&ChallengeResponseApi::GetSession));
+  router->AddAsync("GET", base + "/session/:id", bind_async(&ChallengeResponseApi::GetSession));
   router->Add("DELETE", base + "/session/:id", bind(&ChallengeResponseApi::DeleteSession));
   router->Add("GET", "/.well-known/veraison/verification", bind(&ChallengeResponseApi::Discovery));
   router->Add("GET", "/.well-known/jwks.json", bind(&ChallengeResponseApi::Jwks));

@@ -8,6 +8,8 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
@@ -127,44 +129,55 @@ class Handler : public Http::Handler {
 
   explicit Handler(std::shared_ptr<HttpServer::State> state) : state_(std::move(state)) {}
 
+  // The answer may come from another thread (an asynchronous route): the
+  // writer then travels with it, and in_flight counts the request until it
+  // is sent, so Drain and Stop wait for it.
   void onRequest(const Http::Request& req, Http::ResponseWriter writer) override {
     auto start = std::chrono::steady_clock::now();
     state_->in_flight.fetch_add(1, std::memory_order_relaxed);
-    std::string route = "unmatched";
-    HttpResponse resp = Handle(req, writer, &route);
-    bool keep_alive = ClientWantsKeepAlive(req) && !state_->draining.load();
-    Send(resp, keep_alive, writer);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    Finish(req, route, resp.status, secs);
-    state_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    HttpRequest r;
+    std::optional<HttpResponse> refused = Prepare(req, writer, &r);
+    auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
+    auto complete = [state = state_, shared_writer, keep_alive = ClientWantsKeepAlive(req),
+                     method = r.method, start](Router::Outcome out) {
+      try {
+        Send(out.response, keep_alive && !state->draining.load(), *shared_writer);
+      } catch (const std::exception& e) {  // e.g. the client has gone
+        LogInfo("response not sent", {{"route", out.route}, {"what", e.what()}});
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      Finish(*state, method, out.route, out.response.status, secs);
+      state->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    };
+    if (refused) return complete({std::move(*refused), "unmatched"});
+    state_->router->DispatchAsync(r, std::move(complete));
   }
 
  private:
-  HttpResponse Handle(const Http::Request& req, Http::ResponseWriter& writer, std::string* route) {
+  // Fills `r` from `req`, or answers the request at once (refusals).
+  std::optional<HttpResponse> Prepare(const Http::Request& req, Http::ResponseWriter& writer,
+                                      HttpRequest* r) {
     const Router& router = *state_->router;
+    r->method = Http::methodString(req.method());
     if (state_->draining.load()) return router.errors()(503, "server is shutting down");
     if (req.resource().size() > kMaxTargetBytes) return router.errors()(414, "request target too long");
     size_t header_bytes = 0;
     for (const auto& [name, raw] : req.headers().rawList()) header_bytes += name.size() + raw.value().size();
     if (header_bytes > kMaxHeaderBytes) return router.errors()(431, "request headers too large");
-    HttpRequest r;
-    r.method = Http::methodString(req.method());
-    r.path = req.resource();
+    r->path = req.resource();
     std::string error;
-    if (!DecodeQuery(req, &r, &error)) return router.errors()(400, error);
+    if (!DecodeQuery(req, r, &error)) return router.errors()(400, error);
     for (const auto& [name, raw] : req.headers().rawList()) {
-      r.headers.emplace(Lower(name), raw.value());
+      r->headers.emplace(Lower(name), raw.value());
     }
     if (req.body().size() > state_->options.max_body) {
       return router.errors()(413, "body larger than " + std::to_string(state_->options.max_body) +
                                       " bytes");
     }
-    r.body = req.body();
-    r.peer = req.address().host();
-    if (!state_->options.tls_ca.empty()) r.client_cert_der = ClientCertDer(writer);
-    Router::Outcome out = router.Dispatch(r);
-    *route = std::move(out.route);
-    return std::move(out.response);
+    r->body = req.body();
+    r->peer = req.address().host();
+    if (!state_->options.tls_ca.empty()) r->client_cert_der = ClientCertDer(writer);
+    return std::nullopt;
   }
 
   static void Send(const HttpResponse& resp, bool keep_alive, Http::ResponseWriter& writer) {
@@ -179,14 +192,15 @@ class Handler : public Http::Handler {
     writer.send(static_cast<Http::Code>(resp.status), resp.body);
   }
 
-  void Finish(const Http::Request& req, const std::string& route, int status, double secs) {
-    if (state_->observer) state_->observer(route, status, secs);
+  static void Finish(const HttpServer::State& state, const std::string& method,
+                     const std::string& route, int status, double secs) {
+    if (state.observer) state.observer(route, status, secs);
     LogLevel level = status >= 500 ? LogLevel::kWarn : LogLevel::kInfo;
     if (!LogEnabled(level)) return;
     std::string st = std::to_string(status);
     std::string ms = std::to_string(secs * 1000.0);
-    Log(level, "request", {{"listener", state_->options.name},
-                           {"method", Http::methodString(req.method())},
+    Log(level, "request", {{"listener", state.options.name},
+                           {"method", method},
                            {"route", route},
                            {"status", st},
                            {"duration_ms", ms}});
@@ -262,6 +276,12 @@ bool HttpServer::Drain(std::chrono::milliseconds timeout) {
 
 void HttpServer::Stop() {
   if (impl_->endpoint) {
+    // Answers still on their way from another thread would write through
+    // the endpoint: wait for them (each is bounded by the store's timeouts).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (state_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();
   }

@@ -1,7 +1,10 @@
 #include "api/router.h"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <future>
+#include <memory>
 
 #include "common/log.h"
 
@@ -26,7 +29,13 @@ std::vector<std::string_view> Router::Split(std::string_view path) {
 }
 
 void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
-  Route r{std::move(method), pattern, {}, std::move(handler)};
+  Route r{std::move(method), pattern, {}, std::move(handler), nullptr};
+  for (auto s : Split(pattern)) r.segments.emplace_back(s);
+  routes_.push_back(std::move(r));
+}
+
+void Router::AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler) {
+  Route r{std::move(method), pattern, {}, nullptr, std::move(handler)};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }
@@ -57,13 +66,20 @@ std::vector<std::string> Router::Patterns() const {
 }
 
 Router::Outcome Router::Dispatch(HttpRequest& request) const {
+  std::promise<Outcome> answered;
+  std::future<Outcome> outcome = answered.get_future();
+  DispatchAsync(request, [&answered](Outcome o) { answered.set_value(std::move(o)); });
+  return outcome.get();
+}
+
+void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> done) const {
   std::string_view path = request.path;
   // "//x" or "/x//" would otherwise match "/x": only single slashes are paths.
   if (path.empty() || path[0] != '/' || path.find("//") != std::string_view::npos) {
-    return {errors_(404, "no such resource"), "unmatched"};
+    return done({errors_(404, "no such resource"), "unmatched"});
   }
   if (path.size() > 1 && path.back() == '/' && !ignore_trailing_slash_) {
-    return {errors_(404, "no such resource"), "unmatched"};
+    return done({errors_(404, "no such resource"), "unmatched"});
   }
   auto segs = Split(path);
   std::string allow;
@@ -74,21 +90,33 @@ Router::Outcome Router::Dispatch(HttpRequest& request) const {
       continue;
     }
     Match(r, segs, &request);
+    // A handler that throws is answered 500, unless it answered already.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
     try {
-      return {r.handler(request), r.pattern};
+      if (r.async_handler) {
+        r.async_handler(request, [answered, done, pattern = r.pattern](HttpResponse resp) {
+          if (!answered->exchange(true)) done({std::move(resp), pattern});
+        });
+      } else {
+        HttpResponse resp = r.handler(request);
+        answered->store(true);
+        done({std::move(resp), r.pattern});
+      }
+      return;
     } catch (const std::exception& e) {
       LogError("handler threw", {{"route", r.pattern}, {"what", e.what()}});
     } catch (...) {
       LogError("handler threw", {{"route", r.pattern}});
     }
-    return {errors_(500, "internal error"), r.pattern};
+    if (!answered->exchange(true)) done({errors_(500, "internal error"), r.pattern});
+    return;
   }
   if (!allow.empty()) {
     HttpResponse resp = errors_(405, "method not allowed on this resource");
     resp.AddHeader("Allow", allow);
-    return {std::move(resp), "unmatched"};
+    return done({std::move(resp), "unmatched"});
   }
-  return {errors_(404, "no such resource"), "unmatched"};
+  done({errors_(404, "no such resource"), "unmatched"});
 }
 
 }  // namespace attestd::api

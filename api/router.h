@@ -18,6 +18,13 @@ namespace attestd::api {
 
 using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Answers one request; call it exactly once, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+// A handler that may answer after it returns, e.g. from a store's thread
+// once Redis replied, so the server thread serves other requests meanwhile.
+// It must copy what it needs of the request before returning.
+using AsyncRouteHandler = std::function<void(const HttpRequest&, Responder)>;
+
 // Builds the error answers in the listener's own format (problem+json, or a
 // Keylime envelope). `allow` is empty for not-found.
 using RouteErrorFactory = std::function<HttpResponse(int status, std::string_view detail)>;
@@ -28,6 +35,7 @@ class Router {
 
   // `pattern` is also the route's name in logs and metrics.
   void Add(std::string method, std::string pattern, RouteHandler handler);
+  void AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler);
 
   // A trailing slash ("/agents/") matches the pattern without it.
   void set_ignore_trailing_slash(bool v) { ignore_trailing_slash_ = v; }
@@ -38,7 +46,11 @@ class Router {
   };
   // Fills request.params and calls the handler. Handlers must not throw; an
   // escaping exception is answered with 500 so it never reaches the server.
+  // Waits for an asynchronous handler's answer.
   Outcome Dispatch(HttpRequest& request) const;
+  // As Dispatch, but `done` gets the outcome when the handler answers: before
+  // this returns, or later on another thread for an asynchronous handler.
+  void DispatchAsync(HttpRequest& request, std::function<void(Outcome)> done) const;
 
   const RouteErrorFactory& errors() const { return errors_; }
 
@@ -50,7 +62,8 @@ class Router {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;
-    RouteHandler handler;
+    RouteHandler handler;  // either this
+    AsyncRouteHandler async_handler;
   };
   static std::vector<std::string_view> Split(std::string_view path);
   static bool Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req);

@@ -29,8 +29,8 @@ Status CheckNonceSize(size_t n) {
 }
 }  // namespace
 
-Result<Session> SessionService::Create(const std::optional<std::string>& nonce,
-                                       std::optional<size_t> nonce_size) {
+Result<Session> SessionService::NewSession(const std::optional<std::string>& nonce,
+                                           std::optional<size_t> nonce_size) const {
   Session s;
   if (nonce) {
     if (auto st = CheckNonceSize(nonce->size()); !st.ok()) return st;
@@ -47,12 +47,35 @@ Result<Session> SessionService::Create(const std::optional<std::string>& nonce,
   s.id = std::move(*id);
   s.state = SessionState::kWaiting;
   s.expiry_ms = NowMillis() + options_.session_ttl_ms;
-  if (auto st = store_->Create(s); !st.ok()) return st;
+  return s;
+}
+
+Result<Session> SessionService::Create(const std::optional<std::string>& nonce,
+                                       std::optional<size_t> nonce_size) {
+  Result<Session> s = NewSession(nonce, nonce_size);
+  if (!s.ok()) return s;
+  if (auto st = store_->Create(*s); !st.ok()) return st;
   GlobalMetrics().CountSession(Metrics::SessionEvent::kCreated);
   return s;
 }
 
+void SessionService::CreateAsync(const std::optional<std::string>& nonce,
+                                 std::optional<size_t> nonce_size, SessionCallback done) {
+  Result<Session> s = NewSession(nonce, nonce_size);
+  if (!s.ok()) return done(std::move(s));
+  auto session = std::make_shared<Session>(std::move(*s));
+  store_->CreateAsync(*session, [session, done = std::move(done)](Status st) {
+    if (!st.ok()) return done(st);
+    GlobalMetrics().CountSession(Metrics::SessionEvent::kCreated);
+    done(std::move(*session));
+  });
+}
+
 Result<Session> SessionService::Get(std::string_view id) { return store_->Get(id); }
+
+void SessionService::GetAsync(std::string_view id, SessionCallback done) {
+  store_->GetAsync(id, std::move(done));
+}
 
 Status SessionService::Delete(std::string_view id) { return store_->Delete(id); }
 

@@ -59,6 +59,14 @@ class SessionService {
 
   Result<Session> Get(std::string_view id);
 
+  // Create and Get without blocking the calling thread (see
+  // SessionStore::CreateAsync): `done` runs exactly once, before the call
+  // returns or later on a store thread, so it must not block either.
+  using SessionCallback = std::function<void(Result<Session>)>;
+  void CreateAsync(const std::optional<std::string>& nonce, std::optional<size_t> nonce_size,
+                   SessionCallback done);
+  void GetAsync(std::string_view id, SessionCallback done);
+
   // Idempotent: OK whether or not the session exists.
   Status Delete(std::string_view id);
 
@@ -93,6 +101,9 @@ class SessionService {
   const ResultSigner* signer() const { return signer_.get(); }
 
  private:
+  // A new waiting session, not stored yet.
+  Result<Session> NewSession(const std::optional<std::string>& nonce,
+                             std::optional<size_t> nonce_size) const;
   // Appraises and stores the outcome; returns the final session state.
   Result<Session> AppraiseAndRecord(Session session, const Verifier& verifier);
   Result<Session> WaitWhileProcessing(const std::string& id, int64_t wait_ms);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,15 @@ class SessionStore {
 
   // kNotFound if the id is unknown or expired.
   virtual Result<Session> Get(std::string_view id) = 0;
+
+  // Create and Get for callers that must not block (HTTP reactor threads):
+  // `done` gets the same answer exactly once, either before the call
+  // returns or later on a thread of the store's. The default runs the
+  // blocking call; the Redis store sends the command and returns.
+  using StatusCallback = std::function<void(Status)>;
+  using SessionCallback = std::function<void(Result<Session>)>;
+  virtual void CreateAsync(const Session& session, StatusCallback done) { done(Create(session)); }
+  virtual void GetAsync(std::string_view id, SessionCallback done) { done(Get(id)); }
 
   // Removes the session; OK whether or not it existed.
   virtual Status Delete(std::string_view id) = 0;

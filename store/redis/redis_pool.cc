@@ -12,6 +12,8 @@
 
 #include "common/base64.h"
 #include "common/log.h"
+#include "store/redis/redis_internal.h"
+#include "store/redis/redis_pipeline.h"
 
 namespace attestd {
 namespace {
@@ -25,34 +27,29 @@ timeval ToTimeval(int ms) {
   return tv;
 }
 
-// Blocks SIGPIPE in this thread while hiredis writes to a socket the peer may
-// have closed, then discards the SIGPIPE that write raised, if any, before
-// unblocking: the write fails with EPIPE instead of killing the process.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&sigpipe_);
-    sigaddset(&sigpipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigpipe_, &previous_);
-  }
-  ~SigpipeGuard() {
-    if (sigismember(&previous_, SIGPIPE)) return;  // the caller blocks it already
-    sigset_t pending;
-    sigemptyset(&pending);
-    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-      timespec zero{};
-      while (sigtimedwait(&sigpipe_, nullptr, &zero) < 0 && errno == EINTR) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+}  // namespace
 
- private:
-  sigset_t sigpipe_;
-  sigset_t previous_;
-};
+namespace redis_internal {
+
+SigpipeGuard::SigpipeGuard() {
+  sigemptyset(&sigpipe_);
+  sigaddset(&sigpipe_, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigpipe_, &previous_);
+}
+
+SigpipeGuard::~SigpipeGuard() {
+  if (sigismember(&previous_, SIGPIPE)) return;  // the caller blocks it already
+  sigset_t pending;
+  sigemptyset(&pending);
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+    timespec zero{};
+    while (sigtimedwait(&sigpipe_, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+}
+
+namespace {
 
 // Errors after which the same command may well succeed soon (a loading or
 // failing-over server), as opposed to errors in what we asked.
@@ -67,6 +64,8 @@ bool IsTransientError(std::string_view text) {
   return false;
 }
 
+}  // namespace
+
 Status ErrorReplyStatus(std::string_view text) {
   std::string message = std::string(kErrorPrefix) + std::string(text);
   return IsTransientError(text) ? Unavailable(std::move(message)) : Internal(std::move(message));
@@ -74,13 +73,21 @@ Status ErrorReplyStatus(std::string_view text) {
 
 // A pooled connection is stale if the server closed it while it sat idle
 // (restart, idle timeout): the socket then reads EOF or an error at once.
-// Any unread byte would also be a protocol desync. Costs one syscall.
+// Any unread byte would also be a protocol desync.
 bool LooksAlive(redisContext* context) {
   if (context->err != 0) return false;
   char byte;
   ssize_t n = ::recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
+
+}  // namespace redis_internal
+
+namespace {
+
+using redis_internal::ErrorReplyStatus;
+using redis_internal::LooksAlive;
+using redis_internal::SigpipeGuard;
 
 // Runs one command on `context`. nullptr from hiredis means an I/O error
 // or timeout (context->err says which); an error reply becomes a Status.
@@ -182,9 +189,11 @@ Result<RedisReply> RedisConnection::Eval(const RedisScript& script, const RedisA
 
 // ---- RedisPool ----
 
-RedisPool::RedisPool(RedisPoolOptions options) : options_(Sanitized(std::move(options))) {}
+RedisPool::RedisPool(RedisPoolOptions options)
+    : options_(Sanitized(std::move(options))), pipeline_(std::make_unique<RedisPipeline>(this)) {}
 
 RedisPool::~RedisPool() {
+  pipeline_.reset();  // its I/O thread returns the connection it holds
   std::lock_guard lock(mu_);
   CloseIdleLocked();
 }
@@ -195,21 +204,28 @@ Status RedisPool::CountedUnavailable(std::string message) {
 }
 
 Result<RedisConnection> RedisPool::Borrow() {
+  Result<redisContext*> context = Lease();
+  if (!context.ok()) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return context.status();
+  }
+  return RedisConnection(this, *context);
+}
+
+Result<redisContext*> RedisPool::Lease() {
   std::unique_lock lock(mu_);
   auto deadline = Clock::now() + std::chrono::milliseconds(options_.command_timeout_ms);
   if (!returned_.wait_until(lock, deadline, [&] { return leased_ < options_.size; })) {
-    return CountedUnavailable("all " + std::to_string(options_.size) +
-                              " redis connections are busy");
+    return Unavailable("all " + std::to_string(options_.size) + " redis connections are busy");
   }
   ++leased_;
-  if (redisContext* context = TakeLiveIdle(lock)) return RedisConnection(this, context);
+  if (redisContext* context = TakeLiveIdle(lock)) return context;
   Result<redisContext*> opened = OpenWithBackoff(lock);
   if (!opened.ok()) {
     --leased_;
     returned_.notify_one();
-    return opened.status();
   }
-  return RedisConnection(this, *opened);
+  return opened;
 }
 
 redisContext* RedisPool::TakeLiveIdle(std::unique_lock<std::mutex>& lock) {
@@ -229,8 +245,8 @@ redisContext* RedisPool::TakeLiveIdle(std::unique_lock<std::mutex>& lock) {
 Result<redisContext*> RedisPool::OpenWithBackoff(std::unique_lock<std::mutex>& lock) {
   bool backing_off = backoff_ms_ > 0;
   if (backing_off && (probing_ || Clock::now() < retry_at_)) {
-    return CountedUnavailable("redis " + options_.endpoint.ToString() + " unreachable (" +
-                              last_connect_error_ + "); retrying later");
+    return Unavailable("redis " + options_.endpoint.ToString() + " unreachable (" +
+                       last_connect_error_ + "); retrying later");
   }
   probing_ = backing_off;  // during backoff, one thread tries; the others fail fast
   lock.unlock();
@@ -246,7 +262,7 @@ Result<redisContext*> RedisPool::OpenWithBackoff(std::unique_lock<std::mutex>& l
                                    : std::min(2 * backoff_ms_, options_.max_backoff_ms);
     retry_at_ = Clock::now() + std::chrono::milliseconds(backoff_ms_);
     last_connect_error_ = opened.status().message();
-    return CountedUnavailable(opened.status().message());
+    return opened.status();
   }
   if (backing_off) LogInfo("redis reachable again", {{"endpoint", options_.endpoint.ToString()}});
   backoff_ms_ = 0;
@@ -308,17 +324,38 @@ void RedisPool::CloseIdleLocked() {
   idle_.clear();
 }
 
-Result<RedisReply> RedisPool::Command(const RedisArgs& args) {
-  Result<RedisConnection> connection = Borrow();
-  if (!connection.ok()) return connection.status();
-  return connection->Command(args);
-}
+Result<RedisReply> RedisPool::Command(const RedisArgs& args) { return pipeline_->Call(args); }
 
 Result<RedisReply> RedisPool::Eval(const RedisScript& script, const RedisArgs& keys,
                                    const RedisArgs& args) {
-  Result<RedisConnection> connection = Borrow();
-  if (!connection.ok()) return connection.status();
-  return connection->Eval(script, keys, args);
+  std::string numkeys = std::to_string(keys.size());
+  Result<RedisReply> reply =
+      pipeline_->Call(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
+  if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return reply;
+  return pipeline_->Call(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+}
+
+void RedisPool::CommandAsync(const RedisArgs& args, Callback done) {
+  pipeline_->Submit(RedisPipeline::Format(args), std::move(done));
+}
+
+void RedisPool::EvalAsync(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
+                          Callback done) {
+  std::string numkeys = std::to_string(keys.size());
+  // EVAL is formatted now, while the arguments exist, in case Redis answers
+  // NOSCRIPT (after a restart or SCRIPT FLUSH).
+  std::string eval =
+      RedisPipeline::Format(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+  RedisPipeline* pipeline = pipeline_.get();
+  pipeline->Submit(
+      RedisPipeline::Format(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args)),
+      [pipeline, eval = std::move(eval), done = std::move(done)](Result<RedisReply> reply) mutable {
+        if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) {
+          done(std::move(reply));
+          return;
+        }
+        pipeline->Submit(std::move(eval), std::move(done));
+      });
 }
 
 Status RedisPool::Ping() {

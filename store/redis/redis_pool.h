@@ -19,6 +19,11 @@
 //   later" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN), are
 //   kUnavailable; any other error reply is kInternal whose message is
 //   "redis: " + Redis's own text (test it with IsRedisError).
+// - Pipelined. Command, Eval and Ping share one connection (see
+//   RedisPipeline): calls made while others are on the wire go to Redis
+//   together in one write, so concurrent callers cost Redis and this process
+//   one read and one write per batch rather than per call. Borrow gives a
+//   connection of one's own, for blocking commands and MULTI/WATCH.
 // - SIGPIPE cannot kill the process: hiredis 0.14 writes with write(2), not
 //   send(MSG_NOSIGNAL), so each command blocks SIGPIPE in the calling thread
 //   and discards one it raised (the way libpq does). The server also ignores
@@ -37,6 +42,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -78,6 +85,7 @@ class RedisScript {
 };
 
 class RedisPool;
+class RedisPipeline;
 
 // One connection borrowed from a RedisPool, for a sequence of commands that
 // must share a connection. Returned to the pool when destroyed (or closed if
@@ -117,13 +125,24 @@ class RedisPool {
   // backoff, or all connections busy for command_timeout_ms).
   Result<RedisConnection> Borrow();
 
-  // Borrows a connection, runs one command, returns the connection. A
-  // top-level error reply becomes a Status (see above); errors nested in an
-  // array (EXEC results) are left in the reply for the caller.
+  // Runs one command (pipelined with other threads' calls). A command
+  // that blocks (BLOCK, BLPOP, ...) or changes the connection's state
+  // (SELECT, MULTI, WATCH, ...) needs Borrow instead. A top-level error
+  // reply becomes a Status (see above); errors nested in an array (EXEC
+  // results) are left in the reply for the caller.
   Result<RedisReply> Command(const RedisArgs& args);
 
-  // Borrows a connection and runs `script` with these KEYS and ARGV.
+  // Runs `script` with these KEYS and ARGV (pipelined like Command).
   Result<RedisReply> Eval(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args);
+
+  // Command and Eval without waiting: `done` gets what they would return,
+  // on the pipeline's I/O thread. `done` must not wait for this pool (Command,
+  // Eval, Borrow); it may make further asynchronous calls. Arguments need
+  // not outlive the call.
+  using Callback = std::function<void(Result<RedisReply>)>;
+  void CommandAsync(const RedisArgs& args, Callback done);
+  void EvalAsync(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
+                 Callback done);
 
   // OK if Redis answers PING.
   Status Ping();
@@ -142,8 +161,12 @@ class RedisPool {
 
  private:
   friend class RedisConnection;
+  friend class RedisPipeline;
   using Clock = std::chrono::steady_clock;
 
+  // A connection for exclusive use until Return, as Borrow, but not counted
+  // in errors() when it fails.
+  Result<redisContext*> Lease();
   // Requires mu_ (held by `lock`). An idle connection that still looks
   // alive, or nullptr.
   redisContext* TakeLiveIdle(std::unique_lock<std::mutex>& lock);
@@ -151,7 +174,8 @@ class RedisPool {
   Result<redisContext*> OpenWithBackoff(std::unique_lock<std::mutex>& lock);
   // A new connected context, with timeouts set and the database selected.
   Result<redisContext*> Connect();
-  // Called by RedisConnection: keep the connection, or close it (`failed`).
+  // Called by RedisConnection and RedisPipeline: keep the connection, or
+  // close it (`failed`).
   void Return(redisContext* context, bool failed);
   void CloseIdleLocked();
   Status CountedUnavailable(std::string message);
@@ -169,6 +193,7 @@ class RedisPool {
   std::atomic<int64_t> reconnects_{0};
   std::atomic<int64_t> errors_{0};
   std::atomic<int64_t> error_replies_{0};
+  std::unique_ptr<RedisPipeline> pipeline_;  // after everything it uses
 };
 
 // True if `status` carries a Redis error reply whose first word is `code`

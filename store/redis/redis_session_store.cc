@@ -94,6 +94,29 @@ void AppendIfSet(RedisArgs& args, std::string_view field, const std::string& val
   args.push_back(value);
 }
 
+// kCreate's KEYS and ARGV; the views point into `session` and `expiry`.
+RedisArgs CreateArgs(const Session& session, const std::string& expiry) {
+  RedisArgs args{expiry,      "nonce", session.nonce, "state", SessionStateName(session.state),
+                 "expiry_ms", expiry};
+  AppendIfSet(args, "evidence_type", session.evidence_type);
+  AppendIfSet(args, "evidence", session.evidence);
+  AppendIfSet(args, "result", session.result);
+  AppendIfSet(args, "error", session.error);
+  return args;
+}
+
+Status CreateOutcome(const Result<RedisReply>& created) {
+  if (!created.ok()) return created.status();
+  if (created->integer() != 1) return Conflict("session id exists");
+  return Status::Ok();
+}
+
+Result<Session> GetOutcome(std::string_view id, const Result<RedisReply>& fields) {
+  if (!fields.ok()) return fields.status();
+  if (fields->size() == 0) return NotFound("no such session");
+  return SessionFromHash(id, *fields);
+}
+
 }  // namespace
 
 RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisPool> pool) : pool_(std::move(pool)) {}
@@ -105,24 +128,28 @@ std::string RedisSessionStore::KeyFor(std::string_view id) {
 Status RedisSessionStore::Create(const Session& session) {
   std::string key = KeyFor(session.id);
   std::string expiry = std::to_string(session.expiry_ms);
-  RedisArgs args{expiry,      "nonce", session.nonce, "state", SessionStateName(session.state),
-                 "expiry_ms", expiry};
-  AppendIfSet(args, "evidence_type", session.evidence_type);
-  AppendIfSet(args, "evidence", session.evidence);
-  AppendIfSet(args, "result", session.result);
-  AppendIfSet(args, "error", session.error);
-  Result<RedisReply> created = pool_->Eval(kCreate, {key}, args);
-  if (!created.ok()) return created.status();
-  if (created->integer() != 1) return Conflict("session id exists");
-  return Status::Ok();
+  return CreateOutcome(pool_->Eval(kCreate, {key}, CreateArgs(session, expiry)));
+}
+
+void RedisSessionStore::CreateAsync(const Session& session, StatusCallback done) {
+  std::string key = KeyFor(session.id);
+  std::string expiry = std::to_string(session.expiry_ms);
+  pool_->EvalAsync(
+      kCreate, {key}, CreateArgs(session, expiry),
+      [done = std::move(done)](Result<RedisReply> created) { done(CreateOutcome(created)); });
 }
 
 Result<Session> RedisSessionStore::Get(std::string_view id) {
   std::string key = KeyFor(id);
-  Result<RedisReply> fields = pool_->Command({"HGETALL", key});
-  if (!fields.ok()) return fields.status();
-  if (fields->size() == 0) return NotFound("no such session");
-  return SessionFromHash(id, *fields);
+  return GetOutcome(id, pool_->Command({"HGETALL", key}));
+}
+
+void RedisSessionStore::GetAsync(std::string_view id, SessionCallback done) {
+  std::string key = KeyFor(id);
+  pool_->CommandAsync({"HGETALL", key},
+                      [id = std::string(id), done = std::move(done)](Result<RedisReply> fields) {
+                        done(GetOutcome(id, fields));
+                      });
 }
 
 Status RedisSessionStore::Delete(std::string_view id) {

@@ -27,6 +27,8 @@ class RedisSessionStore : public SessionStore {
 
   Status Create(const Session& session) override;
   Result<Session> Get(std::string_view id) override;
+  void CreateAsync(const Session& session, StatusCallback done) override;
+  void GetAsync(std::string_view id, SessionCallback done) override;
   Status Delete(std::string_view id) override;
   Result<Session> TransitionToProcessing(std::string_view id, std::string_view evidence_type,
                                          std::string_view evidence, int64_t min_expiry_ms) override;
