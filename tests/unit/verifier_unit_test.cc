@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "api/keylime/keylime_api.h"
+#include "store/memory/memory_agent_store.h"
+#include "store/memory/memory_attester_directory.h"
+#include "store/memory/memory_registrar_store.h"
 #include "server/agent_service.h"
 #include "tests/support/tpm_evidence.h"
 #include "verifiers/tpm/certify.h"
@@ -70,6 +73,51 @@ TEST(VerifierRules, SelfCertifyRefusesMalformedInput) {
   EXPECT_EQ(tpm::VerifySelfCertify("", attest, sig, "c").code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(tpm::VerifySelfCertify(ak, attest, "", "c").code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(tpm::VerifySelfCertify(ak, "", sig, "c").code(), StatusCode::kUnauthenticated);
+}
+
+// Trust in the attester directory: enrolment writes the AK and tpm_policy;
+// deletion hands back to what the registrar alone vouches for.
+TEST(VerifierRules, EnrolAndDeleteMoveTrust) {
+  auto directory = std::make_shared<MemoryAttesterDirectory>();
+  auto registrar = std::make_shared<MemoryRegistrarStore>();
+  AgentService service(std::make_shared<MemoryAgentStore>(), std::make_shared<MemoryPolicyStore>(), directory,
+                       registrar, nullptr);
+  const std::string ak = testing::KeylimeVector(testing::kVectorB, "ak.pub");
+  RegistrarAgent reg;
+  reg.agent_id = "registered";
+  reg.aik_tpm = ak;
+  reg.challenge_key = "k";
+  ASSERT_TRUE(registrar->Register(reg).ok());
+  ASSERT_TRUE(registrar->Activate("registered", "k").ok());
+  ASSERT_TRUE(directory->Put("registered", Attester{ak, "", true, std::nullopt}).ok());
+
+  for (const std::string id : {"registered", "verifier-only"}) {
+    VerifierAgent a;
+    a.agent_id = id;
+    a.ak_tpm = ak;
+    a.tpm_policy = R"({"15":[")" + std::string(64, '0') + R"("]})";
+    a.accept_tpm_hash_algs = {"sha256"};
+    a.accept_tpm_encryption_algs = {"rsa"};
+    a.accept_tpm_signing_algs = {"rsassa"};
+    ASSERT_TRUE(service.Enrol(a).ok()) << id;
+    auto trusted = directory->Get(id);
+    ASSERT_TRUE(trusted.ok());
+    EXPECT_TRUE(trusted->trusted);
+    EXPECT_EQ(trusted->tpm_policy, a.tpm_policy);
+    // A second enrolment is refused and leaves the first one's trust alone.
+    VerifierAgent other = a;
+    other.tpm_policy = "{}";
+    EXPECT_EQ(service.Enrol(other).status().code(), StatusCode::kConflict);
+    EXPECT_EQ(directory->Get(id)->tpm_policy, a.tpm_policy);
+  }
+  ASSERT_TRUE(service.Delete("registered").ok());
+  auto back = directory->Get("registered");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->trusted);
+  EXPECT_EQ(back->ak_tpm, ak);
+  EXPECT_EQ(back->tpm_policy, "");
+  ASSERT_TRUE(service.Delete("verifier-only").ok());
+  EXPECT_EQ(directory->Get("verifier-only").status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace
