@@ -50,20 +50,14 @@ return 'ok'
 
 // Values of `field` of every key matching prefix*, sorted.
 Result<std::vector<std::string>> ScanField(RedisPool& pool, const std::string& prefix, const char* field) {
+  auto keys = ScanKeys(pool, prefix);
+  if (!keys.ok()) return keys.status();
   std::vector<std::string> out;
-  std::string cursor = "0";
-  std::string pattern = prefix + "*";
-  do {
-    auto r = pool.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"});
-    if (!r.ok()) return r.status();
-    cursor = (*r)[0].to_string();
-    RedisValue keys = (*r)[1];
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto v = pool.Command({"HGET", keys[i].str(), field});
-      if (!v.ok()) return v.status();
-      if (!v->is_nil()) out.push_back(v->to_string());
-    }
-  } while (cursor != "0");
+  for (const std::string& key : *keys) {
+    auto v = pool.Command({"HGET", key, field});
+    if (!v.ok()) return v.status();
+    if (!v->is_nil()) out.push_back(v->to_string());
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -125,24 +119,16 @@ Status RedisAgentStore::Delete(std::string_view agent_id) {
 
 Result<std::vector<std::string>> RedisAgentStore::List() {
   // The id is inside the key's hash tag: read it from the key itself.
+  auto keys = ScanKeys(*pool_, kAgentPrefix);
+  if (!keys.ok()) return keys.status();
   std::vector<std::string> out;
-  std::string cursor = "0";
-  std::string pattern = std::string(kAgentPrefix) + "*";
-  do {
-    auto r = pool_->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"});
-    if (!r.ok()) return r.status();
-    cursor = (*r)[0].to_string();
-    RedisValue keys = (*r)[1];
-    for (size_t i = 0; i < keys.size(); ++i) {
-      std::string_view key = keys[i].str();
-      if (key.size() < sizeof(kAgentPrefix) + 1 || key.back() != '}') continue;
-      key.remove_prefix(sizeof(kAgentPrefix));  // prefix and '{'
-      key.remove_suffix(1);
-      out.emplace_back(key);
-    }
-  } while (cursor != "0");
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  for (std::string_view key : *keys) {
+    if (key.size() < sizeof(kAgentPrefix) + 1 || key.back() != '}') continue;
+    key.remove_prefix(sizeof(kAgentPrefix));  // prefix and '{'
+    key.remove_suffix(1);
+    out.emplace_back(key);
+  }
+  std::sort(out.begin(), out.end());  // "{a}" sorts after "{ab}"; "a" does not
   return out;
 }
 

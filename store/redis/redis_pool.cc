@@ -147,6 +147,23 @@ bool IsRedisError(const Status& status, std::string_view code) {
   return m.substr(0, code.size()) == code && (m.size() == code.size() || m[code.size()] == ' ');
 }
 
+Result<std::vector<std::string>> ScanKeys(RedisPool& pool, std::string_view prefix) {
+  std::vector<std::string> out;
+  std::string cursor = "0";
+  std::string pattern = std::string(prefix) + "*";
+  do {
+    Result<RedisReply> r = pool.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"});
+    if (!r.ok()) return r.status();
+    cursor = (*r)[0].to_string();
+    RedisValue keys = (*r)[1];
+    for (size_t i = 0; i < keys.size(); ++i) out.push_back(keys[i].to_string());
+  } while (cursor != "0");
+  // SCAN may return a key more than once.
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 RedisScript::RedisScript(std::string source)
     : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
 

@@ -200,4 +200,9 @@ class RedisPool {
 // (e.g. "NOGROUP", "BUSYGROUP", "NOSCRIPT").
 bool IsRedisError(const Status& status, std::string_view code);
 
+// Every key starting with `prefix`, each once, sorted, by SCAN (never KEYS,
+// which blocks Redis for the whole keyspace). For listings of a few
+// thousand keys; on a cluster, only the node `pool` talks to is scanned.
+Result<std::vector<std::string>> ScanKeys(RedisPool& pool, std::string_view prefix);
+
 }  // namespace attestd

@@ -128,22 +128,15 @@ Status RedisRegistrarStore::Delete(std::string_view agent_id) {
 }
 
 Result<std::vector<std::string>> RedisRegistrarStore::ListActive() {
+  auto keys = ScanKeys(*pool_, kPrefix);
+  if (!keys.ok()) return keys.status();
   std::vector<std::string> out;
-  std::string cursor = "0";
-  std::string pattern = std::string(kPrefix) + "*";
-  do {
-    auto r = pool_->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"});
-    if (!r.ok()) return r.status();
-    cursor = (*r)[0].to_string();
-    RedisValue keys = (*r)[1];
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto fields = pool_->Command({"HMGET", keys[i].str(), "agent_id", "active"});
-      if (!fields.ok()) return fields.status();
-      if ((*fields)[1].str() == "1" && !(*fields)[0].is_nil()) out.push_back((*fields)[0].to_string());
-    }
-  } while (cursor != "0");
+  for (const std::string& key : *keys) {
+    auto fields = pool_->Command({"HMGET", key, "agent_id", "active"});
+    if (!fields.ok()) return fields.status();
+    if ((*fields)[1].str() == "1" && !(*fields)[0].is_nil()) out.push_back((*fields)[0].to_string());
+  }
   std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
