@@ -50,13 +50,13 @@ fi
 
 aport=$(free_port)
 build/attestd --listen "127.0.0.1:$aport" --store "$store" --threads "$attestd_threads" --workers 1 \
-  --log-level warn --registrar-listen none --registrar-admin-listen none >"$work/attestd.log" 2>&1 &
+  --log-level warn --registrar-listen none --registrar-admin-listen none --verifier-listen none >"$work/attestd.log" 2>&1 &
 apid=$!
 pids+=($apid)
 # The same attestd without metrics, to measure what recording them costs.
 mport=$(free_port)
 build/attestd --listen "127.0.0.1:$mport" --store "$store" --threads "$attestd_threads" --workers 1 \
-  --log-level warn --metrics false --registrar-listen none --registrar-admin-listen none \
+  --log-level warn --metrics false --registrar-listen none --registrar-admin-listen none --verifier-listen none \
   >"$work/attestd-nometrics.log" 2>&1 &
 pids+=($!)
 bport=$(free_port)
