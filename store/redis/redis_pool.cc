@@ -341,15 +341,25 @@ void RedisPool::CloseIdleLocked() {
   idle_.clear();
 }
 
-Result<RedisReply> RedisPool::Command(const RedisArgs& args) { return pipeline_->Call(args); }
+Result<RedisReply> RedisPool::Command(const RedisArgs& args) {
+  if (options_.pipeline_blocking_calls) return pipeline_->Call(args);
+  Result<RedisConnection> connection = Borrow();
+  if (!connection.ok()) return connection.status();
+  return connection->Command(args);
+}
 
 Result<RedisReply> RedisPool::Eval(const RedisScript& script, const RedisArgs& keys,
                                    const RedisArgs& args) {
-  std::string numkeys = std::to_string(keys.size());
-  Result<RedisReply> reply =
-      pipeline_->Call(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
-  if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return reply;
-  return pipeline_->Call(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+  if (options_.pipeline_blocking_calls) {
+    std::string numkeys = std::to_string(keys.size());
+    Result<RedisReply> reply =
+        pipeline_->Call(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
+    if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return reply;
+    return pipeline_->Call(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+  }
+  Result<RedisConnection> connection = Borrow();
+  if (!connection.ok()) return connection.status();
+  return connection->Eval(script, keys, args);
 }
 
 void RedisPool::CommandAsync(const RedisArgs& args, Callback done) {

@@ -26,6 +26,7 @@ RedisPoolOptions OptionsFor(const testing::RedisServer& redis, int size) {
   options.endpoint = *ParseRedisUrl(redis.url());
   options.size = size;
   options.command_timeout_ms = 3000;
+  options.pipeline_blocking_calls = true;  // Command and Eval too, to test them
   return options;
 }
 
