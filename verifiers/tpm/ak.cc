@@ -16,9 +16,6 @@ namespace attestd::tpm {
 
 namespace {
 
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 struct SigFree {
   void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
 };
@@ -164,6 +161,33 @@ Status CheckSignatureScheme(const AkKey& key, const TPMT_SIGNATURE& sig) {
   return Status::Ok();
 }
 
+namespace {
+
+// The key's verification context for (scheme, hash), set up on first use.
+// Null if OpenSSL refuses it. The caller holds key.verify_mu.
+EVP_PKEY_CTX* PreparedVerifyContext(const AkKey& key, TPM2_ALG_ID scheme, const HashAlg& hash) {
+  uint32_t id = (uint32_t{scheme} << 16) | hash.id;
+  for (auto& [have, ctx] : key.verify_templates) {
+    if (have == id) return ctx.get();
+  }
+  std::unique_ptr<EVP_PKEY_CTX, AkKey::PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), hash.md) != 1) {
+    return nullptr;
+  }
+  if (scheme == TPM2_ALG_RSAPSS &&
+      (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), hash.md) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_AUTO) != 1)) {
+    return nullptr;
+  }
+  key.verify_templates.emplace_back(id, std::move(ctx));
+  return key.verify_templates.back().second.get();
+}
+
+}  // namespace
+
 Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig,
                             std::string_view message) {
   const HashAlg* hash = HashAlgById(SignatureHash(sig));
@@ -184,29 +208,22 @@ Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig,
     return InvalidArgument("signature scheme unsupported");
   }
 
-  // One context per thread, reset after each use: allocating a fresh one
-  // per quote is measurable next to the RSA verification itself.
-  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> thread_ctx(EVP_MD_CTX_new());
-  if (!thread_ctx) return Internal("EVP_MD_CTX_new failed");
-  struct Reset {
-    EVP_MD_CTX* c;
-    ~Reset() { EVP_MD_CTX_reset(c); }
-  } ctx{thread_ctx.get()};
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (EVP_DigestVerifyInit(ctx.c, &pctx, hash->md, nullptr, key.pkey.get()) != 1) {
-    return Internal("EVP_DigestVerifyInit failed");
+  using Ctx = std::unique_ptr<EVP_PKEY_CTX, AkKey::PkeyCtxFree>;
+  Ctx ctx;
+  {
+    std::lock_guard lock(key.verify_mu);
+    EVP_PKEY_CTX* prepared = PreparedVerifyContext(key, sig.sigAlg, *hash);
+    if (!prepared) return Internal("cannot set up the signature verification");
+    ctx.reset(EVP_PKEY_CTX_dup(prepared));
   }
-  if (sig.sigAlg == TPM2_ALG_RSAPSS) {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, hash->md) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1) {
-      return Internal("RSAPSS parameters refused");
-    }
+  if (!ctx) return Internal("EVP_PKEY_CTX_dup failed");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, hash->md, nullptr) != 1) {
+    return Internal("EVP_Digest failed");
   }
-  int ok = EVP_DigestVerify(ctx.c, reinterpret_cast<const unsigned char*>(sig_bytes.data()),
-                            sig_bytes.size(),
-                            reinterpret_cast<const unsigned char*>(message.data()),
-                            message.size());
+  int ok = EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(sig_bytes.data()),
+                           sig_bytes.size(), digest, digest_len);
   if (ok != 1) {
     ERR_clear_error();  // the thread's error queue outlives this call
     return InvalidArgument("signature does not verify");

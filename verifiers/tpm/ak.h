@@ -16,6 +16,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -40,6 +43,18 @@ struct AkKey {
   const HashAlg* scheme_hash = nullptr;  // the scheme's hash, null when scheme is NULL
   size_t signature_bytes = 0;    // RSA: modulus bytes; ECC: field bytes (per coordinate)
   const char* description = "";  // "rsa2048", "ecc-p256", ...
+
+  // Verification contexts already set up for this key, one per (signature
+  // scheme, hash), each copied per quote: EVP_PKEY_CTX_dup costs a fraction
+  // of setting a context up (fetching the algorithm, the key's provider
+  // data), which tpm_verify_bench shows next to an RSA verification.
+  // Filled lazily by VerifyQuoteSignature; guarded by verify_mu.
+  struct PkeyCtxFree {
+    void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+  };
+  mutable std::mutex verify_mu;
+  mutable std::vector<std::pair<uint32_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>>>
+      verify_templates;
 
   uint32_t attributes() const { return public_area.objectAttributes; }
   // All of kAkRequiredAttributes set and `decrypt` clear.
