@@ -3,7 +3,9 @@
 // issue, and a differential check against tpm2_checkquote.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "common/base64.h"
 #include "common/random.h"
@@ -428,6 +430,34 @@ TEST_F(TpmQuoteTest, FixtureScriptQuoteSubcommand) {
   EXPECT_EQ(tpm_->Run({"bash", testing::TpmFixturesScript(), "checkquote", tpm_->dir(), "ecc",
                        HexEncode(nonce), out}),
             0);
+}
+
+// The AK's prepared verification contexts are shared by every thread that
+// appraises its quotes: concurrent appraisals of good and tampered quotes
+// must each get their own verdict on the signature.
+TEST_F(TpmQuoteTest, ConcurrentAppraisalsWithOneAkEachGetTheirOwnSignatureVerdict) {
+  Enrol(tpm_->AkPublic("rsapss"));
+  std::string nonce = Nonce();
+  TpmQuote q = Quote("rsapss", nonce, "sha256:0,16");
+  std::string bad_sig = FlipBit(q.signature, q.signature.size() - 3);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        bool tamper = (t + i) % 2 == 1;
+        auto r = verifier_->Appraise(
+            testing::SplitQuoteJson(kAgent, q.attest, tamper ? bad_sig : q.signature, q.pcrblob,
+                                    "sha256"),
+            kTpmQuoteJsonType, nonce);
+        bool signature_failed = r.ok() && !r->failures.empty() &&
+                                r->failures[0].type == "quote_validation.signature";
+        if (!r.ok() || signature_failed != tamper) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
