@@ -21,9 +21,12 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
 
   StoreOptions so;
   so.url = config.store;
-  // One connection per HTTP thread and per worker, plus one spare for
-  // health checks, so no request waits for a connection.
-  so.pool_size = config.threads + config.workers + 1;
+  // One connection per thread that may wait on the store: the session
+  // listener's, the workers', up to 2 for each of the three Keylime
+  // listeners (registrar, registrar admin, verifier), and the pipeline's,
+  // so no request waits for a connection. Connections open on first use,
+  // so a listener that is off costs nothing.
+  so.pool_size = config.threads + config.workers + 3 * std::min(config.threads, 2) + 1;
   so.reclaim_after_ms = static_cast<int>(config.reclaim_after_s * 1000);
   auto stores = OpenStores(so);
   if (!stores.ok()) return InvalidArgument("--store: " + stores.status().message());
