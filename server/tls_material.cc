@@ -17,19 +17,15 @@
 #include <cstring>
 #include <memory>
 
+#include "common/openssl_ptr.h"
+
 namespace attestd {
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
+using PkeyFree = OpenSslFree<EVP_PKEY_free>;
+using X509Free = OpenSslFree<X509_free>;
+using BioFree = OpenSslFree<BIO_free>;
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using Cert = std::unique_ptr<X509, X509Free>;
 

@@ -12,16 +12,14 @@
 
 #include <cstring>
 
+#include "common/openssl_ptr.h"
+
 namespace attestd::tpm {
 
 namespace {
 
-struct SigFree {
-  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
-};
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
+using SigFree = OpenSslFree<ECDSA_SIG_free>;
+using BioFree = OpenSslFree<BIO_free>;
 
 Status BuildRsa(const TPMT_PUBLIC& pub, AkKey& key) {
   const TPMS_RSA_PARMS& p = pub.parameters.rsaDetail;

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/openssl_ptr.h"
 #include "common/status.h"
 #include "verifiers/tpm/public_key.h"
 #include "verifiers/tpm/tpm_structures.h"
@@ -49,9 +50,7 @@ struct AkKey {
   // of setting a context up (fetching the algorithm, the key's provider
   // data), which tpm_verify_bench shows next to an RSA verification.
   // Filled lazily by VerifyQuoteSignature; guarded by verify_mu.
-  struct PkeyCtxFree {
-    void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-  };
+  using PkeyCtxFree = OpenSslFree<EVP_PKEY_CTX_free>;
   mutable std::mutex verify_mu;
   mutable std::vector<std::pair<uint32_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>>>
       verify_templates;

@@ -16,17 +16,14 @@
 #include <vector>
 
 #include "common/base64.h"
+#include "common/openssl_ptr.h"
 
 namespace attestd::tpm {
 
 namespace {
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
+using X509Free = OpenSslFree<X509_free>;
+using StoreCtxFree = OpenSslFree<X509_STORE_CTX_free>;
 
 // The key material of an EK of a size or curve the TCG EK profiles define.
 Result<Pkey> EkPublicKey(const TPMT_PUBLIC& pub, const char** description) {

@@ -11,39 +11,22 @@
 
 #include <cstring>
 
+#include "common/openssl_ptr.h"
 #include "common/random.h"
 
 namespace attestd::tpm {
 
 namespace {
 
-struct KdfFree {
-  void operator()(EVP_KDF* k) const { EVP_KDF_free(k); }
-};
-struct KdfCtxFree {
-  void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct GroupFree {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct PointFree {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
-struct BldFree {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
+using KdfFree = OpenSslFree<EVP_KDF_free>;
+using KdfCtxFree = OpenSslFree<EVP_KDF_CTX_free>;
+using CipherCtxFree = OpenSslFree<EVP_CIPHER_CTX_free>;
+using PkeyCtxFree = OpenSslFree<EVP_PKEY_CTX_free>;
+using BnFree = OpenSslFree<BN_free>;
+using GroupFree = OpenSslFree<EC_GROUP_free>;
+using PointFree = OpenSslFree<EC_POINT_free>;
+using BldFree = OpenSslFree<OSSL_PARAM_BLD_free>;
+using ParamFree = OpenSslFree<OSSL_PARAM_free>;
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 using Pkey = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 

@@ -8,22 +8,16 @@
 #include <string>
 #include <string_view>
 
+#include "common/openssl_ptr.h"
+
 namespace attestd::tpm {
 
 namespace {
 
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct BldFree {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct CtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
+using BnFree = OpenSslFree<BN_free>;
+using BldFree = OpenSslFree<OSSL_PARAM_BLD_free>;
+using ParamFree = OpenSslFree<OSSL_PARAM_free>;
+using CtxFree = OpenSslFree<EVP_PKEY_CTX_free>;
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 
 constexpr TpmCurve kCurves[] = {

@@ -13,13 +13,12 @@
 #include <cstddef>
 #include <memory>
 
+#include "common/openssl_ptr.h"
 #include "common/status.h"
 
 namespace attestd::tpm {
 
-struct EvpPkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
+using EvpPkeyFree = OpenSslFree<EVP_PKEY_free>;
 using Pkey = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
 struct TpmCurve {
