@@ -102,9 +102,7 @@ class ChallengeResponseApi {
     bool up = service_->store().Ping().ok();
     JsonWriter w;
     w.BeginObject();
-    w.Key("media-types").BeginArray();
-    for (const auto& t : service_->Accept()) w.String(t);
-    w.EndArray();
+    w.Key("media-types").StringArray(service_->Accept());
     w.Key("version").String(options_.version);
     w.Key("service-state").String(up ? "READY" : "DOWN");
     if (const ResultSigner* signer = service_->signer()) w.Key("ear-verification-key").Raw(signer->jwk());

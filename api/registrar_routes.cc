@@ -100,9 +100,7 @@ class RegistrarApi {
     auto ids = service_->ListActive();
     if (!ids.ok()) return EnvelopeFromStatus(ids.status());
     JsonWriter w;
-    w.BeginObject().Key("uuids").BeginArray();
-    for (const std::string& id : *ids) w.String(id);
-    w.EndArray().EndObject();
+    w.BeginObject().Key("uuids").StringArray(*ids).EndObject();
     return Envelope(200, "Success", w.str());
   }
 

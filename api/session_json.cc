@@ -26,9 +26,7 @@ std::string SessionToJson(const Session& s, const std::vector<std::string>& acce
   w.BeginObject();
   w.Key("nonce").String(veraison ? Base64UrlEncode(s.nonce) : Base64Encode(s.nonce));
   w.Key("expiry").String(FormatRfc3339Millis(s.expiry_ms));
-  w.Key("accept").BeginArray();
-  for (const std::string& t : accept) w.String(t);
-  w.EndArray();
+  w.Key("accept").StringArray(accept);
   w.Key(veraison ? "status" : "state").String(SessionStateName(s.state));
   if (!s.evidence_type.empty()) {
     w.Key("evidence").BeginObject();

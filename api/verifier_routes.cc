@@ -25,12 +25,6 @@ void StringOrNull(JsonWriter& w, std::string_view key, std::string_view value) {
   value.empty() ? w.Null() : w.String(value);
 }
 
-void WriteList(JsonWriter& w, std::string_view key, const std::vector<std::string>& list) {
-  w.Key(key).BeginArray();
-  for (const std::string& s : list) w.String(s);
-  w.EndArray();
-}
-
 // Decoders that stop at the first bad field; each sets one member.
 struct AgentDecoder {
   const JsonBody& body;
@@ -191,7 +185,7 @@ class VerifierApi {
     if (!names.ok()) return EnvelopeFromStatus(names.status());
     JsonWriter w;
     w.BeginObject();
-    WriteList(w, kind == PolicyKind::kRuntime ? "runtimepolicy names" : "mbpolicy names", *names);
+    w.Key(kind == PolicyKind::kRuntime ? "runtimepolicy names" : "mbpolicy names").StringArray(*names);
     w.EndObject();
     return Envelope(200, "Success", w.str());
   }
@@ -295,9 +289,9 @@ class VerifierApi {
     w.Key("meta_data").String(a.metadata);
     w.Key("has_mb_refstate").Int(a.mb_policy.empty() ? 0 : 1);
     w.Key("has_runtime_policy").Int(a.runtime_policy.empty() ? 0 : 1);
-    WriteList(w, "accept_tpm_hash_algs", a.accept_tpm_hash_algs);
-    WriteList(w, "accept_tpm_encryption_algs", a.accept_tpm_encryption_algs);
-    WriteList(w, "accept_tpm_signing_algs", a.accept_tpm_signing_algs);
+    w.Key("accept_tpm_hash_algs").StringArray(a.accept_tpm_hash_algs);
+    w.Key("accept_tpm_encryption_algs").StringArray(a.accept_tpm_encryption_algs);
+    w.Key("accept_tpm_signing_algs").StringArray(a.accept_tpm_signing_algs);
     w.Key("hash_alg").String(a.hash_alg);
     w.Key("enc_alg").String(a.enc_alg);
     w.Key("sign_alg").String(a.sign_alg);

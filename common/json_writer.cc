@@ -83,6 +83,12 @@ JsonWriter& JsonWriter::String(std::string_view value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::StringArray(const std::vector<std::string>& values) {
+  BeginArray();
+  for (const std::string& v : values) String(v);
+  return EndArray();
+}
+
 JsonWriter& JsonWriter::HexString(std::string_view bytes) {
   static const char kDigits[] = "0123456789abcdef";
   BeforeValue();

@@ -27,6 +27,8 @@ class JsonWriter {
   // `bytes` as a lowercase hex string, written straight into the output (hex
   // never needs escaping), for digests and names on the appraisal hot path.
   JsonWriter& HexString(std::string_view bytes);
+  // An array of strings, as one value.
+  JsonWriter& StringArray(const std::vector<std::string>& values);
   JsonWriter& Int(int64_t value);
   JsonWriter& Uint(uint64_t value);
   JsonWriter& Bool(bool value);

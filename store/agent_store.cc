@@ -14,12 +14,6 @@ const char* PolicyKindName(PolicyKind kind) {
 
 namespace {
 
-void WriteList(JsonWriter& w, std::string_view key, const std::vector<std::string>& list) {
-  w.Key(key).BeginArray();
-  for (const std::string& s : list) w.String(s);
-  w.EndArray();
-}
-
 void WriteAttestation(JsonWriter& w, const PushAttestation& a) {
   w.BeginObject();
   w.Key("index").Int(a.index);
@@ -114,9 +108,9 @@ std::string EncodeAgent(const VerifierAgent& a) {
   w.Key("metadata").String(a.metadata);
   w.Key("ima_sign_verification_keys").String(a.ima_sign_verification_keys);
   w.Key("revocation_key").String(a.revocation_key);
-  WriteList(w, "accept_tpm_hash_algs", a.accept_tpm_hash_algs);
-  WriteList(w, "accept_tpm_encryption_algs", a.accept_tpm_encryption_algs);
-  WriteList(w, "accept_tpm_signing_algs", a.accept_tpm_signing_algs);
+  w.Key("accept_tpm_hash_algs").StringArray(a.accept_tpm_hash_algs);
+  w.Key("accept_tpm_encryption_algs").StringArray(a.accept_tpm_encryption_algs);
+  w.Key("accept_tpm_signing_algs").StringArray(a.accept_tpm_signing_algs);
   w.Key("supported_version").String(a.supported_version);
   w.Key("hash_alg").String(a.hash_alg);
   w.Key("enc_alg").String(a.enc_alg);

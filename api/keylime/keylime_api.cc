@@ -52,9 +52,7 @@ HttpResponse Version(const HttpRequest&) {
   JsonWriter w;
   w.BeginObject();
   w.Key("current_version").String(kCurrentVersion);
-  w.Key("supported_versions").BeginArray();
-  for (const std::string& v : SupportedVersions()) w.String(v);
-  w.EndArray();
+  w.Key("supported_versions").StringArray(SupportedVersions());
   w.EndObject();
   return Envelope(200, "Success", w.str());
 }

@@ -69,6 +69,12 @@ TEST(JsonWriter, HexStringIsTheLowercaseHexOfTheBytes) {
   EXPECT_EQ(w.str(), R"(["00abff",""])");
 }
 
+TEST(JsonWriter, StringArrayIsOneValueWithEscapedStrings) {
+  JsonWriter w;
+  w.BeginObject().Key("a").StringArray({"x", "q\""}).Key("b").StringArray({}).EndObject();
+  EXPECT_EQ(w.str(), R"({"a":["x","q\""],"b":[]})");
+}
+
 TEST(Hex, RoundTripAndRejects) {
   EXPECT_EQ(HexEncode(std::string("\x00\xab", 2)), "00ab");
   EXPECT_EQ(*HexDecode("00AB"), std::string("\x00\xab", 2));
