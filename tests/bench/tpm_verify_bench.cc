@@ -12,7 +12,6 @@
 // (otherwise every repetition after the first is a replay and the clock
 // check would fail, which is not the path worth measuring).
 #include <benchmark/benchmark.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <unistd.h>
@@ -102,19 +101,6 @@ struct Fixture {
   std::shared_ptr<tpm::TpmQuoteVerifier> verifier;
 };
 
-// ECDSA's (r, s) as the DER SEQUENCE OpenSSL verifies.
-std::string EcdsaDer(const TPMS_SIGNATURE_ECC& ecc) {
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  ECDSA_SIG_set0(sig, BN_bin2bn(ecc.signatureR.buffer, ecc.signatureR.size, nullptr),
-                 BN_bin2bn(ecc.signatureS.buffer, ecc.signatureS.size, nullptr));
-  unsigned char* der = nullptr;
-  int len = i2d_ECDSA_SIG(sig, &der);
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  ECDSA_SIG_free(sig);
-  return out;
-}
-
 const Fixture& Load(const std::string& key) {
   static std::map<std::string, Fixture> loaded;
   auto it = loaded.find(key);
@@ -132,7 +118,8 @@ const Fixture& Load(const std::string& key) {
   TPMT_SIGNATURE sig = *tpm::ParseSignature(ReadFile(dir / ("q-" + key + ".sig")));
   f.md = EVP_sha256();
   if (sig.sigAlg == TPM2_ALG_ECDSA) {
-    f.der_signature = EcdsaDer(sig.signature.ecdsa);
+    const TPMS_SIGNATURE_ECC& ecc = sig.signature.ecdsa;
+    f.der_signature = testing::EcdsaDer(tpm::Tpm2bView(ecc.signatureR), tpm::Tpm2bView(ecc.signatureS));
   } else {
     const TPM2B_PUBLIC_KEY_RSA& rsa = sig.signature.rsassa.sig;  // same layout for RSAPSS
     f.der_signature.assign(reinterpret_cast<const char*>(rsa.buffer), rsa.size);

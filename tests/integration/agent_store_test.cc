@@ -8,7 +8,6 @@
 
 #include "store/memory/memory_agent_store.h"
 #include "store/redis/redis_agent_store.h"
-#include "store/redis/redis_url.h"
 #include "tests/support/processes.h"
 
 namespace attestd {
@@ -20,12 +19,7 @@ class AgentStoreTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "redis") {
       redis_ = std::make_unique<testing::RedisServer>();
       ASSERT_TRUE(redis_->ok());
-      RedisPoolOptions o;
-      auto ep = ParseRedisUrl(redis_->url());
-      ASSERT_TRUE(ep.ok());
-      o.endpoint = *ep;
-      o.size = 8;
-      pool_ = std::make_shared<RedisPool>(o);
+      pool_ = std::make_shared<RedisPool>(redis_->pool_options());
       agents_ = std::make_shared<RedisAgentStore>(pool_);
       policies_ = std::make_shared<RedisPolicyStore>(pool_);
     } else {

@@ -9,7 +9,6 @@
 
 #include "store/memory/memory_attester_directory.h"
 #include "store/redis/redis_attester_directory.h"
-#include "store/redis/redis_url.h"
 #include "tests/support/processes.h"
 #include "tests/support/tpm_evidence.h"
 #include "verifiers/tpm/evidence.h"
@@ -24,11 +23,7 @@ class AttesterDirectoryTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "redis") {
       redis_ = std::make_unique<testing::RedisServer>();
       ASSERT_TRUE(redis_->ok());
-      RedisPoolOptions o;
-      auto ep = ParseRedisUrl(redis_->url());
-      ASSERT_TRUE(ep.ok());
-      o.endpoint = *ep;
-      o.size = 8;
+      RedisPoolOptions o = redis_->pool_options();
       o.command_timeout_ms = 500;
       pool_ = std::make_shared<RedisPool>(o);
       dir_ = std::make_shared<RedisAttesterDirectory>(pool_);

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "store/redis/redis_pool.h"
-#include "store/redis/redis_url.h"
 #include "tests/support/processes.h"
 
 namespace attestd {
@@ -22,9 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 
 RedisPoolOptions OptionsFor(const testing::RedisServer& redis, int size) {
-  RedisPoolOptions options;
-  options.endpoint = *ParseRedisUrl(redis.url());
-  options.size = size;
+  RedisPoolOptions options = redis.pool_options(size);
   options.command_timeout_ms = 3000;
   options.pipeline_blocking_calls = true;  // Command and Eval too, to test them
   return options;

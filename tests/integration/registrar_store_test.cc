@@ -16,10 +16,7 @@ class RegistrarStoreTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "redis") {
       redis_ = std::make_unique<testing::RedisServer>();
       ASSERT_TRUE(redis_->ok());
-      RedisPoolOptions options;
-      options.endpoint.host = "127.0.0.1";
-      options.endpoint.port = redis_->port();
-      pool_ = std::make_shared<RedisPool>(options);
+      pool_ = std::make_shared<RedisPool>(redis_->pool_options(4));
       store_ = std::make_shared<RedisRegistrarStore>(pool_);
     } else {
       store_ = std::make_shared<MemoryRegistrarStore>();

@@ -2,9 +2,7 @@
 // metrics, over loopback HTTP. EARs are verified by the openssl command line
 // with a public key the test rebuilds from the published JWK.
 #include <gtest/gtest.h>
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -24,6 +22,7 @@
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
 #include "tests/support/test_verifiers.h"
+#include "tests/support/tpm_evidence.h"
 
 namespace attestd {
 namespace {
@@ -80,15 +79,7 @@ std::string PemFromEcJwk(const std::string& jwk) {
 // JOSE ECDSA signatures are r‖s; openssl dgst wants DER.
 std::string DerFromJoseSignature(const std::string& rs) {
   size_t half = rs.size() / 2;
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  ECDSA_SIG_set0(sig, BN_bin2bn(reinterpret_cast<const unsigned char*>(rs.data()), static_cast<int>(half), nullptr),
-                 BN_bin2bn(reinterpret_cast<const unsigned char*>(rs.data() + half), static_cast<int>(half), nullptr));
-  unsigned char* der = nullptr;
-  int len = i2d_ECDSA_SIG(sig, &der);
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  ECDSA_SIG_free(sig);
-  return out;
+  return testing::EcdsaDer(std::string_view(rs).substr(0, half), std::string_view(rs).substr(half));
 }
 
 class ResultsApiTest : public ::testing::Test {

@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "server/application.h"
 #include "store/redis/redis_agent_store.h"
-#include "store/redis/redis_url.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
@@ -917,9 +916,7 @@ TEST_P(PushTest, OutcomeRecordedByTheWorkerOfAnotherProcess) {
   ASSERT_TRUE(q.has_value());
   ASSERT_EQ(V3("PATCH", "/v3.0/agents/far-1/attestations/latest", Evidence(*q)).status, 202);
 
-  RedisPoolOptions o;
-  o.endpoint = *ParseRedisUrl(redis_->url());
-  RedisAgentStore store(std::make_shared<RedisPool>(o));
+  RedisAgentStore store(std::make_shared<RedisPool>(redis_->pool_options(4)));
   std::string status;
   for (int i = 0; i < 250 && status != "PASS"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -110,6 +110,14 @@ std::string RedisServer::url(int db) const {
   return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
 }
 
+RedisPoolOptions RedisServer::pool_options(int size) const {
+  RedisPoolOptions options;
+  options.endpoint.host = "127.0.0.1";
+  options.endpoint.port = port_;
+  options.size = size;
+  return options;
+}
+
 std::string RedisServer::Cli(const std::string& args) const {
   std::string cmd = "redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1";
   std::string out;

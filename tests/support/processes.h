@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "store/redis/redis_pool.h"
+
 namespace attestd::testing {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
@@ -42,6 +44,8 @@ class RedisServer {
   bool ok() const { return pid_ > 0; }
   int port() const { return port_; }
   std::string url(int db = 0) const;
+  // Pool options for this server (database 0), `size` connections.
+  RedisPoolOptions pool_options(int size = 8) const;
   void Stop();
   bool Start();
   // Runs redis-cli against this server and returns its output (trimmed).

@@ -1,6 +1,8 @@
 #include "tests/support/tpm_evidence.h"
 
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 
 #include <fstream>
 #include <sstream>
@@ -74,6 +76,21 @@ std::vector<std::string> FailureTypes(const Appraisal& a) {
 std::string FlipBit(std::string s, size_t at) {
   if (at < s.size()) s[at] = static_cast<char>(s[at] ^ 1);
   return s;
+}
+
+std::string EcdsaDer(std::string_view r, std::string_view s) {
+  auto bn = [](std::string_view v) {
+    return BN_bin2bn(reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()),
+                     nullptr);
+  };
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  ECDSA_SIG_set0(sig, bn(r), bn(s));
+  unsigned char* der = nullptr;
+  int len = i2d_ECDSA_SIG(sig, &der);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  ECDSA_SIG_free(sig);
+  return out;
 }
 
 }  // namespace attestd::testing

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "verifiers/appraisal.h"
@@ -35,6 +36,10 @@ std::string EnactTrustEvidence(const std::string& agent_id, const std::string& a
 
 // The failure types, in order.
 std::vector<std::string> FailureTypes(const Appraisal& a);
+
+// An ECDSA signature's big-endian r and s as the DER ECDSA-Sig-Value that
+// OpenSSL (and `openssl dgst -verify`) takes.
+std::string EcdsaDer(std::string_view r, std::string_view s);
 
 // Flips bit 0 of byte `at`.
 std::string FlipBit(std::string s, size_t at);
