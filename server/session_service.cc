@@ -119,13 +119,9 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
   Metrics& metrics = GlobalMetrics();
   if (!appraisal.ok()) {
     metrics.ObserveAppraisal(session.evidence_type, Metrics::Outcome::kError, secs);
-    metrics.CountSession(Metrics::SessionEvent::kFailed);
     LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
-    session.state = SessionState::kFailed;
-    session.error = "could not appraise: " + appraisal.status().message();
-    Status st = store_->TransitionToFailed(session.id, session.error);
+    Status st = RecordFailed(session, "could not appraise: " + appraisal.status().message());
     if (!st.ok()) return st;
-    if (on_finished_) on_finished_(session);
     return appraisal.status().code() == StatusCode::kUnavailable
                ? appraisal.status()
                : Internal("could not appraise the evidence");
@@ -138,11 +134,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
     auto signed_ear = signer_->Sign(*appraisal, session.nonce, NowMillis() / 1000);
     if (!signed_ear.ok()) {
       LogError("result signing failed", {{"session", session.id}, {"error", signed_ear.status().message()}});
-      session.state = SessionState::kFailed;
-      session.error = "could not sign the result";
-      metrics.CountSession(Metrics::SessionEvent::kFailed);
-      Status st = store_->TransitionToFailed(session.id, session.error);
-      if (st.ok() && on_finished_) on_finished_(session);
+      Status st = RecordFailed(session, "could not sign the result");
       return st.ok() ? Internal("could not sign the result") : st;
     }
     ear = std::move(*signed_ear);
@@ -167,37 +159,42 @@ Result<Session> SessionService::WaitWhileProcessing(const std::string& id, int64
   }
 }
 
-Status SessionService::AbandonQueued(std::string_view session_id, int64_t deliveries) {
-  auto session = store_->Get(session_id);
+Status SessionService::RecordFailed(Session& session, std::string error) {
+  session.state = SessionState::kFailed;
+  session.error = std::move(error);
+  if (Status st = store_->TransitionToFailed(session.id, session.error); !st.ok()) return st;
+  GlobalMetrics().CountSession(Metrics::SessionEvent::kFailed);
+  if (on_finished_) on_finished_(session);
+  return Status::Ok();
+}
+
+Result<std::optional<Session>> SessionService::StillProcessing(std::string_view id) {
+  auto session = store_->Get(id);
   if (!session.ok()) {
-    return session.status().code() == StatusCode::kNotFound ? Status::Ok() : session.status();
+    if (session.status().code() == StatusCode::kNotFound) return std::optional<Session>();
+    return session.status();
   }
-  if (session->state != SessionState::kProcessing) return Status::Ok();
+  if (session->state != SessionState::kProcessing) return std::optional<Session>();
+  return std::optional<Session>(std::move(*session));
+}
+
+Status SessionService::AbandonQueued(std::string_view session_id, int64_t deliveries) {
+  auto session = StillProcessing(session_id);
+  if (!session.ok() || !session->has_value()) return session.status();
   LogWarn("queued appraisal abandoned",
           {{"session", std::string(session_id)}, {"deliveries", std::to_string(deliveries)}});
-  session->error = "appraisal abandoned: its worker stopped on each of " +
-                   std::to_string(deliveries - 1) + " attempts";
-  Status st = store_->TransitionToFailed(session_id, session->error);
-  if (st.ok()) {
-    GlobalMetrics().CountSession(Metrics::SessionEvent::kFailed);
-    session->state = SessionState::kFailed;
-    if (on_finished_) on_finished_(*session);
-  }
+  Status st = RecordFailed(**session, "appraisal abandoned: its worker stopped on each of " +
+                                          std::to_string(deliveries - 1) + " attempts");
   return st.code() == StatusCode::kUnavailable ? st : Status::Ok();
 }
 
 Status SessionService::ProcessQueued(std::string_view session_id) {
-  auto session = store_->Get(session_id);
-  if (!session.ok()) {
-    // Gone (expired or deleted): nothing left to do.
-    return session.status().code() == StatusCode::kNotFound ? Status::Ok() : session.status();
-  }
-  if (session->state != SessionState::kProcessing) return Status::Ok();
-  const Verifier* verifier = registry_->Find(session->evidence_type);
-  if (!verifier) {
-    return store_->TransitionToFailed(session_id, "no verifier for the evidence type");
-  }
-  auto done = AppraiseAndRecord(std::move(*session), *verifier);
+  // Gone (expired or deleted) or already finished: nothing left to do.
+  auto session = StillProcessing(session_id);
+  if (!session.ok() || !session->has_value()) return session.status();
+  const Verifier* verifier = registry_->Find((*session)->evidence_type);
+  if (!verifier) return RecordFailed(**session, "no verifier for the evidence type");
+  auto done = AppraiseAndRecord(std::move(**session), *verifier);
   if (!done.ok() && done.status().code() == StatusCode::kUnavailable) return done.status();
   return Status::Ok();
 }

@@ -107,6 +107,12 @@ class SessionService {
   // Appraises and stores the outcome; returns the final session state.
   Result<Session> AppraiseAndRecord(Session session, const Verifier& verifier);
   Result<Session> WaitWhileProcessing(const std::string& id, int64_t wait_ms);
+  // Stores `session` as failed with `error`, counts it and tells the
+  // finished hook; the store's Status otherwise.
+  Status RecordFailed(Session& session, std::string error);
+  // The queued session if it is still processing; nullopt if it is gone or
+  // already finished (nothing left to do), an error if the store is down.
+  Result<std::optional<Session>> StillProcessing(std::string_view id);
 
   std::shared_ptr<SessionStore> store_;
   std::shared_ptr<WorkQueue> queue_;
