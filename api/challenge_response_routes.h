@@ -6,7 +6,7 @@
 
 #include "api/router.h"
 #include "api/session_json.h"
-#include "server/session_service.h"
+#include "service/session_service.h"
 
 namespace attestd::api {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "api/challenge_response_routes.h"
-#include "api/registrar_routes.h"
-#include "api/verifier_routes.h"
+#include "api/keylime/registrar_routes.h"
+#include "api/keylime/verifier_routes.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "store/redis/redis_pool.h"

@@ -5,12 +5,12 @@
 #include <memory>
 
 #include "api/http_server.h"
-#include "server/agent_service.h"
+#include "service/keylime/agent_service.h"
 #include "server/config.h"
-#include "server/registrar_service.h"
+#include "service/registrar_service.h"
 #include "server/tls_material.h"
-#include "server/session_service.h"
-#include "server/worker_pool.h"
+#include "service/session_service.h"
+#include "service/worker_pool.h"
 #include "store/stores.h"
 #include "verifiers/registry.h"
 

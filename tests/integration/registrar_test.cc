@@ -17,7 +17,7 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "server/application.h"
-#include "server/registrar_service.h"
+#include "service/registrar_service.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "server/application.h"
-#include "server/worker_pool.h"
+#include "service/worker_pool.h"
 #include "store/stores.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/keylime/keylime_api.h"
-#include "server/registrar_service.h"
+#include "service/registrar_service.h"
 #include "tests/support/json.h"
 
 namespace attestd::api::keylime {

@@ -7,7 +7,7 @@
 #include "store/memory/memory_agent_store.h"
 #include "store/memory/memory_attester_directory.h"
 #include "store/memory/memory_registrar_store.h"
-#include "server/agent_service.h"
+#include "service/keylime/agent_service.h"
 #include "tests/support/tpm_evidence.h"
 #include "verifiers/tpm/certify.h"
 

@@ -1,4 +1,4 @@
-#include "api/verifier_routes.h"
+#include "api/keylime/verifier_routes.h"
 
 #include "api/keylime/keylime_api.h"
 #include "common/base64.h"

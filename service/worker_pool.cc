@@ -1,4 +1,4 @@
-#include "server/worker_pool.h"
+#include "service/worker_pool.h"
 
 #include "common/log.h"
 

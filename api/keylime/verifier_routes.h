@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "api/router.h"
-#include "server/agent_service.h"
+#include "service/keylime/agent_service.h"
 
 namespace attestd::api {
 

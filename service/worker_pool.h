@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/session_service.h"
+#include "service/session_service.h"
 #include "store/work_queue.h"
 
 namespace attestd {

@@ -1,4 +1,4 @@
-#include "server/registrar_service.h"
+#include "service/registrar_service.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

@@ -10,7 +10,7 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time_util.h"
-#include "server/agent_service.h"
+#include "service/keylime/agent_service.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/tpm_structures.h"

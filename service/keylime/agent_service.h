@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "server/session_service.h"
+#include "service/session_service.h"
 #include "store/agent_store.h"
 #include "store/attester_directory.h"
 #include "store/policy_store.h"

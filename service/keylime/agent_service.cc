@@ -1,4 +1,4 @@
-#include "server/agent_service.h"
+#include "service/keylime/agent_service.h"
 
 #include <simdjson.h>
 

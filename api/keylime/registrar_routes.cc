@@ -1,4 +1,4 @@
-#include "api/registrar_routes.h"
+#include "api/keylime/registrar_routes.h"
 
 #include "api/keylime/keylime_api.h"
 #include "common/base64.h"

@@ -17,7 +17,7 @@
 #include <memory>
 
 #include "api/router.h"
-#include "server/registrar_service.h"
+#include "service/registrar_service.h"
 
 namespace attestd::api {
 

@@ -11,7 +11,7 @@
 
 #include "api/keylime/keylime_api.h"
 #include "api/problem.h"
-#include "api/verifier_routes.h"
+#include "api/keylime/verifier_routes.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"

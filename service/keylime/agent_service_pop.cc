@@ -5,7 +5,7 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/time_util.h"
-#include "server/agent_service.h"
+#include "service/keylime/agent_service.h"
 #include "verifiers/tpm/certify.h"
 #include "verifiers/tpm/tpm_structures.h"
 

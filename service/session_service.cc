@@ -1,4 +1,4 @@
-#include "server/session_service.h"
+#include "service/session_service.h"
 
 #include <thread>
 
