@@ -59,7 +59,7 @@ class ChallengeResponseApi {
     if (auto r = CheckAccept(req)) return *r;
     if (req.body.empty()) return Problem(400, "empty evidence body");
     std::string type = NormalizeMediaType(req.header("content-type").value_or(""));
-    if (type.empty() || !service_->registry().Find(type)) {
+    if (type.empty() || !service_->registry().FindPublic(type)) {
       HttpResponse r = Problem(415, req.header("content-type")
                                         ? "no verifier for this evidence media type"
                                         : "Content-Type is required (the evidence media type)");

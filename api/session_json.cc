@@ -1,23 +1,11 @@
 #include "api/session_json.h"
 
-#include <simdjson.h>
-
+#include "api/appraisal_json.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
 
 namespace attestd::api {
-
-namespace {
-// The stored result is SerializeAppraisal's JSON; its "ear" member is the JWS.
-std::string EarOf(const std::string& result_json) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::string_view ear;
-  if (parser.parse(result_json).get(doc) || doc["ear"].get_string().get(ear)) return "";
-  return std::string(ear);
-}
-}  // namespace
 
 std::string SessionToJson(const Session& s, const std::vector<std::string>& accept,
                           SessionFormat format) {
@@ -34,11 +22,12 @@ std::string SessionToJson(const Session& s, const std::vector<std::string>& acce
     w.Key("value").String(Base64Encode(s.evidence));
     w.EndObject();
   }
-  if (s.state == SessionState::kComplete && !s.result.empty()) {
+  if (s.state == SessionState::kComplete && s.result) {
+    w.Key("result");
     if (veraison) {
-      w.Key("result").String(EarOf(s.result));
+      w.String(s.result->ear);
     } else {
-      w.Key("result").Raw(s.result);
+      WriteAppraisal(w, s.result->appraisal, s.result->ear);
     }
   }
   if (s.state == SessionState::kFailed) w.Key("error").String(s.error);

@@ -34,9 +34,9 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
 
   if (!registry) {
     registry = std::make_shared<Registry>();
-    VerifierDeps deps;
-    deps.attesters = app->stores_.attesters;
-    if (Status st = RegisterBuiltinVerifiers(*registry, deps); !st.ok()) return st;
+    VerifierContext context;
+    context.attesters = app->stores_.attesters;
+    if (Status st = RegisterBuiltinVerifiers(*registry, context); !st.ok()) return st;
   }
   app->registry_ = std::move(registry);
 
@@ -174,10 +174,9 @@ Status Application::CreateVerifier() {
   // Always: this process's workers may appraise push attestations another
   // process's verifier opened (shared Redis), and the service's session
   // hook records their outcome.
-  AgentServiceOptions options;
-  options.quote_interval_s = config_.quote_interval_s;
-  agents_ = std::make_shared<AgentService>(stores_.agents, stores_.policies, stores_.attesters,
-                                           stores_.registrar, service_, options);
+  KeylimeOptions options;
+  options.attestation.quote_interval_s = config_.quote_interval_s;
+  keylime_ = MakeKeylimeServices(stores_, service_, registry_, options);
   if (config_.verifier_listen == "none") return Status::Ok();
   api::ListenerOptions lo;
   lo.name = "verifier";
@@ -190,7 +189,7 @@ Status Application::CreateVerifier() {
                                   config_.verifier_tls_ca, &lo);
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
-  auto router = api::MakeVerifierRouter(agents_);
+  auto router = api::MakeVerifierRouter(keylime_, verifier_address_);
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;
   if (config_.metrics) {
@@ -243,7 +242,7 @@ Status Application::Start() {
     std::string host;
     int port = 0;
     api::SplitHostPort(config_.verifier_listen, &host, &port);
-    agents_->set_verifier_address(host, verifier_http_->port());
+    verifier_address_->Set(host, verifier_http_->port());
   }
   if (!stores_.sessions->Ping().ok()) {
     LogWarn("store unreachable at start-up; requests answer 503 until it is back",

@@ -5,7 +5,8 @@
 #include <memory>
 
 #include "api/http_server.h"
-#include "service/keylime/agent_service.h"
+#include "api/keylime/verifier_routes.h"
+#include "service/keylime/keylime_services.h"
 #include "server/config.h"
 #include "service/registrar_service.h"
 #include "server/tls_material.h"
@@ -45,7 +46,7 @@ class Application {
   // with --insecure-verifier).
   int verifier_port() const { return verifier_http_ ? verifier_http_->port() : 0; }
   const TlsMaterial& verifier_tls() const { return verifier_tls_; }
-  AgentService& agents() { return *agents_; }
+  const KeylimeServices& keylime() const { return keylime_; }
 
  private:
   Application() = default;
@@ -72,7 +73,8 @@ class Application {
   std::unique_ptr<api::HttpServer> registrar_http_;
   std::unique_ptr<api::HttpServer> registrar_admin_http_;
   TlsMaterial registrar_tls_;
-  std::shared_ptr<AgentService> agents_;
+  KeylimeServices keylime_;
+  std::shared_ptr<api::ListenerAddress> verifier_address_ = std::make_shared<api::ListenerAddress>();
   std::unique_ptr<api::HttpServer> verifier_http_;
   TlsMaterial verifier_tls_;
   bool stopped_ = false;

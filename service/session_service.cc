@@ -51,9 +51,10 @@ Result<Session> SessionService::NewSession(const std::optional<std::string>& non
 }
 
 Result<Session> SessionService::Create(const std::optional<std::string>& nonce,
-                                       std::optional<size_t> nonce_size) {
+                                       std::optional<size_t> nonce_size, std::string agent_id) {
   Result<Session> s = NewSession(nonce, nonce_size);
   if (!s.ok()) return s;
+  s->agent_id = std::move(agent_id);
   if (auto st = store_->Create(*s); !st.ok()) return st;
   GlobalMetrics().CountSession(Metrics::SessionEvent::kCreated);
   return s;
@@ -139,10 +140,10 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
     }
     ear = std::move(*signed_ear);
   }
-  session.result = SerializeAppraisal(*appraisal, ear);
+  session.result = SessionResult{std::move(*appraisal), std::move(ear)};
   metrics.CountSession(Metrics::SessionEvent::kCompleted);
   session.state = SessionState::kComplete;
-  if (auto st = store_->TransitionToComplete(session.id, session.result); !st.ok()) return st;
+  if (auto st = store_->TransitionToComplete(session.id, *session.result); !st.ok()) return st;
   if (on_finished_) on_finished_(session);
   return session;
 }

@@ -53,9 +53,11 @@ class SessionService {
 
   // A new waiting session. `nonce` (raw bytes) when the relying party chose
   // it, else `nonce_size` random bytes (default size when absent).
-  // kInvalidArgument when a size is outside 8..64.
+  // `agent_id`: the Keylime agent whose push attestation this is (kept in
+  // the session, handed back to the finished hook). kInvalidArgument when a
+  // size is outside 8..64.
   Result<Session> Create(const std::optional<std::string>& nonce,
-                         std::optional<size_t> nonce_size);
+                         std::optional<size_t> nonce_size, std::string agent_id = "");
 
   Result<Session> Get(std::string_view id);
 

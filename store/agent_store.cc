@@ -4,6 +4,7 @@
 
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/value_json.h"
 #include "store/policy_store.h"
 
 namespace attestd {
@@ -21,12 +22,27 @@ void WriteAttestation(JsonWriter& w, const PushAttestation& a) {
   w.Key("stage").String(a.stage);
   w.Key("evaluation").String(a.evaluation);
   w.Key("failure_reason").String(a.failure_reason);
-  w.Key("failures").String(a.failures_json);
+  w.Key("failures").BeginArray();
+  for (const Failure& f : a.failures) {
+    w.BeginObject().Key("type").String(f.type).Key("context");
+    WriteValue(w, f.context);
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("hash_algorithm").String(a.hash_algorithm);
   w.Key("signature_scheme").String(a.signature_scheme);
-  w.Key("selected_subjects").String(a.selected_subjects_json);
-  w.Key("certification_key").String(Base64Encode(a.certification_key));
-  w.Key("certification_key_json").String(a.certification_key_json);
+  w.Key("selected_pcrs").BeginArray();
+  for (int p : a.selected_pcrs) w.Int(p);
+  w.EndArray();
+  const CertificationKey& k = a.certification_key;
+  w.Key("certification_key").BeginObject();
+  w.Key("key_class").String(k.key_class).Key("key_algorithm").String(k.key_algorithm);
+  w.Key("key_size").Int(k.key_size).Key("server_identifier").String(k.server_identifier);
+  w.Key("local_identifier").String(k.local_identifier);
+  w.Key("public").String(Base64Encode(k.public_tpm2b));
+  w.Key("allowable_hash_algorithms").StringArray(k.allowable_hash_algorithms);
+  w.Key("allowable_signature_schemes").StringArray(k.allowable_signature_schemes);
+  w.EndObject();
   w.Key("challenge").String(a.challenge);
   w.Key("capabilities_received_at").Int(a.capabilities_received_at_ms);
   w.Key("challenges_expire_at").Int(a.challenges_expire_at_ms);
@@ -71,6 +87,31 @@ struct Reader {
     simdjson::dom::element e;
     if (obj.at_key(key).get(e) != simdjson::SUCCESS) return;
     if (e.get_bool().get(*out) != simdjson::SUCCESS) ok = false;
+  }
+  void Ints(std::string_view key, std::vector<int>* out) {
+    simdjson::dom::array arr;
+    if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) return;
+    for (simdjson::dom::element e : arr) {
+      int64_t n = 0;
+      if (e.get_int64().get(n) != simdjson::SUCCESS) {
+        ok = false;
+        return;
+      }
+      out->push_back(static_cast<int>(n));
+    }
+  }
+  void Failures(std::string_view key, std::vector<Failure>* out) {
+    simdjson::dom::array arr;
+    if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) return;
+    for (simdjson::dom::element e : arr) {
+      auto v = ParseValueJson(simdjson::minify(e));
+      if (!v.ok() || !v->is_map()) {
+        ok = false;
+        return;
+      }
+      const Value* context = v->Find("context");
+      out->push_back(Failure{std::string(v->StringAt("type")), context ? *context : Value::MakeMap()});
+    }
   }
   void List(std::string_view key, std::vector<std::string>* out) {
     simdjson::dom::array arr;
@@ -198,12 +239,23 @@ Result<VerifierAgent> DecodeAgent(std::string_view json) {
       ar.Str("stage", &p.stage);
       ar.Str("evaluation", &p.evaluation);
       ar.Str("failure_reason", &p.failure_reason);
-      ar.Str("failures", &p.failures_json);
+      ar.Failures("failures", &p.failures);
       ar.Str("hash_algorithm", &p.hash_algorithm);
       ar.Str("signature_scheme", &p.signature_scheme);
-      ar.Str("selected_subjects", &p.selected_subjects_json);
-      ar.Bytes("certification_key", &p.certification_key);
-      ar.Str("certification_key_json", &p.certification_key_json);
+      ar.Ints("selected_pcrs", &p.selected_pcrs);
+      Reader kr;
+      if (ar.obj.at_key("certification_key").get_object().get(kr.obj) == simdjson::SUCCESS) {
+        CertificationKey& k = p.certification_key;
+        kr.Str("key_class", &k.key_class);
+        kr.Str("key_algorithm", &k.key_algorithm);
+        kr.Int("key_size", &k.key_size);
+        kr.Str("server_identifier", &k.server_identifier);
+        kr.Str("local_identifier", &k.local_identifier);
+        kr.Bytes("public", &k.public_tpm2b);
+        kr.List("allowable_hash_algorithms", &k.allowable_hash_algorithms);
+        kr.List("allowable_signature_schemes", &k.allowable_signature_schemes);
+        if (!kr.ok) return Internal("stored certification key has a field of the wrong type");
+      }
       ar.Str("challenge", &p.challenge);
       ar.Int("capabilities_received_at", &p.capabilities_received_at_ms);
       ar.Int("challenges_expire_at", &p.challenges_expire_at_ms);

@@ -11,7 +11,8 @@
 //   exists half-written.
 // - kUnavailable means the store could not be reached (retry later).
 // - The record is stored as given: what a tenant enrolled is returned
-//   faithfully (JSON texts such as tpm_policy and metadata are not rewritten).
+//   faithfully (texts such as tpm_policy and metadata are kept byte for
+//   byte, never parsed here).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/appraisal.h"
 #include "common/status.h"
 
 namespace attestd {
@@ -40,6 +42,20 @@ enum class AgentState : int {
   kTenantFailed = 10,
 };
 
+// The key an agent offered to certify its quotes with (v3 capabilities),
+// kept typed so the chosen one can be named back to it.
+struct CertificationKey {
+  std::string key_class = "asymmetric";
+  std::string key_algorithm;      // "rsa" | "ecc"
+  int64_t key_size = 0;           // bits
+  std::string server_identifier;  // e.g. "ak"
+  std::string local_identifier;   // e.g. "att_local_identifier"
+  std::string public_tpm2b;       // TPM2B_PUBLIC bytes
+  std::vector<std::string> allowable_hash_algorithms;
+  std::vector<std::string> allowable_signature_schemes;
+  bool operator==(const CertificationKey&) const = default;
+};
+
 // One push-model attestation (v3): the challenge is the nonce of session
 // `session_id`; the evidence went through that session.
 struct PushAttestation {
@@ -48,13 +64,12 @@ struct PushAttestation {
   std::string stage = "awaiting_evidence";  // awaiting_evidence | evaluating_evidence | verification_complete
   std::string evaluation = "pending";       // pending | pass | fail
   std::string failure_reason;               // empty unless fail: a short reason for the operator
-  std::string failures_json = "[]";         // [{"type","context"}] of the appraisal
+  std::vector<Failure> failures;            // of the appraisal
   // Parameters chosen from the agent's capabilities.
-  std::string hash_algorithm;               // "sha256"
+  std::string hash_algorithm;               // "sha256"; also the bank of the PCRs
   std::string signature_scheme;             // "rsassa" | "rsapss" | "ecdsa"
-  std::string selected_subjects_json = "{}";  // {"sha256":[0,1,…]}
-  std::string certification_key;            // the AK, TPM2B_PUBLIC bytes
-  std::string certification_key_json = "{}";  // the agent's offer of that key, as sent
+  std::vector<int> selected_pcrs;           // of bank hash_algorithm
+  CertificationKey certification_key;       // the AK, as the agent offered it
   std::string challenge;                    // base64 of the session nonce
   int64_t capabilities_received_at_ms = 0;
   int64_t challenges_expire_at_ms = 0;
@@ -107,7 +122,7 @@ struct VerifierAgent {
 // How many attestations an agent record keeps.
 inline constexpr size_t kKeptAttestations = 16;
 
-// The record as one JSON document and back (what Redis stores).
+// The record as one text and back (the Redis store's encoding).
 std::string EncodeAgent(const VerifierAgent& agent);
 Result<VerifierAgent> DecodeAgent(std::string_view json);
 

@@ -55,9 +55,9 @@ class SessionStore {
                                                  std::string_view evidence,
                                                  int64_t min_expiry_ms) = 0;
 
-  // processing → complete with the serialized result. kNotFound if the
-  // session expired meanwhile; kConflict if it is not processing.
-  virtual Status TransitionToComplete(std::string_view id, std::string_view result) = 0;
+  // processing → complete with the result. kNotFound if the session
+  // expired meanwhile; kConflict if it is not processing.
+  virtual Status TransitionToComplete(std::string_view id, const SessionResult& result) = 0;
 
   // processing → failed with a reason for the operator (no secrets).
   virtual Status TransitionToFailed(std::string_view id, std::string_view error) = 0;

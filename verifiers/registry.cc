@@ -45,22 +45,31 @@ std::string NormalizeMediaType(std::string_view content_type) {
 }
 
 Status Registry::Register(std::shared_ptr<const Verifier> verifier) {
-  for (const std::string& t : verifier->MediaTypes()) {
+  std::vector<std::string> all = verifier->MediaTypes();
+  for (std::string& t : verifier->InternalMediaTypes()) all.push_back(std::move(t));
+  for (const std::string& t : all) {
     std::string n = NormalizeMediaType(t);
     if (n.empty() || n != t) return InvalidArgument("media type not normalized: " + t);
-    if (by_type_.count(n)) return Conflict("media type registered twice: " + n);
+    if (by_type_.count(n) || internal_.count(n)) return Conflict("media type registered twice: " + n);
   }
   for (const std::string& t : verifier->MediaTypes()) {
     by_type_[t] = verifier.get();
     types_.push_back(t);
   }
+  for (const std::string& t : verifier->InternalMediaTypes()) internal_[t] = verifier.get();
   verifiers_.push_back(std::move(verifier));
   return Status::Ok();
 }
 
-const Verifier* Registry::Find(std::string_view normalized_type) const {
+const Verifier* Registry::FindPublic(std::string_view normalized_type) const {
   auto it = by_type_.find(std::string(normalized_type));
   return it == by_type_.end() ? nullptr : it->second;
+}
+
+const Verifier* Registry::Find(std::string_view normalized_type) const {
+  if (const Verifier* v = FindPublic(normalized_type)) return v;
+  auto it = internal_.find(std::string(normalized_type));
+  return it == internal_.end() ? nullptr : it->second;
 }
 
 }  // namespace attestd

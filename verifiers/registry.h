@@ -23,19 +23,25 @@ std::string NormalizeMediaType(std::string_view content_type);
 
 class Registry {
  public:
-  // Registers `verifier` under each of its media types. kConflict if a type is
-  // already taken (two verifiers for one type is a wiring bug).
+  // Registers `verifier` under each of its media types, public and
+  // internal. kConflict if a type is already taken (two verifiers for one
+  // type is a wiring bug).
   Status Register(std::shared_ptr<const Verifier> verifier);
 
-  // The verifier for a normalized media type, or nullptr.
+  // The verifier for a normalized media type, public or internal, or
+  // nullptr (for attestd's own services).
   const Verifier* Find(std::string_view normalized_type) const;
+  // The verifier for a public media type only, or nullptr (for what
+  // arrives from the network).
+  const Verifier* FindPublic(std::string_view normalized_type) const;
 
-  // Every registered media type, in registration order.
+  // Every public media type, in registration order.
   const std::vector<std::string>& MediaTypes() const { return types_; }
 
  private:
   std::vector<std::shared_ptr<const Verifier>> verifiers_;
   std::unordered_map<std::string, const Verifier*> by_type_;
+  std::unordered_map<std::string, const Verifier*> internal_;
   std::vector<std::string> types_;
 };
 

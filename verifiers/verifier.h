@@ -1,34 +1,54 @@
-// Verifier: appraises one kind of evidence. Verifiers never see HTTP.
+// Verifier: appraises one kind of evidence. Verifiers never see HTTP and
+// never write JSON of the API: they return a typed Appraisal.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/appraisal.h"
 #include "common/status.h"
-#include "verifiers/appraisal.h"
+#include "store/attester_directory.h"
 
 namespace attestd {
+
+struct AppraisalRequest {
+  std::string_view media_type;  // normalized
+  std::string_view evidence;    // raw bytes as received
+  std::string_view nonce;       // the session nonce (raw bytes)
+  // Trust the caller gives instead of what the verifier's own store holds
+  // (Keylime's stateless verify routes): appraise against this attester,
+  // read no directory and keep no history. Null: the verifier's own store.
+  const Attester* given = nullptr;
+};
 
 class Verifier {
  public:
   virtual ~Verifier() = default;
 
   // The normalized media types (lower-case, no parameters) this verifier
-  // accepts, in the order discovery should list them.
+  // accepts from relying parties, in the order discovery should list them.
   virtual std::vector<std::string> MediaTypes() const = 0;
+  // Media types only attestd's own services submit (never accepted from the
+  // network, never listed).
+  virtual std::vector<std::string> InternalMediaTypes() const { return {}; }
 
   // True if an appraisal is cheap enough to run inside the HTTP request
   // (a few milliseconds at most); false sends it to the work queue.
   virtual bool IsCheap() const = 0;
 
-  // Appraises `evidence` (raw bytes as posted) against the session nonce.
-  // Must not throw and must accept any byte string: bad evidence yields an
-  // Appraisal with is_valid = false. An error Status means the verifier could
-  // not appraise at all (e.g. the attester directory is unreachable).
-  // Thread-safe: called concurrently from request and worker threads.
-  virtual Result<Appraisal> Appraise(std::string_view evidence, std::string_view media_type,
-                                     std::string_view nonce) const = 0;
+  // Appraises the evidence against the nonce. Must not throw and must
+  // accept any byte string: bad evidence yields an Appraisal with is_valid
+  // = false. An error Status means the verifier could not appraise at all
+  // (e.g. its store is unreachable). Thread-safe: called concurrently from
+  // request and worker threads.
+  virtual Result<Appraisal> Appraise(const AppraisalRequest& request) const = 0;
+
+  // Appraise({media_type, evidence, nonce}).
+  Result<Appraisal> Appraise(std::string_view evidence, std::string_view media_type,
+                             std::string_view nonce) const {
+    return Appraise(AppraisalRequest{media_type, evidence, nonce});
+  }
 };
 
 }  // namespace attestd

@@ -9,6 +9,7 @@
 
 #include <charconv>
 
+#include "api/appraisal_json.h"
 #include "api/keylime/keylime_api.h"
 #include "api/problem.h"
 #include "api/keylime/verifier_routes.h"
@@ -90,6 +91,55 @@ Result<simdjson::dom::object> TpmQuoteItem(const simdjson::dom::element& doc, st
   return *quote;
 }
 
+// One of certification_keys: `public` is required, the rest as offered.
+Result<CertificationKey> DecodeCertificationKey(simdjson::dom::element k) {
+  CertificationKey key;
+  std::string_view pub;
+  if (k.at_key("public").get_string().get(pub) != simdjson::SUCCESS) {
+    return Bad("each certification key needs `public` (base64 TPM2B_PUBLIC)");
+  }
+  auto bytes = Base64DecodeAny(pub);
+  if (!bytes || bytes->empty()) return Bad("certification key `public` is not base64");
+  key.public_tpm2b = std::move(*bytes);
+  key.key_class.clear();
+  std::string_view text;
+  for (auto [name, out] : {std::pair{"key_class", &key.key_class},
+                           {"key_algorithm", &key.key_algorithm},
+                           {"server_identifier", &key.server_identifier},
+                           {"local_identifier", &key.local_identifier}}) {
+    if (k.at_key(name).get_string().get(text) == simdjson::SUCCESS) *out = std::string(text);
+  }
+  int64_t size = 0;
+  if (k.at_key("key_size").get_int64().get(size) == simdjson::SUCCESS) key.key_size = size;
+  for (auto [name, out] : {std::pair{"allowable_hash_algorithms", &key.allowable_hash_algorithms},
+                           {"allowable_signature_schemes", &key.allowable_signature_schemes}}) {
+    simdjson::dom::object obj;
+    if (k.get_object().get(obj) != simdjson::SUCCESS || !obj.at_key(name).is_array()) continue;
+    auto list = Strings(obj, name);
+    if (!list.ok()) return list.status();
+    *out = std::move(*list);
+  }
+  return key;
+}
+
+// The chosen key named back to the agent, with the fields it offered.
+void WriteCertificationKey(JsonWriter& w, const CertificationKey& k) {
+  w.BeginObject();
+  if (!k.key_class.empty()) w.Key("key_class").String(k.key_class);
+  if (!k.key_algorithm.empty()) w.Key("key_algorithm").String(k.key_algorithm);
+  if (k.key_size != 0) w.Key("key_size").Int(k.key_size);
+  if (!k.server_identifier.empty()) w.Key("server_identifier").String(k.server_identifier);
+  if (!k.local_identifier.empty()) w.Key("local_identifier").String(k.local_identifier);
+  w.Key("public").String(Base64Encode(k.public_tpm2b));
+  if (!k.allowable_hash_algorithms.empty()) {
+    w.Key("allowable_hash_algorithms").StringArray(k.allowable_hash_algorithms);
+  }
+  if (!k.allowable_signature_schemes.empty()) {
+    w.Key("allowable_signature_schemes").StringArray(k.allowable_signature_schemes);
+  }
+  w.EndObject();
+}
+
 Result<TpmCapabilities> DecodeCapabilities(const simdjson::dom::element& doc) {
   auto item = TpmQuoteItem(doc, "evidence_supported", nullptr);
   if (!item.ok()) return item.status();
@@ -130,13 +180,9 @@ Result<TpmCapabilities> DecodeCapabilities(const simdjson::dom::element& doc) {
     return Bad("capabilities.certification_keys must be a list");
   }
   for (simdjson::dom::element k : keys) {
-    std::string_view pub;
-    if (k.at_key("public").get_string().get(pub) != simdjson::SUCCESS) {
-      return Bad("each certification key needs `public` (base64 TPM2B_PUBLIC)");
-    }
-    auto bytes = Base64DecodeAny(pub);
-    if (!bytes || bytes->empty()) return Bad("certification key `public` is not base64");
-    c.certification_keys.push_back({std::move(*bytes), simdjson::minify(k)});
+    auto key = DecodeCertificationKey(k);
+    if (!key.ok()) return key.status();
+    c.certification_keys.push_back(std::move(*key));
   }
   return c;
 }
@@ -174,15 +220,19 @@ void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttest
   w.Key("evaluation").String(a.evaluation);
   w.Key("failure_reason");
   a.failure_reason.empty() ? w.Null() : w.String(a.failure_reason);
-  w.Key("failures").Raw(a.failures_json);
+  w.Key("failures");
+  WriteFailures(w, a.failures);
   w.Key("evidence_requested").BeginArray().BeginObject();
   w.Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
   w.Key("chosen_parameters").BeginObject();
   w.Key("challenge").String(a.challenge);
   w.Key("signature_scheme").String(a.signature_scheme);
   w.Key("hash_algorithm").String(a.hash_algorithm);
-  w.Key("selected_subjects").Raw(a.selected_subjects_json);
-  w.Key("certification_key").Raw(a.certification_key_json);
+  w.Key("selected_subjects").BeginObject().Key(a.hash_algorithm).BeginArray();
+  for (int p : a.selected_pcrs) w.Int(p);
+  w.EndArray().EndObject();
+  w.Key("certification_key");
+  WriteCertificationKey(w, a.certification_key);
   w.EndObject().EndObject().EndArray();
   for (auto [key, ms] : {std::pair{"capabilities_received_at", a.capabilities_received_at_ms},
                          {"challenges_expire_at", a.challenges_expire_at_ms},
@@ -223,7 +273,7 @@ std::string_view BearerToken(const HttpRequest& req) {
 
 class PushApi {
  public:
-  explicit PushApi(std::shared_ptr<AgentService> service) : service_(std::move(service)) {}
+  explicit PushApi(KeylimeServices services) : s_(std::move(services)) {}
 
   HttpResponse BeginPop(const HttpRequest& req) const {
     simdjson::dom::parser parser;
@@ -231,7 +281,7 @@ class PushApi {
     if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
-    auto pop = service_->BeginProofOfPossession(*id);
+    auto pop = s_.pop->Begin(*id);
     if (!pop.ok()) return JsonApiError(pop.status());
     JsonWriter w;
     w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(pop->session_id);
@@ -264,7 +314,7 @@ class PushApi {
       *out = std::move(*bytes);
     }
     const std::string& session_id = req.params.at("session");
-    auto token = service_->CompleteProofOfPossession(session_id, *id, message, signature);
+    auto token = s_.pop->Complete(session_id, *id, message, signature);
     if (!token.ok()) return JsonApiError(token.status());
     JsonWriter w;
     w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(session_id);
@@ -276,7 +326,7 @@ class PushApi {
 
   // Every attestation route: the agent's bearer token first.
   HttpResponse Authorized(const HttpRequest& req, HttpResponse (PushApi::*route)(const HttpRequest&) const) const {
-    Status st = service_->Authorize(req.params.at("id"), BearerToken(req));
+    Status st = s_.pop->Authorize(req.params.at("id"), BearerToken(req));
     if (!st.ok()) {
       HttpResponse r = JsonApiError(st);
       r.AddHeader("WWW-Authenticate", "Bearer");
@@ -293,7 +343,7 @@ class PushApi {
     if (!caps.ok()) return JsonApiError(caps.status());
     const std::string& id = req.params.at("id");
     int64_t retry_after = 0;
-    auto att = service_->BeginAttestation(id, *caps, &retry_after);
+    auto att = s_.attestations->Begin(id, *caps, &retry_after);
     if (!att.ok()) {
       HttpResponse r = JsonApiError(att.status());
       if (retry_after > 0) r.AddHeader("Retry-After", std::to_string(retry_after));
@@ -313,14 +363,14 @@ class PushApi {
     auto submission = DecodeSubmission(doc);
     if (!submission.ok()) return JsonApiError(submission.status());
     const std::string& id = req.params.at("id");
-    auto att = service_->SubmitEvidence(id, *index, *submission);
+    auto att = s_.attestations->Submit(id, *index, *submission);
     if (!att.ok()) return JsonApiError(att.status());
-    return JsonApi(202, Document(id, *att, service_->SecondsToNextAttestation(id)));
+    return JsonApi(202, Document(id, *att, s_.attestations->SecondsToNextAttestation(id)));
   }
 
   HttpResponse List(const HttpRequest& req) const {
     const std::string& id = req.params.at("id");
-    auto list = service_->Attestations(id);
+    auto list = s_.attestations->List(id);
     if (!list.ok()) return JsonApiError(list.status());
     JsonWriter w;
     w.BeginObject().Key("data").BeginArray();
@@ -332,19 +382,19 @@ class PushApi {
     auto index = ParseIndex(req);
     if (!index.ok()) return JsonApiError(index.status());
     const std::string& id = req.params.at("id");
-    auto att = service_->Attestation(id, *index);
+    auto att = s_.attestations->Get(id, *index);
     if (!att.ok()) return JsonApiError(att.status());
     return JsonApi(200, Document(id, *att, std::nullopt));
   }
 
  private:
-  std::shared_ptr<AgentService> service_;
+  KeylimeServices s_;
 };
 
 }  // namespace
 
-void AddVerifierPushRoutes(Router& router, std::shared_ptr<AgentService> service) {
-  auto api = std::make_shared<PushApi>(std::move(service));
+void AddVerifierPushRoutes(Router& router, const KeylimeServices& services) {
+  auto api = std::make_shared<PushApi>(services);
   auto add = [&](const char* method, const char* suffix, HttpResponse (PushApi::*member)(const HttpRequest&) const) {
     keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
                                [api, member](const HttpRequest& r) { return ((*api).*member)(r); });

@@ -1,8 +1,10 @@
 #include "api/keylime/verifier_routes.h"
 
+#include "api/appraisal_json.h"
 #include "api/keylime/keylime_api.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/value_json.h"
 
 namespace attestd::api {
 
@@ -68,6 +70,29 @@ struct AgentDecoder {
   }
 };
 
+// A JSON document (any value); `field` names it in the message.
+Status ValidateJson(std::string_view text, const std::string& field) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  if (parser.parse(text.data(), text.size()).get(e) != simdjson::SUCCESS) {
+    return InvalidArgument(field + " is not valid JSON");
+  }
+  return Status::Ok();
+}
+
+// The wire forms of an enrolment: JSON texts and base64 (the service checks
+// what they mean).
+Status ValidateWireForms(const VerifierAgent& a) {
+  if (Status st = ValidateJson(a.metadata, "metadata"); !st.ok()) return st;
+  if (!a.mb_policy.empty()) {
+    if (Status st = ValidateJson(a.mb_policy, "mb_policy"); !st.ok()) return st;
+  }
+  if (!a.runtime_policy.empty() && !Base64DecodeStd(a.runtime_policy)) {
+    return InvalidArgument("runtime_policy is not base64");
+  }
+  return Status::Ok();
+}
+
 Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
   JsonBody body;
   if (Status st = body.Parse(req.body); !st.ok()) return st;
@@ -95,15 +120,17 @@ Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
   if (a.ip.empty() != (a.port == 0)) {
     return InvalidArgument("cloudagent_ip and cloudagent_port go together (neither: push model)");
   }
+  a.push_model = a.ip.empty();
+  if (!AgentService::ValidName(a.agent_id)) {
+    return InvalidArgument("agent id must be 1 to 255 of [A-Za-z0-9._-]");
+  }
+  if (Status st = ValidateWireForms(a); !st.ok()) return st;
   return a;
 }
 
 void WriteAppraisalFailures(JsonWriter& w, const Appraisal& a) {
-  w.Key("failures").BeginArray();
-  for (const Failure& f : a.failures) {
-    w.BeginObject().Key("type").String(f.type).Key("context").Raw(f.context_json).EndObject();
-  }
-  w.EndArray();
+  w.Key("failures");
+  WriteFailures(w, a.failures);
 }
 
 void WriteValid(JsonWriter& w, bool valid, bool boolean) {
@@ -113,24 +140,27 @@ void WriteValid(JsonWriter& w, bool valid, bool boolean) {
 
 class VerifierApi {
  public:
-  explicit VerifierApi(std::shared_ptr<AgentService> service) : service_(std::move(service)) {}
+  VerifierApi(KeylimeServices services, std::shared_ptr<const ListenerAddress> address)
+      : s_(std::move(services)), address_(std::move(address)) {}
 
   HttpResponse Enrol(const HttpRequest& req) const {
     auto agent = DecodeAgent(req);
     if (!agent.ok()) return EnvelopeFromStatus(agent.status());
-    auto enrolled = service_->Enrol(std::move(*agent));
+    auto enrolled = s_.agents->Enrol(std::move(*agent));
     if (!enrolled.ok()) return EnvelopeFromStatus(enrolled.status());
     return Envelope(200, "Success");
   }
 
   HttpResponse Get(const HttpRequest& req) const {
-    auto agent = service_->Current(req.params.at("id"));
+    // The tenant's status view: record push outcomes another process saw.
+    s_.attestations->Reconcile(req.params.at("id"));
+    auto agent = s_.agents->Get(req.params.at("id"));
     if (!agent.ok()) return EnvelopeFromStatus(agent.status());
     return Envelope(200, "Success", AgentStatus(*agent));
   }
 
   HttpResponse List(const HttpRequest&) const {
-    auto ids = service_->List();
+    auto ids = s_.agents->List();
     if (!ids.ok()) return EnvelopeFromStatus(ids.status());
     JsonWriter w;
     w.BeginObject().Key("uuids").BeginArray();
@@ -140,12 +170,14 @@ class VerifierApi {
   }
 
   HttpResponse Delete(const HttpRequest& req) const {
-    return Done(service_->Delete(req.params.at("id")));
+    return Done(s_.agents->Delete(req.params.at("id")));
   }
   HttpResponse Reactivate(const HttpRequest& req) const {
-    return Done(service_->Reactivate(req.params.at("id")));
+    return Done(s_.agents->Reactivate(req.params.at("id")));
   }
-  HttpResponse Stop(const HttpRequest& req) const { return Done(service_->Stop(req.params.at("id"))); }
+  HttpResponse Stop(const HttpRequest& req) const {
+    return Done(s_.agents->Stop(req.params.at("id")));
+  }
 
   HttpResponse PutPolicy(PolicyKind kind, bool replace, const HttpRequest& req) const {
     JsonBody body;
@@ -156,17 +188,26 @@ class VerifierApi {
                                                                            : body.OptionalJsonText("mb_policy");
     if (!text.ok()) return EnvelopeFromStatus(text.status());
     p.body = text->value_or("");
+    if (kind == PolicyKind::kRuntime && !p.body.empty()) {
+      auto decoded = Base64DecodeStd(p.body);
+      if (!decoded) return EnvelopeFromStatus(InvalidArgument("runtime_policy is not base64"));
+      if (Status st = ValidateJson(*decoded, "runtime_policy (decoded)"); !st.ok()) {
+        return EnvelopeFromStatus(st);
+      }
+    } else if (!p.body.empty()) {
+      if (Status st = ValidateJson(p.body, "mb_policy"); !st.ok()) return EnvelopeFromStatus(st);
+    }
     if (kind == PolicyKind::kRuntime) {
       auto tpm_policy = body.OptionalJsonText("tpm_policy");
       if (!tpm_policy.ok()) return EnvelopeFromStatus(tpm_policy.status());
       p.tpm_policy = tpm_policy->value_or("");
     }
-    Status st = service_->PutPolicy(kind, p, replace);
+    Status st = s_.policies->Put(kind, p, replace);
     return st.ok() ? Envelope(201, "Created") : EnvelopeFromStatus(st);
   }
 
   HttpResponse GetPolicy(PolicyKind kind, const HttpRequest& req) const {
-    auto p = service_->GetPolicy(kind, req.params.at("name"));
+    auto p = s_.policies->Get(kind, req.params.at("name"));
     if (!p.ok()) return EnvelopeFromStatus(p.status());
     JsonWriter w;
     w.BeginObject().Key("name").String(p->name);
@@ -181,7 +222,7 @@ class VerifierApi {
   }
 
   HttpResponse ListPolicies(PolicyKind kind, const HttpRequest&) const {
-    auto names = service_->ListPolicies(kind);
+    auto names = s_.policies->List(kind);
     if (!names.ok()) return EnvelopeFromStatus(names.status());
     JsonWriter w;
     w.BeginObject();
@@ -191,7 +232,7 @@ class VerifierApi {
   }
 
   HttpResponse DeletePolicy(PolicyKind kind, const HttpRequest& req) const {
-    Status st = service_->DeletePolicy(kind, req.params.at("name"));
+    Status st = s_.policies->Delete(kind, req.params.at("name"));
     if (!st.ok()) return EnvelopeFromStatus(st);
     HttpResponse r;
     r.status = 204;  // no body, so no envelope
@@ -207,7 +248,7 @@ class VerifierApi {
       *out = std::string(*v);
     }
     check.hash_alg = std::string(req.query_param("hash_alg").value_or(""));
-    auto appraisal = service_->VerifyIdentity(check);
+    auto appraisal = s_.verify->VerifyIdentity(check);
     if (!appraisal.ok()) return EnvelopeFromStatus(appraisal.status());
     JsonWriter w;
     w.BeginObject();
@@ -225,12 +266,13 @@ class VerifierApi {
   HttpResponse VerifyEvidence(const HttpRequest& req) const {
     auto check = DecodeEvidence(req);
     if (!check.ok()) return EnvelopeFromStatus(check.status());
-    auto appraisal = service_->VerifyEvidence(*check);
+    auto appraisal = s_.verify->VerifyEvidence(*check);
     if (!appraisal.ok()) return EnvelopeFromStatus(appraisal.status());
     JsonWriter w;
     w.BeginObject();
     WriteValid(w, appraisal->is_valid, BooleanValid(req));
-    w.Key("claims").Raw(appraisal->claims_json);
+    w.Key("claims");
+    WriteValue(w, appraisal->claims);
     WriteAppraisalFailures(w, *appraisal);
     w.EndObject();
     return Envelope(200, "Success", w.str());
@@ -295,9 +337,9 @@ class VerifierApi {
     w.Key("hash_alg").String(a.hash_alg);
     w.Key("enc_alg").String(a.enc_alg);
     w.Key("sign_alg").String(a.sign_alg);
-    w.Key("verifier_id").String(service_->options().verifier_id);
-    w.Key("verifier_ip").String(service_->verifier_ip());
-    w.Key("verifier_port").Int(service_->verifier_port());
+    w.Key("verifier_id").String(s_.options.verifier_id);
+    w.Key("verifier_ip").String(address_->ip());
+    w.Key("verifier_port").Int(address_->port());
     w.Key("severity_level");
     a.severity_level ? w.Int(*a.severity_level) : w.Null();
     StringOrNull(w, "last_event_id", a.last_event_id);
@@ -305,7 +347,7 @@ class VerifierApi {
     w.Key("last_received_quote").Int(a.last_received_quote_s);
     w.Key("last_successful_attestation").Int(a.last_successful_attestation_s);
     w.Key("attestation_status").String(a.attestation_status);
-    w.Key("attestation_period").Int(service_->options().quote_interval_s);
+    w.Key("attestation_period").Int(s_.options.attestation.quote_interval_s);
     w.Key("maximum_attestation_interval").Null();
     StringOrNull(w, "runtime_policy_name", a.runtime_policy_name);
     StringOrNull(w, "mb_policy_name", a.mb_policy_name);
@@ -314,13 +356,31 @@ class VerifierApi {
     return w.Take();
   }
 
-  std::shared_ptr<AgentService> service_;
+  KeylimeServices s_;
+  std::shared_ptr<const ListenerAddress> address_;
 };
 
 }  // namespace
 
-std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service) {
-  auto api = std::make_shared<VerifierApi>(service);
+void ListenerAddress::Set(std::string ip, int port) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ip_ = std::move(ip);
+  port_ = port;
+}
+
+std::string ListenerAddress::ip() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ip_;
+}
+
+int ListenerAddress::port() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return port_;
+}
+
+std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
+                                           std::shared_ptr<const ListenerAddress> address) {
+  auto api = std::make_shared<VerifierApi>(services, std::move(address));
   auto router = keylime::MakeKeylimeRouter();
   auto add = [&](const char* method, const char* suffix, auto member) {
     keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
@@ -346,7 +406,7 @@ std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service
     on("DELETE", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.DeletePolicy(k, r); });
     on("GET", prefix, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.ListPolicies(k, r); });
   }
-  AddVerifierPushRoutes(*router, std::move(service));
+  AddVerifierPushRoutes(*router, services);
   return router;
 }
 

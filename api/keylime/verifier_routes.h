@@ -15,12 +15,28 @@
 #include <memory>
 
 #include "api/router.h"
-#include "service/keylime/agent_service.h"
+#include "service/keylime/keylime_services.h"
 
 namespace attestd::api {
 
-std::shared_ptr<Router> MakeVerifierRouter(std::shared_ptr<AgentService> service);
+// Where the verifier listener really listens (known once it is bound; port
+// 0 picks one): agents report it, and tenants send delete and reactivate
+// there.
+class ListenerAddress {
+ public:
+  void Set(std::string ip, int port);
+  std::string ip() const;
+  int port() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string ip_;
+  int port_ = 0;
+};
+
+std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
+                                           std::shared_ptr<const ListenerAddress> address);
 // The v3 push-model routes, added by MakeVerifierRouter.
-void AddVerifierPushRoutes(Router& router, std::shared_ptr<AgentService> service);
+void AddVerifierPushRoutes(Router& router, const KeylimeServices& services);
 
 }  // namespace attestd::api

@@ -84,26 +84,31 @@ Result<Session> MemorySessionStore::TransitionToProcessing(std::string_view id,
   return *s;
 }
 
-Status MemorySessionStore::FinishLocked(std::string_view id, SessionState to,
-                                        std::string_view text) {
+Result<Session*> MemorySessionStore::ProcessingLocked(std::string_view id) {
   Session* s = FindLive(id, NowMillis());
   if (!s) return NotFound("no such session");
   if (s->state != SessionState::kProcessing) {
     return Conflict(std::string("session is ") + SessionStateName(s->state));
   }
-  s->state = to;
-  (to == SessionState::kComplete ? s->result : s->error) = std::string(text);
-  return Status::Ok();
+  return s;
 }
 
-Status MemorySessionStore::TransitionToComplete(std::string_view id, std::string_view result) {
+Status MemorySessionStore::TransitionToComplete(std::string_view id, const SessionResult& result) {
   std::lock_guard lock(mu_);
-  return FinishLocked(id, SessionState::kComplete, result);
+  auto s = ProcessingLocked(id);
+  if (!s.ok()) return s.status();
+  (*s)->state = SessionState::kComplete;
+  (*s)->result = result;
+  return Status::Ok();
 }
 
 Status MemorySessionStore::TransitionToFailed(std::string_view id, std::string_view error) {
   std::lock_guard lock(mu_);
-  return FinishLocked(id, SessionState::kFailed, error);
+  auto s = ProcessingLocked(id);
+  if (!s.ok()) return s.status();
+  (*s)->state = SessionState::kFailed;
+  (*s)->error = std::string(error);
+  return Status::Ok();
 }
 
 size_t MemorySessionStore::SizeForTest() {

@@ -22,7 +22,7 @@ class MemorySessionStore : public SessionStore {
   Result<Session> TransitionToProcessing(std::string_view id, std::string_view evidence_type,
                                          std::string_view evidence,
                                          int64_t min_expiry_ms) override;
-  Status TransitionToComplete(std::string_view id, std::string_view result) override;
+  Status TransitionToComplete(std::string_view id, const SessionResult& result) override;
   Status TransitionToFailed(std::string_view id, std::string_view error) override;
   Status Ping() override { return Status::Ok(); }
 
@@ -34,7 +34,8 @@ class MemorySessionStore : public SessionStore {
   void EraseLocked(const std::string& id);
   void SetExpiryLocked(Session& s, int64_t expiry_ms);
   void EvictExpiredLocked(int64_t now);
-  Status FinishLocked(std::string_view id, SessionState to, std::string_view text);
+  // The live session `id` if it is processing (kNotFound, kConflict otherwise).
+  Result<Session*> ProcessingLocked(std::string_view id);
 
   std::mutex mu_;
   std::unordered_map<std::string, Session> sessions_;

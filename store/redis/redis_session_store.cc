@@ -78,7 +78,11 @@ Result<Session> SessionFromHash(std::string_view id, const RedisValue& fields) {
     } else if (name == "evidence") {
       s.evidence = value.to_string();
     } else if (name == "result") {
-      s.result = value.to_string();
+      auto result = DecodeSessionResult(value.str());
+      if (!result.ok()) return result.status();
+      s.result = std::move(*result);
+    } else if (name == "agent_id") {
+      s.agent_id = value.to_string();
     } else if (name == "error") {
       s.error = value.to_string();
     }
@@ -95,12 +99,13 @@ void AppendIfSet(RedisArgs& args, std::string_view field, const std::string& val
 }
 
 // kCreate's KEYS and ARGV; the views point into `session` and `expiry`.
+// (A new session has no result: one is only ever written by kFinish.)
 RedisArgs CreateArgs(const Session& session, const std::string& expiry) {
   RedisArgs args{expiry,      "nonce", session.nonce, "state", SessionStateName(session.state),
                  "expiry_ms", expiry};
   AppendIfSet(args, "evidence_type", session.evidence_type);
   AppendIfSet(args, "evidence", session.evidence);
-  AppendIfSet(args, "result", session.result);
+  AppendIfSet(args, "agent_id", session.agent_id);
   AppendIfSet(args, "error", session.error);
   return args;
 }
@@ -179,8 +184,8 @@ Status RedisSessionStore::Finish(std::string_view id, SessionState to, std::stri
   return ScriptOutcome(*answer);
 }
 
-Status RedisSessionStore::TransitionToComplete(std::string_view id, std::string_view result) {
-  return Finish(id, SessionState::kComplete, "result", result);
+Status RedisSessionStore::TransitionToComplete(std::string_view id, const SessionResult& result) {
+  return Finish(id, SessionState::kComplete, "result", EncodeSessionResult(result));
 }
 
 Status RedisSessionStore::TransitionToFailed(std::string_view id, std::string_view error) {

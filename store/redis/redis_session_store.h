@@ -2,7 +2,7 @@
 //
 // One key per session, `attestd:session:{<id>}` (the braces are a cluster
 // hash tag, so every operation touches one slot), a HASH with the fields
-// nonce (raw bytes), state, expiry_ms, evidence_type, evidence, result and
+// nonce (raw bytes), state, expiry_ms, evidence_type, evidence, agent_id, result (EncodeSessionResult) and
 // error. The key's own expiry is set with PEXPIREAT to exactly expiry_ms, so
 // the stored `expiry_ms` is the instant Redis forgets the session and no
 // sweeper is needed. Every state change is one Lua script, hence atomic.
@@ -32,7 +32,7 @@ class RedisSessionStore : public SessionStore {
   Status Delete(std::string_view id) override;
   Result<Session> TransitionToProcessing(std::string_view id, std::string_view evidence_type,
                                          std::string_view evidence, int64_t min_expiry_ms) override;
-  Status TransitionToComplete(std::string_view id, std::string_view result) override;
+  Status TransitionToComplete(std::string_view id, const SessionResult& result) override;
   Status TransitionToFailed(std::string_view id, std::string_view error) override;
   Status Ping() override;
 

@@ -4,6 +4,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
+#include "common/value_json.h"
 #include "verifiers/ear/result_signer.h"
 
 namespace attestd {
@@ -12,9 +13,8 @@ namespace {
 Appraisal SampleAppraisal() {
   Appraisal a;
   a.is_valid = true;
-  a.claims_json =
-      R"({"agent_id":"d432fbb3-d2f1-4a97-9ef7-75bd81c00000","hash_alg":"sha256","sign_alg":"rsassa",)"
-      R"("pcrs":{"sha256":{"15":"0000000000000000000000000000000000000000000000000000000000000000"}}})";
+  a.claims = ParseValueJson(R"({"agent_id":"d432fbb3-d2f1-4a97-9ef7-75bd81c00000","hash_alg":"sha256","sign_alg":"rsassa",)"
+      R"("pcrs":{"sha256":{"15":"0000000000000000000000000000000000000000000000000000000000000000"}}})").value();
   a.trust.instance_identity = 2;
   a.trust.hardware = 2;
   a.trust.executables = 2;

@@ -72,9 +72,11 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
     PushAttestation p;
     p.index = 4;
     p.session_id = "s";
-    p.failures_json = R"([{"type":"x","context":{}}])";
-    p.certification_key = std::string("\x00k", 2);
-    p.certification_key_json = R"({"public": "AA=="})";
+    p.failures = {Failure{"x", Value::MakeMap({{"reason", "r"}, {"pcr", 23}})}};
+    p.certification_key.public_tpm2b = std::string("\x00k", 2);
+    p.certification_key.key_algorithm = "rsa";
+    p.certification_key.key_size = 2048;
+    p.selected_pcrs = {0, 23};
     p.challenge = "c2VjcmV0";
     a.attestations.push_back(p);
     a.operational_state = AgentState::kTenantFailed;
@@ -93,9 +95,12 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
   EXPECT_EQ(got->token_expires_at_ms, 1234567890123);
   ASSERT_EQ(got->attestations.size(), 1u);
   EXPECT_EQ(got->attestations[0].index, 4);
-  EXPECT_EQ(got->attestations[0].failures_json, R"([{"type":"x","context":{}}])");
-  EXPECT_EQ(got->attestations[0].certification_key, std::string("\x00k", 2));
-  EXPECT_EQ(got->attestations[0].certification_key_json, R"({"public": "AA=="})");
+  EXPECT_EQ(got->attestations[0].failures,
+            (std::vector<Failure>{Failure{"x", Value::MakeMap({{"reason", "r"}, {"pcr", 23}})}}));
+  EXPECT_EQ(got->attestations[0].certification_key.public_tpm2b, std::string("\x00k", 2));
+  EXPECT_EQ(got->attestations[0].certification_key.key_algorithm, "rsa");
+  EXPECT_EQ(got->attestations[0].certification_key.key_size, 2048);
+  EXPECT_EQ(got->attestations[0].selected_pcrs, (std::vector<int>{0, 23}));
   EXPECT_EQ(got->attestations[0].challenge, "c2VjcmV0");
   EXPECT_EQ(agents_->Get("hijack").status().code(), StatusCode::kNotFound);
 

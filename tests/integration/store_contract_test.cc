@@ -28,6 +28,23 @@
 namespace attestd {
 namespace {
 
+// A result with every kind of member, to prove the store keeps it whole.
+SessionResult SampleResult() {
+  SessionResult r;
+  r.appraisal.is_valid = true;
+  r.appraisal.claims = Value::MakeMap({{"agent_id", "a"},
+                                       {"clock", Value(uint64_t{1} << 40)},
+                                       {"safe", true},
+                                       {"pcrs", Value::MakeMap({{"sha256", Value::MakeMap({{"0", "00ff"}})}})}});
+  r.appraisal.failures = {Failure{"pcr_validation.invalid_pcr_23",
+                                  Value::MakeMap({{"reason", "r"}, {"pcr", 23}})}};
+  r.appraisal.trust.hardware = 2;
+  r.appraisal.trust.executables = 33;
+  r.appraisal.policy_id = "p";
+  r.ear = "h.p.s";
+  return r;
+}
+
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
@@ -131,7 +148,7 @@ TEST_P(StoreContract, CreateThenGetReturnsWhatWasStored) {
   EXPECT_EQ(got->nonce, s.nonce);
   EXPECT_EQ(got->state, SessionState::kWaiting);
   EXPECT_TRUE(got->evidence.empty());
-  EXPECT_TRUE(got->result.empty());
+  EXPECT_FALSE(got->result.has_value());
   ExpectRealExpiry(s.id, s.expiry_ms);
 }
 
@@ -218,7 +235,7 @@ TEST_P(StoreContract, ConflictNamesTheCurrentState) {
   Result<Session> second = sessions_->TransitionToProcessing(s.id, "t", "second", NowMillis());
   EXPECT_EQ(second.status().code(), StatusCode::kConflict);
   EXPECT_EQ(second.status().message(), "session is processing");
-  ASSERT_TRUE(sessions_->TransitionToComplete(s.id, "{}").ok());
+  ASSERT_TRUE(sessions_->TransitionToComplete(s.id, SessionResult{}).ok());
   Result<Session> third = sessions_->TransitionToProcessing(s.id, "t", "third", NowMillis());
   EXPECT_EQ(third.status().code(), StatusCode::kConflict);
   EXPECT_EQ(third.status().message(), "session is complete");
@@ -228,17 +245,18 @@ TEST_P(StoreContract, ConflictNamesTheCurrentState) {
 TEST_P(StoreContract, CompleteOnlyFromProcessingAndKeepsExpiry) {
   Session s = NewSession("2f1c0c3e-4d5b-4a8e-9f00-000000000008", 60s);
   ASSERT_TRUE(sessions_->Create(s).ok());
-  Status early = sessions_->TransitionToComplete(s.id, "{}");
+  Status early = sessions_->TransitionToComplete(s.id, SessionResult{});
   EXPECT_EQ(early.code(), StatusCode::kConflict);
   EXPECT_EQ(early.message(), "session is waiting");
   ASSERT_TRUE(sessions_->TransitionToProcessing(s.id, "t", "e", NowMillis()).ok());
-  ASSERT_TRUE(sessions_->TransitionToComplete(s.id, "{\"is_valid\":true}").ok());
+  ASSERT_TRUE(sessions_->TransitionToComplete(s.id, SampleResult()).ok());
   Result<Session> got = sessions_->Get(s.id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->state, SessionState::kComplete);
-  EXPECT_EQ(got->result, "{\"is_valid\":true}");
+  ASSERT_TRUE(got->result.has_value());
+  EXPECT_EQ(*got->result, SampleResult());
   ExpectRealExpiry(s.id, s.expiry_ms);
-  Status again = sessions_->TransitionToComplete(s.id, "{}");
+  Status again = sessions_->TransitionToComplete(s.id, SessionResult{});
   EXPECT_EQ(again.code(), StatusCode::kConflict);
   EXPECT_EQ(again.message(), "session is complete");
   Status fail = sessions_->TransitionToFailed(s.id, "late");
@@ -256,7 +274,7 @@ TEST_P(StoreContract, FailedOnlyFromProcessingAndStoresTheError) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->state, SessionState::kFailed);
   EXPECT_EQ(got->error, "verifier unavailable");
-  EXPECT_EQ(sessions_->TransitionToComplete(s.id, "{}").message(), "session is failed");
+  EXPECT_EQ(sessions_->TransitionToComplete(s.id, SessionResult{}).message(), "session is failed");
 }
 
 TEST_P(StoreContract, FinishingAVanishedSessionIsNotFound) {
@@ -264,7 +282,7 @@ TEST_P(StoreContract, FinishingAVanishedSessionIsNotFound) {
   ASSERT_TRUE(sessions_->Create(s).ok());
   ASSERT_TRUE(sessions_->TransitionToProcessing(s.id, "t", "e", NowMillis()).ok());
   ASSERT_TRUE(sessions_->Delete(s.id).ok());
-  EXPECT_EQ(sessions_->TransitionToComplete(s.id, "{}").code(), StatusCode::kNotFound);
+  EXPECT_EQ(sessions_->TransitionToComplete(s.id, SessionResult{}).code(), StatusCode::kNotFound);
   EXPECT_EQ(sessions_->TransitionToFailed(s.id, "x").code(), StatusCode::kNotFound);
 }
 

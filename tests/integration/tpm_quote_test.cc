@@ -21,6 +21,10 @@
 namespace attestd {
 namespace {
 
+using testing::AppraisalJson;
+using testing::ClaimsJson;
+using testing::ContextJson;
+
 using testing::FailureTypes;
 using testing::FlipBit;
 using testing::JsonAt;
@@ -111,18 +115,18 @@ TEST_F(TpmQuoteTest, RsassaQuoteOverTwoBanksAndAll24PcrsIsValid) {
   std::string nonce = Nonce();
   TpmQuote q = Quote("rsa", nonce, std::string(kAllSha256) + "+sha1:0,23");
   Appraisal a = AppraiseQuote(q, nonce);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
-  EXPECT_EQ(JsonAt(a.claims_json, "/sign_alg"), "rsassa");
-  EXPECT_EQ(JsonAt(a.claims_json, "/ak_type"), "rsa2048");
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcrs/sha256/0"), std::string(64, '0'));
-  EXPECT_NE(JsonAt(a.claims_json, "/pcrs/sha256/16"), std::string(64, '0'));
-  EXPECT_TRUE(JsonAt(a.claims_json, "/pcrs/sha256/23").has_value());
-  EXPECT_NE(JsonAt(a.claims_json, "/pcrs/sha1/23"), std::string(40, '0'));
-  EXPECT_EQ(JsonAt(a.claims_json, "/clock_info/safe"), "true");
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/sign_alg"), "rsassa");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/ak_type"), "rsa2048");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcrs/sha256/0"), std::string(64, '0'));
+  EXPECT_NE(JsonAt(ClaimsJson(a), "/pcrs/sha256/16"), std::string(64, '0'));
+  EXPECT_TRUE(JsonAt(ClaimsJson(a), "/pcrs/sha256/23").has_value());
+  EXPECT_NE(JsonAt(ClaimsJson(a), "/pcrs/sha1/23"), std::string(40, '0'));
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/clock_info/safe"), "true");
   EXPECT_EQ(WorstStatus(a.trust), EarStatus::kAffirming);
   // AK name claim equals what tpm2_createak reported.
   std::string name = testing::ReadFileOrEmpty(tpm_->dir() + "/ak-rsa.name");
-  EXPECT_EQ(JsonAt(a.claims_json, "/ak_name"), HexEncode(name));
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/ak_name"), HexEncode(name));
 }
 
 TEST_F(TpmQuoteTest, RsapssQuoteIsValid) {
@@ -130,8 +134,8 @@ TEST_F(TpmQuoteTest, RsapssQuoteIsValid) {
   std::string nonce = Nonce();
   TpmQuote q = Quote("rsapss", nonce);
   Appraisal a = AppraiseQuote(q, nonce);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
-  EXPECT_EQ(JsonAt(a.claims_json, "/sign_alg"), "rsapss");
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/sign_alg"), "rsapss");
 }
 
 TEST_F(TpmQuoteTest, EcdsaP256QuoteIsValidInBothForms) {
@@ -139,9 +143,9 @@ TEST_F(TpmQuoteTest, EcdsaP256QuoteIsValidInBothForms) {
   std::string nonce = Nonce();
   TpmQuote q = Quote("ecc", nonce);
   Appraisal a = AppraiseParts(q.attest, q.signature, q.pcrblob, nonce, std::nullopt);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
-  EXPECT_EQ(JsonAt(a.claims_json, "/sign_alg"), "ecdsa");
-  EXPECT_EQ(JsonAt(a.claims_json, "/ak_type"), "ecc-p256");
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/sign_alg"), "ecdsa");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/ak_type"), "ecc-p256");
   std::string nonce2 = Nonce();
   TpmQuote q2 = Quote("ecc", nonce2);
   EXPECT_TRUE(AppraiseQuote(q2, nonce2).is_valid);
@@ -209,8 +213,8 @@ TEST_F(TpmQuoteTest, PcrblobSelectionDiffersWhileDigestMatches) {
   EXPECT_FALSE(a.is_valid);
   ASSERT_FALSE(a.failures.empty());
   EXPECT_EQ(a.failures[0].type, "quote_validation.pcr_digest");
-  EXPECT_NE(a.failures[0].context_json.find("selection"), std::string::npos);
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcrs"), std::nullopt);
+  EXPECT_NE(ContextJson(a.failures[0]).find("selection"), std::string::npos);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcrs"), std::nullopt);
 }
 
 TEST_F(TpmQuoteTest, WrongAk) {
@@ -235,8 +239,8 @@ TEST_F(TpmQuoteTest, Sha1QuoteWhenSha256Expected) {
   ASSERT_EQ(FailureTypes(a), Types{"quote_validation.hash_alg"});
   EXPECT_FALSE(dir_->Get(kAgent)->clock.has_value());
   Appraisal ok = AppraiseQuote(q, nonce, "sha1");
-  EXPECT_TRUE(ok.is_valid) << SerializeAppraisal(ok);
-  EXPECT_EQ(JsonAt(ok.claims_json, "/hash_alg"), "sha1");
+  EXPECT_TRUE(ok.is_valid) << AppraisalJson(ok);
+  EXPECT_EQ(JsonAt(ClaimsJson(ok), "/hash_alg"), "sha1");
 }
 
 // (A TPM of its own: a reset clears the PCRs the other tests read.)
@@ -252,7 +256,7 @@ TEST_F(TpmQuoteTest, ClockRollbackAndReset) {
   Appraisal back = AppraiseQuote(*older, n1);
   EXPECT_EQ(FailureTypes(back), Types{"clock.reset_rollback"});
   ASSERT_FALSE(back.failures.empty());
-  EXPECT_TRUE(JsonAt(back.failures[0].context_json, "/previous/clock").has_value());
+  EXPECT_TRUE(JsonAt(ContextJson(back.failures[0]), "/previous/clock").has_value());
   // A TPM reset (swtpm restarted) raises resetCount: allowed.
   auto before = dir_->Get(kAgent)->clock;
   ASSERT_TRUE(own.Restart());
@@ -260,7 +264,7 @@ TEST_F(TpmQuoteTest, ClockRollbackAndReset) {
   auto after = own.Quote("ecc", n3, "sha256:16");
   ASSERT_TRUE(after.has_value());
   Appraisal a = AppraiseQuote(*after, n3);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
   EXPECT_GT(dir_->Get(kAgent)->clock->reset_count, before->reset_count);
   // ... and the pre-reset quote is now a rollback.
   EXPECT_EQ(FailureTypes(AppraiseQuote(*newer, n2)), Types{"clock.reset_rollback"});
@@ -283,7 +287,7 @@ TEST_F(TpmQuoteTest, PowerLossMakesTheClockUnsafe) {
   ASSERT_TRUE(q.has_value());
   Appraisal u = AppraiseQuote(*q, nonce);
   EXPECT_EQ(FailureTypes(u), Types{"clock.unsafe"});
-  EXPECT_EQ(JsonAt(u.claims_json, "/clock_info/safe"), "false");
+  EXPECT_EQ(JsonAt(ClaimsJson(u), "/clock_info/safe"), "false");
   EXPECT_EQ(dir_->Get(kAgent)->clock->clock, [&] {
     auto at = tpm::ParseAttest(before->attest);
     return at.ok() ? at->clockInfo.clock : 0;
@@ -299,21 +303,21 @@ TEST_F(TpmQuoteTest, PcrPolicyRightWrongAndMissing) {
   Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + pcr16 + R"("],"0":[")" + std::string(64, '0') +
                                    R"("],"mask":"0x10001"})");
   Appraisal good = AppraiseQuote(q, nonce);
-  EXPECT_TRUE(good.is_valid) << SerializeAppraisal(good);
+  EXPECT_TRUE(good.is_valid) << AppraisalJson(good);
   EXPECT_EQ(good.trust.executables, 2);
 
   SetUp();
   Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + std::string(64, '0') + R"("]})");
   Appraisal wrong = AppraiseQuote(q, nonce);
   ASSERT_EQ(FailureTypes(wrong), Types{"pcr_validation.invalid_pcr_16"});
-  EXPECT_EQ(JsonAt(wrong.failures[0].context_json, "/value"), pcr16);
+  EXPECT_EQ(JsonAt(ContextJson(wrong.failures[0]), "/value"), pcr16);
 
   SetUp();
   Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + pcr16 + R"("],"9":[")" + std::string(64, '0') +
                                    R"("]})");
   Appraisal missing = AppraiseQuote(q, nonce);
   ASSERT_EQ(FailureTypes(missing), Types{"pcr_validation.missing_pcrs"});
-  EXPECT_EQ(JsonAt(missing.failures[0].context_json, "/pcrs"), "[9]");
+  EXPECT_EQ(JsonAt(ContextJson(missing.failures[0]), "/pcrs"), "[9]");
 }
 
 TEST_F(TpmQuoteTest, UnknownAgent) {
@@ -331,7 +335,7 @@ TEST_F(TpmQuoteTest, SigningKeyWithoutRestrictedIsNotAnAk) {
   // ... but it is not an AK.
   Appraisal a = AppraiseQuote(q, nonce);
   ASSERT_EQ(FailureTypes(a), Types{"identity.ak_attributes"});
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/object_attributes"), "0x00040072");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/object_attributes"), "0x00040072");
 }
 
 TEST_F(TpmQuoteTest, EnactTrustFormOfAFreshQuote) {
@@ -343,7 +347,7 @@ TEST_F(TpmQuoteTest, EnactTrustFormOfAFreshQuote) {
   Enrol(tpm_->AkPublic("rsa"), policy, uuid);
   std::string ev = testing::EnactTrustEvidence(uuid, q.attest, q.signature);
   Appraisal a = Appraise(ev, nonce, kEnactTrustType);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
   EXPECT_EQ(a.trust.executables, 2);
   EXPECT_EQ(FailureTypes(Appraise(ev, Nonce(), kEnactTrustType)), (Types{"quote_validation.nonce", "clock.reset_rollback"}));
 }
@@ -407,9 +411,9 @@ TEST_F(TpmQuoteTest, DifferentialAgainstTpm2Checkquote) {
                                 "-sigopt", "rsa_pss_saltlen:-2", "-verify", p + ".pem",
                                 "-signature", p + ".sig", p + ".attest"});
         bool expected = sig_ok == 0 && c.nonce == nonce && c.pcrs == q.pcrblob;
-        EXPECT_EQ(ours, expected) << SerializeAppraisal(a);
+        EXPECT_EQ(ours, expected) << AppraisalJson(a);
       } else {
-        EXPECT_EQ(ours, rc == 0) << "tpm2_checkquote exit " << rc << "; " << SerializeAppraisal(a);
+        EXPECT_EQ(ours, rc == 0) << "tpm2_checkquote exit " << rc << "; " << AppraisalJson(a);
       }
       EXPECT_EQ(ours, std::string(c.what) == "fresh");
     }
@@ -426,7 +430,7 @@ TEST_F(TpmQuoteTest, FixtureScriptQuoteSubcommand) {
   ASSERT_EQ(rc, 0);
   std::string quote = testing::ReadFileOrEmpty(out + ".quote");
   Appraisal a = Appraise(QuoteJson(kAgent, quote), nonce);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
   EXPECT_EQ(tpm_->Run({"bash", testing::TpmFixturesScript(), "checkquote", tpm_->dir(), "ecc",
                        HexEncode(nonce), out}),
             0);

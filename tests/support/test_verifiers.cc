@@ -1,3 +1,4 @@
+#include "common/value_json.h"
 #include "tests/support/test_verifiers.h"
 
 #include <thread>
@@ -13,14 +14,15 @@ class EchoVerifier : public Verifier {
   EchoVerifier(std::string type, bool cheap) : type_(std::move(type)), cheap_(cheap) {}
   std::vector<std::string> MediaTypes() const override { return {type_}; }
   bool IsCheap() const override { return cheap_; }
-  Result<Appraisal> Appraise(std::string_view evidence, std::string_view,
-                             std::string_view nonce) const override {
+  Result<Appraisal> Appraise(const AppraisalRequest& request) const override {
+    std::string_view evidence = request.evidence;
+    std::string_view nonce = request.nonce;
     if (!cheap_) std::this_thread::sleep_for(std::chrono::milliseconds(300));
     if (evidence == "unavailable") return Unavailable("test dependency down");
     Appraisal a;
     a.is_valid = ConstantTimeEquals(evidence, nonce);
-    a.claims_json = R"({"echo":true})";
-    if (!a.is_valid) a.failures.push_back({"quote_validation.nonce", "{}"});
+    a.claims = ParseValueJson(R"({"echo":true})").value();
+    if (!a.is_valid) a.failures.push_back({"quote_validation.nonce", Value::MakeMap()});
     a.trust.hardware = a.is_valid ? 2 : 99;
     return a;
   }

@@ -1,3 +1,5 @@
+#include "api/appraisal_json.h"
+#include "common/value_json.h"
 #include "tests/support/tpm_evidence.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +13,14 @@
 #include "common/json_writer.h"
 
 namespace attestd::testing {
+
+std::string ClaimsJson(const Appraisal& a) { return ValueToJson(a.claims); }
+std::string ContextJson(const Failure& f) { return ValueToJson(f.context); }
+std::string AppraisalJson(const Appraisal& a) {
+  JsonWriter w;
+  api::WriteAppraisal(w, a);
+  return w.Take();
+}
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "verifiers/appraisal.h"
+#include "common/appraisal.h"
 
 namespace attestd::testing {
 
@@ -33,6 +33,12 @@ std::string SplitQuoteJson(const std::string& agent_id, const std::string& attes
 // application/vnd.enacttrust.tpm-evidence; agent_id must be a UUID.
 std::string EnactTrustEvidence(const std::string& agent_id, const std::string& attest,
                                const std::string& sig);
+
+// The appraisal's typed parts as JSON text, so tests read them with JsonAt.
+std::string ClaimsJson(const Appraisal& a);
+std::string ContextJson(const Failure& f);
+// The whole appraisal as the API shows it (for failure messages).
+std::string AppraisalJson(const Appraisal& a);
 
 // The failure types, in order.
 std::vector<std::string> FailureTypes(const Appraisal& a);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/value_json.h"
 #include "api/http_server.h"
 #include "api/negotiation.h"
 #include "api/problem.h"
@@ -7,7 +8,7 @@
 #include "api/session_json.h"
 #include "common/time_util.h"
 #include "tests/support/json.h"
-#include "verifiers/appraisal.h"
+#include "common/appraisal.h"
 #include "verifiers/registry.h"
 
 namespace attestd {
@@ -86,9 +87,9 @@ TEST(SessionJson, CompleteDocumentCarriesEvidenceAndResult) {
   s.evidence = std::string("\x00\x01", 2);
   Appraisal a;
   a.is_valid = true;
-  a.claims_json = R"({"k":"v"})";
+  a.claims = ParseValueJson(R"({"k":"v"})").value();
   a.trust.hardware = 2;
-  s.result = SerializeAppraisal(a);
+  s.result = SessionResult{a, ""};
   std::string j = api::SessionToJson(s, {}, api::SessionFormat::kAttestd);
   EXPECT_EQ(JsonAt(j, "/evidence/value"), "AAE=");
   EXPECT_EQ(JsonAt(j, "/result/is_valid"), "true");

@@ -10,6 +10,7 @@
 
 #include <fstream>
 
+#include "common/value_json.h"
 #include "common/base64.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
@@ -42,7 +43,7 @@ KeyFiles WriteKey(EVP_PKEY* key, const std::string& dir, const std::string& name
 Appraisal Sample() {
   Appraisal a;
   a.is_valid = true;
-  a.claims_json = R"({"agent_id":"x"})";
+  a.claims = ParseValueJson(R"({"agent_id":"x"})").value();
   a.trust.hardware = 2;
   a.trust.instance_identity = 2;
   return a;

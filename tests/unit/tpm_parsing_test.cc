@@ -20,6 +20,10 @@
 namespace attestd {
 namespace {
 
+using testing::AppraisalJson;
+using testing::ClaimsJson;
+using testing::ContextJson;
+
 using testing::FailureTypes;
 using testing::KeylimeVector;
 using testing::kVectorB;
@@ -298,7 +302,7 @@ class GarbageTest : public ::testing::Test {
     EXPECT_FALSE(r->is_valid);
     ASSERT_FALSE(r->failures.empty());
     EXPECT_EQ(r->failures[0].type, "quote_validation.structure") << evidence.substr(0, 80);
-    EXPECT_TRUE(testing::IsValidJson(SerializeAppraisal(*r)));
+    EXPECT_TRUE(testing::IsValidJson(AppraisalJson(*r)));
   }
   std::shared_ptr<MemoryAttesterDirectory> dir_;
   std::unique_ptr<TpmQuoteVerifier> verifier_;
@@ -323,7 +327,7 @@ TEST_F(GarbageTest, OneMebibyteFields) {
   with_junk.insert(1, "\"junk\":\"" + b64 + "\",");
   auto r = verifier_->Appraise(with_junk, kTpmQuoteJsonType, KeylimeVector(kVectorB, "rand.out"));
   ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->is_valid) << SerializeAppraisal(*r);
+  EXPECT_TRUE(r->is_valid) << AppraisalJson(*r);
 }
 
 TEST_F(GarbageTest, RandomAndTruncatedInputs) {

@@ -16,6 +16,10 @@
 namespace attestd {
 namespace {
 
+using testing::AppraisalJson;
+using testing::ClaimsJson;
+using testing::ContextJson;
+
 using testing::FailureTypes;
 using testing::FlipBit;
 using testing::JsonAt;
@@ -68,7 +72,7 @@ class VectorTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return Appraisal{};
     // The serialized form must always be valid JSON.
-    EXPECT_TRUE(testing::IsValidJson(SerializeAppraisal(*r)));
+    EXPECT_TRUE(testing::IsValidJson(AppraisalJson(*r)));
     return *r;
   }
 
@@ -99,19 +103,19 @@ TEST_F(VectorTest, VectorAIsValid) {
   std::string quote = TrimNewline(KeylimeVector(kVectorA, "keylime_quote_string.txt"));
   ASSERT_EQ(quote, testing::KeylimeQuoteString(AttestA(), SigA(), PcrsA()));
   Appraisal a = Appraise(QuoteJson(kAgent, quote, "sha256"), NonceA());
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
   EXPECT_TRUE(a.failures.empty());
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcrs/sha256/16"),
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcrs/sha256/16"),
             "d471c0674951f0ef075aecdd42fbefa6eca6019820add0bd222d1c4e6242ce6f");
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcr_digest"),
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcr_digest"),
             "6d4d3749132f6257172164cd5ff3135f447973d4a5c84e018901f6753705b701");
-  EXPECT_EQ(JsonAt(a.claims_json, "/clock_info/clock"), "1284787942");
-  EXPECT_EQ(JsonAt(a.claims_json, "/clock_info/reset_count"), "3");
-  EXPECT_EQ(JsonAt(a.claims_json, "/clock_info/safe"), "true");
-  EXPECT_EQ(JsonAt(a.claims_json, "/hash_alg"), "sha256");
-  EXPECT_EQ(JsonAt(a.claims_json, "/sign_alg"), "rsassa");
-  EXPECT_EQ(JsonAt(a.claims_json, "/agent_id"), kAgent);
-  EXPECT_EQ(JsonAt(a.claims_json, "/reference_values"), "none");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/clock_info/clock"), "1284787942");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/clock_info/reset_count"), "3");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/clock_info/safe"), "true");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/hash_alg"), "sha256");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/sign_alg"), "rsassa");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/agent_id"), kAgent);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/reference_values"), "none");
   EXPECT_EQ(a.trust.instance_identity, 2);
   EXPECT_EQ(a.trust.hardware, 2);
   EXPECT_EQ(a.trust.executables, 0);
@@ -125,7 +129,7 @@ TEST_F(VectorTest, VectorAWithoutHashAlgAndInSplitFormIsValid) {
   SetUp();
   Enrol(AkA());
   Appraisal a = Appraise(testing::SplitQuoteJson(kAgent, AttestA(), SigA(), PcrsA()), NonceA());
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
 }
 
 // Mutation 1 (Keylime: InvalidSignature): bit 0 of TPMS_ATTEST byte 5 turns
@@ -143,7 +147,7 @@ TEST_F(VectorTest, VectorAFlippedQuoteByteIsSignatureFailure) {
   // signature failure alone.
   Appraisal b = Appraise(QuoteA(FlipBit(AttestA(), 66), SigA(), PcrsA()), NonceA());
   EXPECT_EQ(FailureTypes(b), std::vector<std::string>{"quote_validation.signature"});
-  EXPECT_EQ(JsonAt(b.claims_json, "/pcrs"), std::nullopt) << "nothing established";
+  EXPECT_EQ(JsonAt(ClaimsJson(b), "/pcrs"), std::nullopt) << "nothing established";
 }
 
 // Mutation 2: the nonce's first character becomes 'a'.
@@ -166,7 +170,7 @@ TEST_F(VectorTest, VectorAPcrblobSelectionFlipped) {
     Appraisal a = Appraise(QuoteA(AttestA(), SigA(), FlipBit(PcrsA(), at)), NonceA());
     ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.pcr_digest"}) << at;
     EXPECT_EQ(a.trust.executables, 99);
-    EXPECT_NE(a.failures[0].context_json.find("selection"), std::string::npos);
+    EXPECT_NE(ContextJson(a.failures[0]).find("selection"), std::string::npos);
   }
 }
 
@@ -175,9 +179,9 @@ TEST_F(VectorTest, VectorAPcrValueFlipped) {
   Enrol(AkA());
   Appraisal a = Appraise(QuoteA(AttestA(), SigA(), FlipBit(PcrsA(), 142)), NonceA());
   ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.pcr_digest"});
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/attested"),
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/attested"),
             "6d4d3749132f6257172164cd5ff3135f447973d4a5c84e018901f6753705b701");
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcrs"), std::nullopt);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcrs"), std::nullopt);
 }
 
 // Mutation 5: sha1 expected, sha256 used.
@@ -185,24 +189,24 @@ TEST_F(VectorTest, VectorAExpectedSha1) {
   Enrol(AkA());
   Appraisal a = Appraise(QuoteA(AttestA(), SigA(), PcrsA(), "sha1"), NonceA());
   ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.hash_alg"});
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/expected"), "sha1");
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/received"), "sha256");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/expected"), "sha1");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/received"), "sha256");
 }
 
 TEST_F(VectorTest, VectorBIsValidWithPolicy) {
   std::string ak = KeylimeVector(kVectorB, "ak.pub");
   Enrol(ak, R"({"15":[")" + kZero + R"("],"22":[")" + kOnes + R"("],"mask":"0x408000"})");
   Appraisal a = Appraise(QuoteB(), NonceB());
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
-  EXPECT_EQ(JsonAt(a.claims_json, "/ak_name"),
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/ak_name"),
             "000b2d3fb7830f6cb214fac7d7cb213a21a0609148c4505927db61287e1e80322336");
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcrs/sha256/16"),
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcrs/sha256/16"),
             "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0");
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcrs/sha256/22"), kOnes);
-  EXPECT_EQ(JsonAt(a.claims_json, "/pcr_digest"),
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcrs/sha256/22"), kOnes);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/pcr_digest"),
             "ec1636c69c548fd09a165a4f874e5d1610a8fbe36241566017e92b17e144b971");
-  EXPECT_EQ(JsonAt(a.claims_json, "/clock_info/clock"), "5994");
-  EXPECT_EQ(JsonAt(a.claims_json, "/reference_values"), "tpm_policy");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/clock_info/clock"), "5994");
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/reference_values"), "tpm_policy");
   EXPECT_EQ(a.trust.executables, 2);
   // Upper-case and 0x-prefixed values are the same digests.
   SetUp();
@@ -231,7 +235,7 @@ TEST_F(VectorTest, VectorBPolicyWrongValueAndMissingPcr) {
                 R"("]})");
   Appraisal a = Appraise(QuoteB(), NonceB());
   ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.invalid_pcr_15"});
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/value"), kZero);
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/value"), kZero);
   EXPECT_EQ(a.trust.executables, 33);
   EXPECT_EQ(a.trust.hardware, 2);
   EXPECT_FALSE(dir_->Get(kAgent)->clock.has_value()) << "a failed quote must not move the clock";
@@ -240,7 +244,7 @@ TEST_F(VectorTest, VectorBPolicyWrongValueAndMissingPcr) {
   Enrol(ak, R"({"15":[")" + kZero + R"("],"10":[")" + kZero + R"("]})");
   a = Appraise(QuoteB(), NonceB());
   ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.missing_pcrs"});
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/pcrs"), "[10]");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/pcrs"), "[10]");
   EXPECT_EQ(a.trust.executables, 33);
 }
 
@@ -277,7 +281,7 @@ TEST_F(VectorTest, AkWithoutRestrictedAttribute) {
   Enrol(ak);
   Appraisal a = Appraise(QuoteB(), NonceB());
   ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_attributes"});
-  EXPECT_EQ(JsonAt(a.failures[0].context_json, "/object_attributes"), "0x00040072");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/object_attributes"), "0x00040072");
   EXPECT_EQ(a.trust.instance_identity, 96);
 }
 
@@ -309,9 +313,9 @@ TEST_F(VectorTest, EnactTrustFormOfVectorB) {
   Enrol(ak, R"({"15":[")" + kZero + R"("],"16":[")" + pcr16 + R"("],"22":[")" + kOnes + R"("]})",
         true, uuid);
   Appraisal a = Appraise(ev, NonceB(), kEnactTrustType);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
-  EXPECT_EQ(JsonAt(a.claims_json, "/agent_id"), uuid);
-  EXPECT_EQ(JsonAt(a.claims_json, "/reference_values"), "tpm_policy");
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/agent_id"), uuid);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/reference_values"), "tpm_policy");
   EXPECT_EQ(a.trust.executables, 2);
 
   SetUp();
@@ -324,8 +328,8 @@ TEST_F(VectorTest, EnactTrustFormOfVectorB) {
   SetUp();
   Enrol(ak, R"({"15":[")" + kZero + R"("]})", true, uuid);
   a = Appraise(ev, NonceB(), kEnactTrustType);
-  EXPECT_TRUE(a.is_valid) << SerializeAppraisal(a);
-  EXPECT_EQ(JsonAt(a.claims_json, "/reference_values"), "none");
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/reference_values"), "none");
   EXPECT_EQ(a.trust.executables, 0);
 
   // A policy PCR the quote does not select is missing.

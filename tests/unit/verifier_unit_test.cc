@@ -80,8 +80,9 @@ TEST(VerifierRules, SelfCertifyRefusesMalformedInput) {
 TEST(VerifierRules, EnrolAndDeleteMoveTrust) {
   auto directory = std::make_shared<MemoryAttesterDirectory>();
   auto registrar = std::make_shared<MemoryRegistrarStore>();
-  AgentService service(std::make_shared<MemoryAgentStore>(), std::make_shared<MemoryPolicyStore>(), directory,
-                       registrar, nullptr);
+  auto agents = std::make_shared<MemoryAgentStore>();
+  auto policies = std::make_shared<PolicyService>(std::make_shared<MemoryPolicyStore>(), agents);
+  AgentService service(agents, policies, directory, registrar);
   const std::string ak = testing::KeylimeVector(testing::kVectorB, "ak.pub");
   RegistrarAgent reg;
   reg.agent_id = "registered";

@@ -9,6 +9,7 @@
 
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/value_json.h"
 #include "common/log.h"
 #include "verifiers/ear/jwk.h"
 
@@ -67,6 +68,19 @@ Result<std::shared_ptr<ResultSigner>> ResultSigner::Create(const ResultSignerOpt
   return s;
 }
 
+void WriteTrustVector(JsonWriter& w, const TrustVector& t) {
+  w.BeginObject();
+  w.Key("instance-identity").Int(t.instance_identity);
+  w.Key("configuration").Int(t.configuration);
+  w.Key("executables").Int(t.executables);
+  w.Key("file-system").Int(t.file_system);
+  w.Key("hardware").Int(t.hardware);
+  w.Key("runtime-opaque").Int(t.runtime_opaque);
+  w.Key("storage-opaque").Int(t.storage_opaque);
+  w.Key("sourced-data").Int(t.sourced_data);
+  w.EndObject();
+}
+
 std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int64_t iat) const {
   JsonWriter w;
   w.BeginObject();
@@ -83,7 +97,8 @@ std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int
   WriteTrustVector(w, a.trust);
   w.Key("ear.appraisal-policy-id").String(a.policy_id.empty() ? "policy:attestd/" + a.scheme : a.policy_id);
   // Veraison's name for the verifier's own claims, so its tools show them.
-  w.Key("ear.veraison.annotated-evidence").Raw(a.claims_json.empty() ? "{}" : a.claims_json);
+  w.Key("ear.veraison.annotated-evidence");
+  WriteValue(w, a.claims);
   w.EndObject().EndObject();
   w.EndObject();
   return w.Take();

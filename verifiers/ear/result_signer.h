@@ -15,9 +15,13 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "verifiers/appraisal.h"
+#include "common/appraisal.h"
 
 namespace attestd {
+
+class JsonWriter;
+// Writes the vector as EAR's "ear.trustworthiness-vector" object.
+void WriteTrustVector(JsonWriter& w, const TrustVector& t);
 
 struct ResultSignerOptions {
   std::string key_path;           // PEM private key; empty: an ephemeral P-256 key

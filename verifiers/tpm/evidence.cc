@@ -148,7 +148,71 @@ Result<TpmEvidence> ParseEnactTrustEvidence(std::string_view b) {
   return ev;
 }
 
+namespace {
+
+constexpr char kPartsMagic[] = "AQP1";
+constexpr int kPartsFields = 7;
+
+void PutField(std::string& out, std::string_view field) {
+  uint32_t n = static_cast<uint32_t>(field.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  out.append(field);
+}
+
+bool TakeField(std::string_view& in, std::string_view* field) {
+  if (in.size() < 4) return false;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(in[i]);
+  in.remove_prefix(4);
+  if (n > in.size()) return false;
+  *field = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeQuoteParts(const QuotePartsEvidence& p) {
+  std::string out(kPartsMagic);
+  out.reserve(64 + p.agent_id.size() + p.keylime_quote.size() + p.attest.size() +
+              p.signature.size() + p.pcrblob.size());
+  for (std::string_view f : {std::string_view(p.agent_id), std::string_view(p.keylime_quote),
+                             std::string_view(p.attest), std::string_view(p.signature),
+                             std::string_view(p.pcrblob)}) {
+    PutField(out, f);
+  }
+  PutField(out, p.hash_alg ? "1" : "0");
+  PutField(out, p.hash_alg.value_or(""));
+  return out;
+}
+
+Result<TpmEvidence> ParseQuotePartsEvidence(std::string_view bytes) {
+  if (bytes.substr(0, 4) != kPartsMagic) return InvalidArgument("not quote parts");
+  bytes.remove_prefix(4);
+  std::string_view f[kPartsFields];
+  for (std::string_view& field : f) {
+    if (!TakeField(bytes, &field)) return InvalidArgument("truncated quote parts");
+  }
+  if (!bytes.empty()) return InvalidArgument("trailing bytes after the quote parts");
+  TpmEvidence ev;
+  ev.agent_id = std::string(f[0]);
+  if (!f[1].empty()) {
+    auto parts = ParseKeylimeQuote(f[1]);
+    if (!parts.ok()) return parts.status();
+    ev.attest = std::move(parts->attest);
+    ev.signature = std::move(parts->signature);
+    ev.pcrblob = std::move(parts->pcrblob);
+  } else {
+    ev.attest = std::string(f[2]);
+    ev.signature = std::string(f[3]);
+    ev.pcrblob = std::string(f[4]);
+  }
+  if (f[5] == "1") ev.hash_alg = std::string(f[6]);
+  return ev;
+}
+
 Result<TpmEvidence> ParseTpmEvidence(std::string_view media_type, std::string_view bytes) {
+  if (media_type == kQuotePartsType) return ParseQuotePartsEvidence(bytes);
   if (media_type == kEnactTrustType) return ParseEnactTrustEvidence(bytes);
   if (media_type == kTpmQuoteJsonType) return ParseQuoteJsonEvidence(bytes);
   return InvalidArgument("not a TPM evidence media type");

@@ -20,6 +20,9 @@ namespace attestd::tpm {
 
 inline constexpr char kTpmQuoteJsonType[] = "application/vnd.attestd.tpm2-quote+json";
 inline constexpr char kEnactTrustType[] = "application/vnd.enacttrust.tpm-evidence";
+// Internal (never accepted from the network): the quote parts as bytes,
+// which attestd's own Keylime routes hand to the registry.
+inline constexpr char kQuotePartsType[] = "application/vnd.attestd.tpm2-quote-parts";
 
 // The largest base64 text accepted for one TPM structure (a TPMS_ATTEST is
 // under 1 KiB and a 24-PCR, 16-bank pcrblob under 26 KiB).
@@ -61,6 +64,19 @@ Result<TpmEvidence> ParseQuoteJsonEvidence(std::string_view json);
 // node_id[16] ‖ u16 size (big-endian) ‖ TPMS_ATTEST[size] ‖ TPMT_SIGNATURE.
 // The agent id is node_id as a lower-case UUID string.
 Result<TpmEvidence> ParseEnactTrustEvidence(std::string_view bytes);
+
+// kQuotePartsType: what the Keylime routes know of a quote, as bytes. Either
+// `keylime_quote` (the "r…:…:…" string an agent returned) or the parts.
+struct QuotePartsEvidence {
+  std::string agent_id;
+  std::string keylime_quote;
+  std::string attest, signature, pcrblob;
+  std::optional<std::string> hash_alg;
+};
+// A length-prefixed framing of the fields (no base64, no JSON).
+std::string EncodeQuoteParts(const QuotePartsEvidence& parts);
+// Any byte string; kInvalidArgument unless EncodeQuoteParts wrote it.
+Result<TpmEvidence> ParseQuotePartsEvidence(std::string_view bytes);
 
 // Dispatches on the normalized media type.
 Result<TpmEvidence> ParseTpmEvidence(std::string_view media_type, std::string_view bytes);

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <cctype>
+
 #include "common/base64.h"
 
 namespace attestd::tpm {
@@ -31,6 +33,23 @@ Result<std::string> DecodeDigest(std::string_view hex) {
   return std::move(*bytes);
 }
 
+// "0x408000" (the prefix optional) → bits; false unless hex of 1..8 digits.
+bool ParseMask(std::string_view s, uint32_t* out) {
+  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
+  if (s.empty() || s.size() > 8) return false;
+  uint32_t v = 0;
+  for (char c : s) {
+    int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+            : (c >= 'a' && c <= 'f')                   ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F')                   ? c - 'A' + 10
+                                                       : -1;
+    if (d < 0) return false;
+    v = v * 16 + static_cast<uint32_t>(d);
+  }
+  *out = v;
+  return true;
+}
+
 }  // namespace
 
 Result<PcrPolicy> ParseTpmPolicy(std::string_view json) {
@@ -49,7 +68,11 @@ Result<PcrPolicy> ParseTpmPolicy(std::string_view json) {
     return InvalidArgument("tpm_policy is not a JSON object");
   }
   for (simdjson::dom::key_value_pair field : obj) {
-    if (field.key == "mask") continue;
+    if (field.key == "mask") {
+      std::string_view m;
+      if (field.value.get_string().get(m) == simdjson::SUCCESS) (void)ParseMask(m, &policy.mask);
+      continue;
+    }
     int pcr = 0;
     if (!ParsePcrIndex(field.key, &pcr)) return InvalidArgument("tpm_policy key is not a PCR");
     if (policy.allowed.count(pcr)) return InvalidArgument("tpm_policy names a PCR twice");
@@ -75,6 +98,46 @@ Result<PcrPolicy> ParseTpmPolicy(std::string_view json) {
     }
   }
   return policy;
+}
+
+Status ValidateTpmPolicy(std::string_view json) {
+  auto policy = ParseTpmPolicy(json);
+  if (!policy.ok()) return policy.status();
+  size_t bank_size = 0;
+  for (const auto& [pcr, values] : policy->allowed) {
+    for (const std::string& v : values) {
+      if (v.size() != 20 && v.size() != 32 && v.size() != 48 && v.size() != 64) {
+        return InvalidArgument("tpm_policy: PCR " + std::to_string(pcr) +
+                               " has a value that is not a SHA-1/256/384/512 digest");
+      }
+      if (bank_size != 0 && v.size() != bank_size) {
+        return InvalidArgument("tpm_policy: values of different digest lengths (one bank only)");
+      }
+      bank_size = v.size();
+    }
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get_object().get(obj) != simdjson::SUCCESS) {
+    return InvalidArgument("tpm_policy must be a JSON object");
+  }
+  simdjson::dom::element mask;
+  if (obj.at_key("mask").get(mask) != simdjson::SUCCESS) return Status::Ok();
+  std::string_view s;
+  uint32_t bits = 0;
+  if (mask.get_string().get(s) != simdjson::SUCCESS || !ParseMask(s, &bits)) {
+    return InvalidArgument("tpm_policy: mask must be a hex number such as 0x408000");
+  }
+  return Status::Ok();
+}
+
+std::vector<int> QuotedPcrs(const PcrPolicy& policy) {
+  std::vector<int> pcrs;
+  for (int i = 0; i < 24; ++i) {
+    if (policy.allowed.count(i) || (policy.mask & (1u << i))) pcrs.push_back(i);
+  }
+  if (pcrs.empty()) pcrs.push_back(0);
+  return pcrs;
 }
 
 PolicyVerdict EvaluatePolicy(const PcrPolicy& policy, const std::map<int, std::string>& values) {

@@ -9,6 +9,7 @@
 // Any other key, a non-hex value, or an empty list is kInvalidArgument.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -20,10 +21,22 @@ namespace attestd::tpm {
 
 struct PcrPolicy {
   std::map<int, std::vector<std::string>> allowed;  // PCR → allowed raw digests
+  uint32_t mask = 0;  // `mask`: further PCRs to quote (bit i = PCR i); 0 when absent
   bool empty() const { return allowed.empty(); }
 };
 
+// Lenient: what the appraisal needs (an unreadable `mask` is ignored).
 Result<PcrPolicy> ParseTpmPolicy(std::string_view json);
+
+// Strict, as enrolment checks a tenant's policy: ParseTpmPolicy's rules, and
+// a JSON object whose values are SHA-1/256/384/512 digests of one bank only,
+// with `mask` (if any) a hex string of at most 8 digits ("0x408000").
+// kInvalidArgument naming what is wrong.
+Status ValidateTpmPolicy(std::string_view json);
+
+// The PCRs a quote must cover: those the policy names plus those of its
+// mask, ascending; PCR 0 when there are none (a quote selects at least one).
+std::vector<int> QuotedPcrs(const PcrPolicy& policy);
 
 struct PolicyVerdict {
   std::vector<int> missing;  // policy PCRs the quote does not carry

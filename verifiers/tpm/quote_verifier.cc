@@ -5,7 +5,7 @@
 #include "common/base64.h"
 #include "common/json_writer.h"
 #include "common/random.h"
-#include "store/memory/memory_attester_directory.h"
+#include "common/value_json.h"
 #include "verifiers/builtin.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
@@ -75,8 +75,10 @@ bool AttestedSelection(const TPML_PCR_SELECTION& in, std::vector<PcrBankSelectio
 // One appraisal in progress.
 class Run {
  public:
-  void Fail(std::string type, std::string context_json) {
-    appraisal_.failures.push_back(Failure{std::move(type), std::move(context_json)});
+  void Fail(std::string type, const std::string& context_json) {
+    auto context = ParseValueJson(context_json);
+    appraisal_.failures.push_back(
+        Failure{std::move(type), context.ok() ? std::move(*context) : Value::MakeMap()});
   }
   void FailReason(std::string type, std::string_view reason) {
     Fail(std::move(type), ReasonContext(reason));
@@ -101,7 +103,8 @@ class Run {
 
   Appraisal Finish() {
     appraisal_.is_valid = appraisal_.failures.empty();
-    appraisal_.claims_json = Claims();
+    auto claims = ParseValueJson(Claims());
+    if (claims.ok()) appraisal_.claims = std::move(*claims);
     return std::move(appraisal_);
   }
 
@@ -160,17 +163,19 @@ Appraisal StructureFailure(Run& run, std::string_view reason) {
 
 TpmQuoteVerifier::TpmQuoteVerifier(std::shared_ptr<AttesterDirectory> directory,
                                    TpmQuoteVerifierOptions options)
-    : directory_(directory ? std::move(directory)
-                           : std::make_shared<MemoryAttesterDirectory>()),
-      cache_(options.ak_cache_capacity) {}
+    : directory_(std::move(directory)), cache_(options.ak_cache_capacity) {}
 
 std::vector<std::string> TpmQuoteVerifier::MediaTypes() const {
   return {kTpmQuoteJsonType, kEnactTrustType};
 }
 
-Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
-                                             std::string_view media_type,
-                                             std::string_view nonce) const {
+std::vector<std::string> TpmQuoteVerifier::InternalMediaTypes() const { return {kQuotePartsType}; }
+
+Result<Appraisal> TpmQuoteVerifier::Appraise(const AppraisalRequest& request) const {
+  std::string_view evidence = request.evidence;
+  std::string_view media_type = request.media_type;
+  std::string_view nonce = request.nonce;
+  const Attester* given = request.given;
   Run run;
 
   // 1. Structure: framing, then every TPM structure.
@@ -207,7 +212,9 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
   }
 
   // 2. Identity: the AK comes from the directory, never from the evidence.
-  auto found = directory_->Get(ev->agent_id);
+  Result<Attester> found = given ? Result<Attester>(*given)
+                         : directory_ ? directory_->Get(ev->agent_id)
+                                      : Result<Attester>(NotFound("no attester directory"));
   if (!found.ok()) {
     if (found.status().code() != StatusCode::kNotFound) return found.status();
     run.FailReason(kUnknownAttester, "no attester with this agent_id");
@@ -221,7 +228,7 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
     run.appraisal().trust.instance_identity = kUnrecognizedInstance;
     return run.Finish();
   }
-  auto key = cache_.Get(ev->agent_id, found->ak_tpm);
+  auto key = given ? ParseAk(found->ak_tpm) : cache_.Get(ev->agent_id, found->ak_tpm);
   if (!key.ok()) {
     run.FailReason(kAkInvalid, key.status().message());
     run.Contraindicate();
@@ -421,7 +428,7 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
 
   // The baseline moves only for a quote that passed everything, atomically:
   // a concurrent newer quote may have moved it meanwhile.
-  if (!run.failed()) {
+  if (!run.failed() && !given) {
     auto advance = directory_->AdvanceClock(ev->agent_id, observed);
     if (!advance.ok()) {
       if (advance.status().code() != StatusCode::kNotFound) return advance.status();
@@ -447,8 +454,8 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(std::string_view evidence,
 
 }  // namespace tpm
 
-std::shared_ptr<const Verifier> MakeTpmQuoteVerifier(const VerifierDeps& deps) {
-  return std::make_shared<tpm::TpmQuoteVerifier>(deps.attesters);
+std::shared_ptr<const Verifier> MakeTpmQuoteVerifier(const VerifierContext& context) {
+  return std::make_shared<tpm::TpmQuoteVerifier>(context.attesters);
 }
 
 }  // namespace attestd

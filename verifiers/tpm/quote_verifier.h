@@ -32,7 +32,7 @@
 
 namespace attestd {
 
-struct VerifierDeps;
+struct VerifierContext;
 
 namespace tpm {
 
@@ -42,17 +42,21 @@ struct TpmQuoteVerifierOptions {
 
 class TpmQuoteVerifier final : public Verifier {
  public:
-  // A null directory means no attester is known (every quote is
-  // identity.unknown_attester).
+  // A null directory means no attester is known (every quote that does not
+  // come with a given attester is identity.unknown_attester).
   TpmQuoteVerifier(std::shared_ptr<AttesterDirectory> directory,
                    TpmQuoteVerifierOptions options = {});
 
   std::vector<std::string> MediaTypes() const override;
+  // tpm::kQuotePartsType, what attestd's Keylime routes submit.
+  std::vector<std::string> InternalMediaTypes() const override;
   // True: a whole appraisal costs about one signature verification
   // (~50 µs for RSA-2048), well within a request.
   bool IsCheap() const override { return true; }
-  Result<Appraisal> Appraise(std::string_view evidence, std::string_view media_type,
-                             std::string_view nonce) const override;
+  using Verifier::Appraise;
+  // With request.given, the AK and tpm_policy come from it: no directory
+  // read, no clock baseline kept (stateless checks).
+  Result<Appraisal> Appraise(const AppraisalRequest& request) const override;
 
   const AkCache& ak_cache() const { return cache_; }
 
@@ -64,6 +68,6 @@ class TpmQuoteVerifier final : public Verifier {
 }  // namespace tpm
 
 // The factory-table entry (verifiers/builtin.cc).
-std::shared_ptr<const Verifier> MakeTpmQuoteVerifier(const VerifierDeps& deps);
+std::shared_ptr<const Verifier> MakeTpmQuoteVerifier(const VerifierContext& context);
 
 }  // namespace attestd

@@ -1,11 +1,10 @@
-// AgentService, proof of possession (v3 /sessions): a challenge, the
-// agent's TPM2_Certify of its AK over it, and the bearer token that
-// authorizes its attestations.
+#include "service/keylime/pop_service.h"
+
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/time_util.h"
-#include "service/keylime/agent_service.h"
+#include "service/keylime/keylime_rules.h"
 #include "verifiers/tpm/certify.h"
 #include "verifiers/tpm/tpm_structures.h"
 
@@ -25,7 +24,15 @@ std::string TokenHash(std::string_view token) {
 
 }  // namespace
 
-Result<PopChallenge> AgentService::BeginProofOfPossession(std::string_view agent_id) {
+PopService::PopService(std::shared_ptr<AgentStore> agents, PopOptions options)
+    : agents_(std::move(agents)), options_(options) {}
+
+Result<VerifierAgent> PopService::Get(std::string_view agent_id) {
+  if (!keylime::ValidName(agent_id)) return NotFound("unknown agent");
+  return agents_->Get(agent_id);
+}
+
+Result<PopChallenge> PopService::Begin(std::string_view agent_id) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
   if (!agent->push_model) return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");
@@ -33,7 +40,7 @@ Result<PopChallenge> AgentService::BeginProofOfPossession(std::string_view agent
   if (!challenge.ok()) return challenge.status();
   auto id = NewUuidV4();
   if (!id.ok()) return id.status();
-  PopChallenge pop{*id, *challenge, NowMillis() + options_.pop_challenge_ttl_s * 1000};
+  PopChallenge pop{*id, *challenge, NowMillis() + options_.challenge_ttl_s * 1000};
   auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {
     a.pop_session_id = pop.session_id;
     a.pop_challenge = pop.challenge;
@@ -44,7 +51,7 @@ Result<PopChallenge> AgentService::BeginProofOfPossession(std::string_view agent
   return pop;
 }
 
-Result<BearerToken> AgentService::CompleteProofOfPossession(std::string_view session_id, std::string_view agent_id,
+Result<BearerToken> PopService::Complete(std::string_view session_id, std::string_view agent_id,
                                                             std::string_view message, std::string_view signature) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
@@ -73,7 +80,7 @@ Result<BearerToken> AgentService::CompleteProofOfPossession(std::string_view ses
   return token;
 }
 
-Status AgentService::Authorize(std::string_view agent_id, std::string_view token) {
+Status PopService::Authorize(std::string_view agent_id, std::string_view token) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
   if (!agent->push_model) return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");

@@ -1,16 +1,15 @@
-// AgentService, push model (v3): capability negotiation, evidence through
-// the session engine's queue, and outcomes recorded on the agent.
-#include <simdjson.h>
+// Push-model (v3) attestation: capability negotiation, evidence through the
+// session engine's queue, and outcomes recorded on the agent.
+#include "service/keylime/attestation_service.h"
 
 #include <algorithm>
-#include <charconv>
+#include <functional>
 #include <set>
 
 #include "common/base64.h"
-#include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time_util.h"
-#include "service/keylime/agent_service.h"
+#include "service/keylime/keylime_rules.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/tpm_structures.h"
@@ -35,33 +34,11 @@ std::optional<std::string> Pick(const std::vector<std::string>& accepted, const 
   return std::nullopt;
 }
 
-// The PCRs to quote: those the policy names plus those of its mask; PCR 0
-// when it names none (a quote selects at least one PCR).
+// The PCRs to quote (tpm::QuotedPcrs of the agent's policy).
 Result<std::vector<int>> PolicyPcrs(const std::string& tpm_policy) {
   auto policy = tpm::ParseTpmPolicy(tpm_policy);
   if (!policy.ok()) return policy.status();
-  std::set<int> pcrs;
-  for (const auto& [pcr, values] : policy->allowed) pcrs.insert(pcr);
-  simdjson::dom::parser parser;
-  std::string_view mask;
-  if (parser.parse(tpm_policy).at_key("mask").get_string().get(mask) == simdjson::SUCCESS) {
-    if (mask.size() >= 2 && mask[0] == '0' && (mask[1] == 'x' || mask[1] == 'X')) mask.remove_prefix(2);
-    uint32_t bits = 0;  // validated at enrolment; an unreadable mask adds nothing
-    (void)std::from_chars(mask.data(), mask.data() + mask.size(), bits, 16);
-    for (int i = 0; i < 24; ++i) {
-      if (bits & (1U << i)) pcrs.insert(i);
-    }
-  }
-  if (pcrs.empty()) pcrs.insert(0);
-  return std::vector<int>(pcrs.begin(), pcrs.end());
-}
-
-std::string SubjectsJson(const std::string& bank, const std::vector<int>& pcrs) {
-  JsonWriter w;
-  w.BeginObject().Key(bank).BeginArray();
-  for (int p : pcrs) w.Int(p);
-  w.EndArray().EndObject();
-  return w.Take();
+  return tpm::QuotedPcrs(*policy);
 }
 
 // Chooses hash, scheme, PCRs and key from the offer into `att`.
@@ -83,13 +60,12 @@ Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAt
                      [](const std::string& s) { return kSchemes.count(s) > 0; });
   if (!scheme) return InvalidArgument("no signature scheme both accepted and offered");
   auto key = std::find_if(caps.certification_keys.begin(), caps.certification_keys.end(),
-                          [&](const TpmCapabilities::Key& k) { return k.public_tpm2b == agent.ak_tpm; });
+                          [&](const CertificationKey& k) { return k.public_tpm2b == agent.ak_tpm; });
   if (key == caps.certification_keys.end()) return InvalidArgument("the enrolled AK is not among the certification keys");
   att->hash_algorithm = *hash;
   att->signature_scheme = *scheme;
-  att->selected_subjects_json = SubjectsJson(*hash, *pcrs);
-  att->certification_key = key->public_tpm2b;
-  att->certification_key_json = key->json;
+  att->selected_pcrs = *pcrs;
+  att->certification_key = *key;
   return Status::Ok();
 }
 
@@ -106,63 +82,62 @@ PushAttestation* Find(VerifierAgent& agent, std::optional<int64_t> index) {
   return nullptr;
 }
 
-// The appraisal's verdict and failures from a complete session's result.
+// The appraisal's verdict and failures from a finished session.
 struct Verdict {
   bool valid = false;
-  std::string failures_json = "[]";
+  std::vector<Failure> failures;
   std::string first_failure;
 };
 
 Verdict ReadVerdict(const Session& session) {
   Verdict v;
-  if (session.state != SessionState::kComplete) {
+  if (session.state != SessionState::kComplete || !session.result) {
+    v.failures.push_back(Failure{"appraisal.error",
+                                 Value::MakeMap({{"reason", "the evidence could not be appraised"}})});
     v.first_failure = "appraisal.error";
-    v.failures_json = R"([{"type":"appraisal.error","context":{"reason":"the evidence could not be appraised"}}])";
     return v;
   }
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(session.result).get(doc) != simdjson::SUCCESS) return v;
-  if (doc.at_key("is_valid").get_bool().get(v.valid) != simdjson::SUCCESS) v.valid = false;
-  simdjson::dom::array failures;
-  if (doc.at_key("failures").get_array().get(failures) == simdjson::SUCCESS) {
-    v.failures_json = simdjson::minify(failures);
-    std::string_view type;
-    for (simdjson::dom::element f : failures) {
-      if (f.at_key("type").get_string().get(type) == simdjson::SUCCESS) {
-        v.first_failure = std::string(type);
-        break;
-      }
-    }
-  }
+  v.valid = session.result->appraisal.is_valid;
+  v.failures = session.result->appraisal.failures;
+  if (!v.failures.empty()) v.first_failure = v.failures.front().type;
   return v;
 }
 
 // Adds a failure for a policy attestd cannot appraise yet.
 void AddUnavailable(Verdict& v, const char* type, const char* reason) {
-  JsonWriter w;
-  w.BeginObject().Key("type").String(type).Key("context").BeginObject().Key("reason").String(reason);
-  w.EndObject().EndObject();
-  std::string item = w.Take();
-  v.failures_json = v.failures_json == "[]" ? "[" + item + "]"
-                                            : v.failures_json.substr(0, v.failures_json.size() - 1) + "," + item + "]";
+  v.failures.push_back(Failure{type, Value::MakeMap({{"reason", reason}})});
   if (v.first_failure.empty()) v.first_failure = type;
   v.valid = false;
 }
 
 }  // namespace
 
-Result<PushAttestation> AgentService::BeginAttestation(std::string_view agent_id, const TpmCapabilities& caps,
-                                                       int64_t* retry_after_s) {
+AttestationService::AttestationService(std::shared_ptr<AgentStore> agents,
+                                       std::shared_ptr<SessionService> sessions,
+                                       AttestationOptions options)
+    : agents_(std::move(agents)), sessions_(std::move(sessions)), options_(options) {
+  // The session engine outlives no AttestationService it calls: the
+  // Application owns both and stops the workers before either is destroyed.
+  if (sessions_) sessions_->set_on_finished([this](const Session& s) { OnSessionFinished(s); });
+}
+
+Result<VerifierAgent> AttestationService::Agent(std::string_view agent_id) {
+  if (!keylime::ValidName(agent_id)) return NotFound("unknown agent");
+  return agents_->Get(agent_id);
+}
+
+Result<PushAttestation> AttestationService::Begin(std::string_view agent_id,
+                                                  const TpmCapabilities& caps,
+                                                  int64_t* retry_after_s) {
   *retry_after_s = 0;
   Reconcile(agent_id);
-  auto agent = Get(agent_id);
+  auto agent = Agent(agent_id);
   if (!agent.ok()) return agent.status();
   if (!agent->push_model) return PermissionDenied("the agent is not enrolled in push mode");
   if (agent->operational_state == AgentState::kTenantFailed) return PermissionDenied("the agent is stopped");
   PushAttestation att;
   if (Status st = Negotiate(*agent, caps, &att); !st.ok()) return st;
-  auto session = sessions_->Create(std::nullopt, kChallengeBytes);
+  auto session = sessions_->Create(std::nullopt, kChallengeBytes, std::string(agent_id));
   if (!session.ok()) return session.status();
   int64_t now = NowMillis();
   att.session_id = session->id;
@@ -192,25 +167,26 @@ Result<PushAttestation> AgentService::BeginAttestation(std::string_view agent_id
   return updated->attestations.back();
 }
 
-Result<PushAttestation> AgentService::SubmitEvidence(std::string_view agent_id, std::optional<int64_t> index,
-                                                     const QuoteSubmission& submission) {
-  auto agent = Get(agent_id);
+Result<PushAttestation> AttestationService::Submit(std::string_view agent_id,
+                                                   std::optional<int64_t> index,
+                                                   const QuoteSubmission& submission) {
+  auto agent = Agent(agent_id);
   if (!agent.ok()) return agent.status();
   PushAttestation* att = Find(*agent, index);
   if (!att) return NotFound("no such attestation");
   if (att->stage != "awaiting_evidence") return PermissionDenied("evidence was already received");
   if (NowMillis() >= att->challenges_expire_at_ms) return PermissionDenied("the challenge expired");
-  JsonWriter w;
-  w.BeginObject().Key("agent_id").String(agent_id);
-  w.Key("message").String(Base64Encode(submission.message));
-  w.Key("signature").String(Base64Encode(submission.signature));
-  w.Key("pcrs").String(Base64Encode(submission.subject_data));
-  w.Key("hash_alg").String(att->hash_algorithm);
-  w.EndObject();
+  tpm::QuotePartsEvidence parts;
+  parts.agent_id = std::string(agent_id);
+  parts.attest = submission.message;
+  parts.signature = submission.signature;
+  parts.pcrblob = submission.subject_data;
+  parts.hash_alg = att->hash_algorithm;
   // The session store's waiting → processing step admits one submission.
   SubmitOptions options;
   options.respond_async = true;
-  auto outcome = sessions_->Submit(att->session_id, tpm::kTpmQuoteJsonType, w.Take(), options);
+  auto outcome = sessions_->Submit(att->session_id, tpm::kQuotePartsType,
+                                   tpm::EncodeQuoteParts(parts), options);
   if (!outcome.ok()) {
     StatusCode c = outcome.status().code();
     if (c == StatusCode::kConflict) return PermissionDenied("evidence was already received");
@@ -238,32 +214,33 @@ Result<PushAttestation> AgentService::SubmitEvidence(std::string_view agent_id, 
   return *Find(*updated, index_value);
 }
 
-Result<std::vector<PushAttestation>> AgentService::Attestations(std::string_view agent_id) {
+Result<std::vector<PushAttestation>> AttestationService::List(std::string_view agent_id) {
   Reconcile(agent_id);
-  auto agent = Get(agent_id);
+  auto agent = Agent(agent_id);
   if (!agent.ok()) return agent.status();
   return agent->attestations;
 }
 
-Result<PushAttestation> AgentService::Attestation(std::string_view agent_id, std::optional<int64_t> index) {
+Result<PushAttestation> AttestationService::Get(std::string_view agent_id,
+                                                std::optional<int64_t> index) {
   Reconcile(agent_id);
-  auto agent = Get(agent_id);
+  auto agent = Agent(agent_id);
   if (!agent.ok()) return agent.status();
   PushAttestation* att = Find(*agent, index);
   if (!att) return NotFound("no such attestation");
   return *att;
 }
 
-int64_t AgentService::SecondsToNextAttestation(std::string_view agent_id) {
-  auto agent = Get(agent_id);
+int64_t AttestationService::SecondsToNextAttestation(std::string_view agent_id) {
+  auto agent = Agent(agent_id);
   if (!agent.ok() || agent->attestations.empty()) return 0;
   int64_t wait_ms = agent->attestations.back().capabilities_received_at_ms + options_.quote_interval_s * 1000 -
                     NowMillis();
   return wait_ms > 0 ? (wait_ms + 999) / 1000 : 0;
 }
 
-void AgentService::Reconcile(std::string_view agent_id) {
-  auto agent = Get(agent_id);
+void AttestationService::Reconcile(std::string_view agent_id) {
+  auto agent = Agent(agent_id);
   if (!agent.ok()) return;
   for (const PushAttestation& a : agent->attestations) {
     if (a.stage != "evaluating_evidence") continue;
@@ -284,20 +261,20 @@ void AgentService::Reconcile(std::string_view agent_id) {
   }
 }
 
-void AgentService::OnSessionFinished(const Session& session) {
-  if (session.evidence_type != tpm::kTpmQuoteJsonType) return;
-  auto evidence = tpm::ParseQuoteJsonEvidence(session.evidence);
-  if (!evidence.ok() || !ValidName(evidence->agent_id)) return;
-  auto updated = agents_->Update(evidence->agent_id, [&](VerifierAgent& a) {
-    return ApplyOutcome(a, session) ? Status::Ok() : NotFound("not a push attestation of this agent");
+void AttestationService::OnSessionFinished(const Session& session) {
+  if (session.agent_id.empty() || !keylime::ValidName(session.agent_id)) return;
+  auto updated = agents_->Update(session.agent_id, [&](VerifierAgent& a) {
+    return ApplyOutcome(a, session) ? Status::Ok()
+                                    : NotFound("not a push attestation of this agent");
   });
   if (!updated.ok() && updated.status().code() != StatusCode::kNotFound) {
-    LogWarn("verifier: could not record a push attestation's outcome; it is recorded when next read",
-            {{"agent_id", evidence->agent_id}, {"error", updated.status().message()}});
+    LogWarn(
+        "verifier: could not record a push attestation's outcome; it is recorded when next read",
+        {{"agent_id", session.agent_id}, {"error", updated.status().message()}});
   }
 }
 
-bool AgentService::ApplyOutcome(VerifierAgent& agent, const Session& session) const {
+bool AttestationService::ApplyOutcome(VerifierAgent& agent, const Session& session) const {
   auto it = std::find_if(agent.attestations.begin(), agent.attestations.end(),
                          [&](const PushAttestation& a) { return a.session_id == session.id; });
   if (it == agent.attestations.end() || it->stage == "verification_complete") return false;
@@ -312,7 +289,7 @@ bool AgentService::ApplyOutcome(VerifierAgent& agent, const Session& session) co
   it->stage = "verification_complete";
   it->evaluation = v.valid ? "pass" : "fail";
   it->failure_reason = v.first_failure;
-  it->failures_json = v.failures_json;
+  it->failures = std::move(v.failures);
   it->verification_completed_at_ms = now;
   ++agent.attestation_count;
   agent.attestation_status = v.valid ? "PASS" : "FAIL";

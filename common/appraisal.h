@@ -1,20 +1,25 @@
 // Appraisal: what a verifier concluded about one piece of evidence.
 //
-// An appraisal that finds the evidence untrustworthy is not an error: it is
-// an Appraisal with is_valid = false and the reasons in `failures`. Errors
-// (Status) are kept for "could not appraise at all" (a dependency down).
+// A plain typed record: verifiers produce it, the session engine records it,
+// stores keep it, api/ renders it. An appraisal that finds the evidence
+// untrustworthy is not an error: it is an Appraisal with is_valid = false
+// and the reasons in `failures`. Errors (Status) are kept for "could not
+// appraise at all" (a dependency down).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "common/value.h"
+
 namespace attestd {
 
 // One reason the evidence failed, with a Keylime-style event id
-// ("quote_validation.nonce") and a JSON object giving context.
+// ("quote_validation.nonce") and a map giving context (at least `reason`).
 struct Failure {
   std::string type;
-  std::string context_json = "{}";
+  Value context = Value::MakeMap();
+  bool operator==(const Failure&) const = default;
 };
 
 // AR4SI trustworthiness claims (draft-ietf-rats-ar4si), as EAR carries them.
@@ -28,6 +33,7 @@ struct TrustVector {
   int runtime_opaque = 0;
   int storage_opaque = 0;
   int sourced_data = 0;
+  bool operator==(const TrustVector&) const = default;
 };
 
 // EAR status names: none, affirming, warning, contraindicated.
@@ -38,20 +44,16 @@ EarStatus WorstStatus(const TrustVector& v);
 
 struct Appraisal {
   bool is_valid = false;
-  std::string claims_json = "{}";  // a JSON object: what the verifier established
+  Value claims = Value::MakeMap();  // what the verifier established
   std::vector<Failure> failures;
   TrustVector trust;
-  std::string scheme = "TPM";      // EAR submod name
-  std::string policy_id;           // ear.appraisal-policy-id, empty if none
+  std::string scheme = "TPM";  // EAR submod name
+  std::string policy_id;       // ear.appraisal-policy-id, empty if none
+  bool operator==(const Appraisal&) const = default;
 };
 
-class JsonWriter;
-// Writes the vector as EAR's "ear.trustworthiness-vector" object.
-void WriteTrustVector(JsonWriter& w, const TrustVector& t);
-
-// The serialized form kept in the store and shown as the session's `result`:
-// {"is_valid":…, "claims":{…}, "failures":[…], "ear.status":…, "ear.trustworthiness-vector":{…},
-//  "ear": <compact JWS, when `ear` is not empty>}.
-std::string SerializeAppraisal(const Appraisal& a, std::string_view ear = "");
+// Adds a failure {type, {"reason": reason}} and marks the appraisal invalid.
+void AddFailure(Appraisal& a, std::string type, std::string_view reason);
+bool HasFailure(const Appraisal& a, std::string_view type);
 
 }  // namespace attestd

@@ -1,0 +1,102 @@
+// AttestationService: Keylime push-model (v3) attestation on top of the
+// session engine (no HTTP, no API JSON). Pull mode comes next, here.
+//
+// Promises:
+// - An attestation is a challenge-response session underneath: the 128-bit
+//   challenge is the session nonce, the session names its agent, and the
+//   evidence is a Submit of tpm::kQuotePartsType bytes through the work
+//   queue, so any attestd process sharing the store may appraise it.
+// - The session's outcome updates the agent (through the session engine's
+//   finished hook, and again when attestations are read, so an outcome
+//   another process recorded is not lost): stage, evaluation, failures,
+//   attestation_status, counters, timestamps; a pass extends the agent's
+//   bearer token.
+// - Capabilities are negotiated in the order of the agent's accept lists
+//   (Keylime's rule): hash, signature scheme, the PCRs its policy needs.
+// - Runtime (IMA) and measured-boot appraisal do not exist yet: an agent
+//   whose policies need them never passes silently (failures
+//   `runtime_policy.appraiser_unavailable` / `measured_boot.appraiser_unavailable`).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "service/session_service.h"
+#include "store/agent_store.h"
+
+namespace attestd {
+
+struct AttestationOptions {
+  // Seconds between the starts of two attestations of an agent (Keylime's
+  // quote_interval); reported as attestation_period.
+  int64_t quote_interval_s = 2;
+  // A passed attestation keeps the agent's bearer token alive this long.
+  int64_t token_ttl_s = 3600;
+};
+
+// A push agent's offer (v3 capabilities of its tpm_quote evidence).
+struct TpmCapabilities {
+  std::string component_version;
+  std::vector<std::string> signature_schemes;
+  std::vector<std::string> hash_algorithms;
+  std::map<std::string, std::vector<int>> available_subjects;  // bank → PCRs
+  std::vector<CertificationKey> certification_keys;
+};
+
+// What a push agent sends back (raw bytes).
+struct QuoteSubmission {
+  std::string message;       // TPMS_ATTEST
+  std::string signature;     // TPMT_SIGNATURE
+  std::string subject_data;  // tpm2-tools pcrblob
+  bool has_ima_log = false;
+  bool has_uefi_log = false;
+};
+
+class AttestationService {
+ public:
+  // Registers itself as `sessions`' finished hook.
+  AttestationService(std::shared_ptr<AgentStore> agents, std::shared_ptr<SessionService> sessions,
+                     AttestationOptions options = {});
+
+  // kNotFound unknown agent; kPermissionDenied not a push agent or stopped;
+  // kConflict while one is open; kResourceExhausted before quote_interval
+  // passed (*retry_after_s then says how long to wait); kInvalidArgument
+  // when nothing in the offer fits (no common hash or scheme, PCRs the
+  // policy needs not offered, the enrolled AK not offered).
+  Result<PushAttestation> Begin(std::string_view agent_id, const TpmCapabilities& caps,
+                                int64_t* retry_after_s);
+  // `index` nullopt: the latest. kNotFound unknown agent or attestation;
+  // kPermissionDenied when the challenge expired or evidence was already
+  // received.
+  Result<PushAttestation> Submit(std::string_view agent_id, std::optional<int64_t> index,
+                                 const QuoteSubmission& submission);
+  // Newest last. kNotFound unknown agent.
+  Result<std::vector<PushAttestation>> List(std::string_view agent_id);
+  // kNotFound unknown agent or attestation (none yet, or forgotten).
+  Result<PushAttestation> Get(std::string_view agent_id, std::optional<int64_t> index);
+  // Seconds until the agent may start its next attestation (0: now).
+  int64_t SecondsToNextAttestation(std::string_view agent_id);
+  // Records finished sessions of the agent's evaluating attestations.
+  void Reconcile(std::string_view agent_id);
+
+  const AttestationOptions& options() const { return options_; }
+
+ private:
+  Result<VerifierAgent> Agent(std::string_view agent_id);
+  // The session engine's hook: records a push attestation's outcome.
+  void OnSessionFinished(const Session& session);
+  // Applies a finished session to the attestation it belongs to; false when
+  // it belongs to none of the agent's.
+  bool ApplyOutcome(VerifierAgent& agent, const Session& session) const;
+
+  std::shared_ptr<AgentStore> agents_;
+  std::shared_ptr<SessionService> sessions_;
+  AttestationOptions options_;
+};
+
+}  // namespace attestd

@@ -1,0 +1,49 @@
+#include "service/keylime/keylime_rules.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "verifiers/tpm/ak.h"
+
+namespace attestd::keylime {
+
+namespace {
+
+const std::vector<std::string>& KnownAlgs(std::string_view kind) {
+  static const std::vector<std::string> kHash = {"sha1", "sha256", "sha384", "sha512", "sm3_256"};
+  static const std::vector<std::string> kEnc = {"rsa", "ecc"};
+  static const std::vector<std::string> kSign = {"rsassa", "rsapss", "ecdsa",
+                                                 "ecdaa",  "ecschnorr", "sm2"};
+  return kind == "hash" ? kHash : kind == "encryption" ? kEnc : kSign;
+}
+
+}  // namespace
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name.size() > 255) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+Status ValidateAk(std::string_view ak_tpm, const std::string& field) {
+  if (ak_tpm.empty()) return InvalidArgument(field + " is required");
+  auto key = tpm::ParseAk(ak_tpm);
+  if (!key.ok()) return InvalidArgument(field + ": " + key.status().message());
+  if (!(*key)->HasAkAttributes()) return InvalidArgument(field + " is not a restricted signing key");
+  return Status::Ok();
+}
+
+Status ValidateAlgs(std::string_view kind, const std::vector<std::string>& algs) {
+  std::string field = "accept_tpm_" + std::string(kind) + "_algs";
+  if (algs.empty()) return InvalidArgument(field + " must name at least one algorithm");
+  const auto& known = KnownAlgs(kind);
+  for (const std::string& a : algs) {
+    if (std::find(known.begin(), known.end(), a) == known.end()) {
+      return InvalidArgument(field + ": unknown algorithm '" + a + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace attestd::keylime

@@ -1,0 +1,82 @@
+#include "service/keylime/policy_service.h"
+
+#include "service/keylime/keylime_rules.h"
+#include "verifiers/tpm/pcr_policy.h"
+
+namespace attestd {
+
+PolicyService::PolicyService(std::shared_ptr<PolicyStore> policies,
+                             std::shared_ptr<AgentStore> agents)
+    : policies_(std::move(policies)), agents_(std::move(agents)) {}
+
+Status PolicyService::Put(PolicyKind kind, const NamedPolicy& policy, bool replace) {
+  if (!keylime::ValidName(policy.name)) {
+    return InvalidArgument("a policy name must be 1 to 255 of [A-Za-z0-9._-]");
+  }
+  if (policy.body.empty()) {
+    return InvalidArgument(kind == PolicyKind::kRuntime ? "runtime_policy is required"
+                                                        : "mb_policy is required");
+  }
+  if (kind == PolicyKind::kRuntime && !policy.tpm_policy.empty()) {
+    if (Status st = tpm::ValidateTpmPolicy(policy.tpm_policy); !st.ok()) return st;
+  }
+  return replace ? policies_->Replace(kind, policy) : policies_->Create(kind, policy);
+}
+
+Result<NamedPolicy> PolicyService::Get(PolicyKind kind, std::string_view name) {
+  if (!keylime::ValidName(name)) return NotFound("no policy with this name");
+  return policies_->Get(kind, name);
+}
+
+Status PolicyService::Delete(PolicyKind kind, std::string_view name) {
+  if (!keylime::ValidName(name)) return NotFound("no policy with this name");
+  if (auto p = policies_->Get(kind, name); !p.ok()) return p.status();
+  // An admin operation: reading every agent is acceptable here.
+  auto ids = agents_->List();
+  if (!ids.ok()) return ids.status();
+  for (const std::string& id : *ids) {
+    auto agent = agents_->Get(id);
+    if (!agent.ok()) continue;  // deleted meanwhile
+    const std::string& used =
+        kind == PolicyKind::kRuntime ? agent->runtime_policy_name : agent->mb_policy_name;
+    if (used == name) return Conflict("the policy is in use by agent " + id);
+  }
+  return policies_->Delete(kind, name);
+}
+
+Result<std::vector<std::string>> PolicyService::List(PolicyKind kind) {
+  return policies_->List(kind);
+}
+
+Result<PolicyService::Created> PolicyService::Bind(VerifierAgent& a) {
+  Created created;
+  struct Ref {
+    PolicyKind kind;
+    std::string* name;
+    std::string* body;
+  };
+  for (Ref ref : {Ref{PolicyKind::kRuntime, &a.runtime_policy_name, &a.runtime_policy},
+                  Ref{PolicyKind::kMeasuredBoot, &a.mb_policy_name, &a.mb_policy}}) {
+    if (ref.name->empty()) continue;
+    if (ref.body->empty()) {
+      auto named = policies_->Get(ref.kind, *ref.name);
+      if (!named.ok()) return named.status();
+      *ref.body = named->body;
+      continue;
+    }
+    NamedPolicy p{*ref.name, ref.kind == PolicyKind::kRuntime ? a.tpm_policy : "", *ref.body};
+    if (Status st = policies_->Create(ref.kind, p); !st.ok()) {
+      Unbind(created);
+      return st;
+    }
+    created.emplace_back(ref.kind, *ref.name);
+  }
+  return created;
+}
+
+void PolicyService::Unbind(const Created& created) {
+  // Best effort: a policy left behind is visible and deletable by the tenant.
+  for (const auto& [kind, name] : created) (void)policies_->Delete(kind, name);
+}
+
+}  // namespace attestd

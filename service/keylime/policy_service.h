@@ -1,0 +1,49 @@
+// PolicyService: the verifier's named policies, Keylime's runtime policies
+// (`/allowlists/{name}`) and measured-boot policies (`/mbpolicies/{name}`).
+//
+// Promises:
+// - Names follow Keylime's rule (1 to 255 of [A-Za-z0-9._-]); a bad name is
+//   kInvalidArgument on writes and kNotFound on reads.
+// - Bodies arrive decoded and checked for form by the api layer; this
+//   service checks what a policy means (a runtime policy's tpm_policy).
+// - A policy an agent uses cannot be deleted (kConflict).
+// - Bind resolves an agent's policy references at enrolment: a name alone
+//   takes the named policy's body, a name with a body creates the named
+//   policy (kConflict when the name exists); Unbind undoes what Bind made.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "store/agent_store.h"
+#include "store/policy_store.h"
+
+namespace attestd {
+
+class PolicyService {
+ public:
+  PolicyService(std::shared_ptr<PolicyStore> policies, std::shared_ptr<AgentStore> agents);
+
+  // `replace`: PUT (kNotFound if absent) instead of POST (kConflict if present).
+  Status Put(PolicyKind kind, const NamedPolicy& policy, bool replace);
+  Result<NamedPolicy> Get(PolicyKind kind, std::string_view name);
+  // kConflict while an agent uses it.
+  Status Delete(PolicyKind kind, std::string_view name);
+  Result<std::vector<std::string>> List(PolicyKind kind);
+
+  using Created = std::vector<std::pair<PolicyKind, std::string>>;
+  // Resolves `agent`'s runtime and measured-boot policy references (see
+  // above); returns the named policies it created.
+  Result<Created> Bind(VerifierAgent& agent);
+  void Unbind(const Created& created);
+
+ private:
+  std::shared_ptr<PolicyStore> policies_;
+  std::shared_ptr<AgentStore> agents_;
+};
+
+}  // namespace attestd

@@ -1,0 +1,88 @@
+#include "service/keylime/verify_service.h"
+
+#include "common/base64.h"
+#include "service/keylime/keylime_rules.h"
+#include "store/attester_directory.h"
+#include "verifiers/tpm/ak.h"
+#include "verifiers/tpm/evidence.h"
+#include "verifiers/tpm/pcr_policy.h"
+
+namespace attestd {
+
+namespace {
+
+constexpr char kRuntimeUnavailable[] = "runtime_policy.appraiser_unavailable";
+constexpr char kMeasuredBootUnavailable[] = "measured_boot.appraiser_unavailable";
+constexpr char kNonceFailure[] = "quote_validation.nonce";
+// The agent id the stateless evidence names (trust is given, not looked up).
+constexpr char kVerifyId[] = "verify";
+
+}  // namespace
+
+VerifyService::VerifyService(std::shared_ptr<AgentStore> agents,
+                             std::shared_ptr<const Registry> registry)
+    : agents_(std::move(agents)), registry_(std::move(registry)) {}
+
+Result<Appraisal> VerifyService::Attempt(const std::string& evidence, std::string_view nonce,
+                                         const Attester& given) const {
+  const Verifier* verifier = registry_->Find(tpm::kQuotePartsType);
+  if (!verifier) return Internal("no verifier for TPM quotes is registered");
+  AppraisalRequest request{tpm::kQuotePartsType, evidence, nonce, &given};
+  return verifier->Appraise(request);
+}
+
+Result<Appraisal> VerifyService::AppraiseQuote(const std::string& quote, const std::string& nonce,
+                                               const std::string& hash_alg,
+                                               const std::string& ak_tpm,
+                                               const std::string& tpm_policy) const {
+  tpm::QuotePartsEvidence parts;
+  parts.agent_id = kVerifyId;
+  parts.keylime_quote = quote;
+  if (!hash_alg.empty()) parts.hash_alg = hash_alg;
+  std::string evidence = tpm::EncodeQuoteParts(parts);
+  Attester given{ak_tpm, tpm_policy, true, std::nullopt};
+  auto first = Attempt(evidence, nonce, given);
+  if (!first.ok() || !HasFailure(*first, kNonceFailure)) return first;
+  auto decoded = Base64DecodeStd(nonce);
+  if (!decoded || decoded->empty()) return first;
+  auto second = Attempt(evidence, *decoded, given);
+  if (second.ok() && !HasFailure(*second, kNonceFailure)) return second;
+  return first;
+}
+
+Result<Appraisal> VerifyService::VerifyIdentity(const IdentityCheck& check) {
+  if (!keylime::ValidName(check.agent_id)) return NotFound("unknown agent");
+  auto agent = agents_->Get(check.agent_id);
+  if (!agent.ok()) return agent.status();
+  return AppraiseQuote(check.quote, check.nonce, check.hash_alg, agent->ak_tpm, "");
+}
+
+Result<Appraisal> VerifyService::VerifyEvidence(const EvidenceCheck& request) {
+  EvidenceCheck check = request;
+  if (!check.ak_pem.empty()) {
+    // A PEM key carries no TPM attributes: the caller vouches for it being
+    // an AK, as it vouches for the key itself in this stateless check.
+    auto tpm2b = tpm::Tpm2bPublicFromPem(check.ak_pem, tpm::kAkRequiredAttributes, TPM2_ALG_NULL,
+                                         TPM2_ALG_NULL);
+    if (!tpm2b.ok()) return InvalidArgument("tpm_ak: " + tpm2b.status().message());
+    check.ak_tpm = std::move(*tpm2b);
+  }
+  if (Status st = keylime::ValidateAk(check.ak_tpm, "tpm_ak"); !st.ok()) return st;
+  if (!check.tpm_policy.empty()) {
+    if (Status st = tpm::ValidateTpmPolicy(check.tpm_policy); !st.ok()) return st;
+  }
+  auto appraisal =
+      AppraiseQuote(check.quote, check.nonce, check.hash_alg, check.ak_tpm, check.tpm_policy);
+  if (!appraisal.ok()) return appraisal;
+  if (check.has_runtime_policy || check.has_ima_measurement_list) {
+    AddFailure(*appraisal, kRuntimeUnavailable,
+               "runtime (IMA) policy appraisal is not implemented yet");
+  }
+  if (check.has_mb_policy || check.has_mb_log) {
+    AddFailure(*appraisal, kMeasuredBootUnavailable,
+               "measured-boot policy appraisal is not implemented yet");
+  }
+  return appraisal;
+}
+
+}  // namespace attestd
