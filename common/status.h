@@ -27,7 +27,7 @@ enum class StatusCode {
 
 const char* StatusCodeName(StatusCode code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -52,7 +52,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 
 // A value of type T, or the Status that says why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}   // NOLINT: implicit by design
