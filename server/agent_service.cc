@@ -8,7 +8,6 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time_util.h"
-#include "store/memory/memory_attester_directory.h"
 #include "verifiers/tpm/ak.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
@@ -85,23 +84,15 @@ bool HasFailure(const Appraisal& a, std::string_view type) {
   return std::any_of(a.failures.begin(), a.failures.end(), [&](const Failure& f) { return f.type == type; });
 }
 
-// Appraises a Keylime quote string with `ak_tpm` and `tpm_policy` in a
-// directory of its own (no clock history); a nonce that does not match as
-// text is tried base64-decoded.
+// Appraises a Keylime quote string against `ak_tpm` and `tpm_policy` alone
+// (no directory, no clock history); a nonce that does not match as text is
+// tried base64-decoded.
 Result<Appraisal> AppraiseQuote(std::string_view quote, std::string_view nonce, std::string_view hash_alg,
                                 std::string_view ak_tpm, std::string_view tpm_policy) {
-  JsonWriter w;
-  w.BeginObject().Key("agent_id").String(kVerifyId).Key("quote").String(quote);
-  if (!hash_alg.empty()) w.Key("hash_alg").String(hash_alg);
-  w.EndObject();
-  std::string evidence = w.Take();
-  auto attempt = [&](std::string_view n) -> Result<Appraisal> {
-    auto directory = std::make_shared<MemoryAttesterDirectory>();
-    Attester attester{std::string(ak_tpm), std::string(tpm_policy), true, std::nullopt};
-    if (Status st = directory->Put(kVerifyId, attester); !st.ok()) return st;
-    tpm::TpmQuoteVerifier verifier(directory, tpm::TpmQuoteVerifierOptions{1});
-    return verifier.Appraise(evidence, tpm::kTpmQuoteJsonType, n);
-  };
+  auto evidence = tpm::QuoteEvidenceFromKeylime(kVerifyId, quote, hash_alg);
+  if (!evidence.ok()) return tpm::UnparsableEvidence(evidence.status().message());
+  Attester attester{std::string(ak_tpm), std::string(tpm_policy), true, std::nullopt};
+  auto attempt = [&](std::string_view n) { return tpm::AppraiseAgainst(*evidence, n, attester); };
   auto first = attempt(nonce);
   if (!first.ok() || !HasFailure(*first, "quote_validation.nonce")) return first;
   auto decoded = Base64DecodeStd(nonce);
