@@ -185,8 +185,6 @@ Appraisal Finish(Run& run) {
   return std::move(run.appraisal);
 }
 
-std::string Hex(std::string_view bytes) { return HexEncode(bytes); }
-
 std::string Hex32(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
@@ -320,8 +318,8 @@ Result<Next> CheckNonce(Run& run) {
   if (!ConstantTimeEquals(extra, run.nonce)) {
     Fail(run, kNonce,
          {{"reason", "extraData differs from the session nonce"},
-          {"expected", Hex(run.nonce)},
-          {"received", Hex(extra)}});
+          {"expected", HexEncode(run.nonce)},
+          {"received", HexEncode(extra)}});
     run.contraindicated = true;
   }
   return Next::kContinue;
@@ -364,8 +362,8 @@ bool BlobMatchesDigest(Run& run) {
   if (digest != attested) {
     Fail(run, kPcrDigest,
          {{"reason", "pcrDigest differs from the digest of the PCR values"},
-          {"attested", Hex(attested)},
-          {"computed", Hex(digest)}});
+          {"attested", HexEncode(attested)},
+          {"computed", HexEncode(digest)}});
     return false;
   }
   return true;
@@ -425,7 +423,7 @@ void CheckPolicyValues(Run& run, const PcrPolicy& policy) {
          {{"reason", "PCR value not allowed by the policy"},
           {"pcr", p},
           {"bank", AlgName(bank)},
-          {"value", Hex(values[p])}});
+          {"value", HexEncode(values[p])}});
   }
   run.appraisal.trust.executables = verdict.ok() ? kAffirming : kUnrecognizedBoot;
 }
@@ -481,8 +479,8 @@ void CheckPolicyDigest(Run& run, const PcrPolicy& policy) {
   if (expected != attested) {
     Fail(run, kPolicyDigest,
          {{"reason", "pcrDigest differs from the policy's digest"},
-          {"attested", Hex(attested)},
-          {"expected", Hex(expected)}});
+          {"attested", HexEncode(attested)},
+          {"expected", HexEncode(expected)}});
     run.appraisal.trust.executables = kUnrecognizedBoot;
   } else if (missing.empty()) {
     run.appraisal.trust.executables = kAffirming;
@@ -508,8 +506,9 @@ Result<Next> CheckPolicy(Run& run) {
 // ---- 8. commit: the clock baseline moves, for a quote that passed everything ----
 
 // Atomically: a concurrent newer quote may have moved the baseline meanwhile.
+// A stateless appraisal (a given record) moves none.
 Result<Next> Commit(Run& run) {
-  if (run.appraisal.failures.size() > 0 || !run.directory || run.given) return Next::kContinue;
+  if (!run.appraisal.failures.empty() || !run.directory || run.given) return Next::kContinue;
   auto advance = run.directory->AdvanceClock(run.ev->agent_id, run.observed);
   if (!advance.ok()) {
     if (advance.status().code() != StatusCode::kNotFound) return advance.status();
