@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "common/base64.h"
 #include "common/log.h"
@@ -164,6 +166,44 @@ Result<std::vector<std::string>> ScanKeys(RedisPool& pool, std::string_view pref
   return out;
 }
 
+namespace {
+
+// The EVALSHA → EVAL fallback, written once for every way of sending a
+// script: EVALSHA by SHA-1 first and, only if Redis answers NOSCRIPT (after
+// a restart or SCRIPT FLUSH), EVAL with the source, which also loads it.
+// `prepare` turns arguments into what `send` takes. Both forms are prepared
+// before the first send, while `keys` and `args` are alive: an asynchronous
+// `send` answers after they are gone. `send(command, then)` runs one command
+// and hands its reply to `then`, at once or later; `done` gets the last reply.
+template <typename Prepare, typename Send, typename Done>
+void EvalWithFallback(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
+                      Prepare prepare, Send send, Done done) {
+  std::string numkeys = std::to_string(keys.size());
+  auto eval = prepare(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+  auto evalsha = prepare(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
+  send(std::move(evalsha),
+       [send, eval = std::move(eval), done = std::move(done)](Result<RedisReply> reply) mutable {
+         if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return done(std::move(reply));
+         send(std::move(eval), std::move(done));
+       });
+}
+
+// EvalWithFallback over a blocking `call` (RedisArgs → Result<RedisReply>).
+// The prepared arguments may view `numkeys` there: every send ends before
+// EvalWithFallback returns.
+template <typename Call>
+Result<RedisReply> EvalBlocking(const RedisScript& script, const RedisArgs& keys,
+                                const RedisArgs& args, Call call) {
+  std::optional<Result<RedisReply>> last;
+  EvalWithFallback(
+      script, keys, args, [](RedisArgs a) { return a; },
+      [&call](const RedisArgs& command, auto then) { then(call(command)); },
+      [&last](Result<RedisReply> reply) { last.emplace(std::move(reply)); });
+  return std::move(*last);
+}
+
+}  // namespace
+
 RedisScript::RedisScript(std::string source)
     : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
 
@@ -198,10 +238,7 @@ Result<RedisReply> RedisConnection::Command(const RedisArgs& args) {
 
 Result<RedisReply> RedisConnection::Eval(const RedisScript& script, const RedisArgs& keys,
                                          const RedisArgs& args) {
-  std::string numkeys = std::to_string(keys.size());
-  Result<RedisReply> reply = Command(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
-  if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return reply;
-  return Command(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+  return EvalBlocking(script, keys, args, [this](const RedisArgs& a) { return Command(a); });
 }
 
 // ---- RedisPool ----
@@ -351,11 +388,9 @@ Result<RedisReply> RedisPool::Command(const RedisArgs& args) {
 Result<RedisReply> RedisPool::Eval(const RedisScript& script, const RedisArgs& keys,
                                    const RedisArgs& args) {
   if (options_.pipeline_blocking_calls) {
-    std::string numkeys = std::to_string(keys.size());
-    Result<RedisReply> reply =
-        pipeline_->Call(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args));
-    if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) return reply;
-    return pipeline_->Call(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
+    RedisPipeline* pipeline = pipeline_.get();
+    return EvalBlocking(script, keys, args,
+                        [pipeline](const RedisArgs& a) { return pipeline->Call(a); });
   }
   Result<RedisConnection> connection = Borrow();
   if (!connection.ok()) return connection.status();
@@ -368,21 +403,13 @@ void RedisPool::CommandAsync(const RedisArgs& args, Callback done) {
 
 void RedisPool::EvalAsync(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
                           Callback done) {
-  std::string numkeys = std::to_string(keys.size());
-  // EVAL is formatted now, while the arguments exist, in case Redis answers
-  // NOSCRIPT (after a restart or SCRIPT FLUSH).
-  std::string eval =
-      RedisPipeline::Format(ScriptArgs("EVAL", script.source(), numkeys, keys, args));
   RedisPipeline* pipeline = pipeline_.get();
-  pipeline->Submit(
-      RedisPipeline::Format(ScriptArgs("EVALSHA", script.sha1(), numkeys, keys, args)),
-      [pipeline, eval = std::move(eval), done = std::move(done)](Result<RedisReply> reply) mutable {
-        if (reply.ok() || !IsRedisError(reply.status(), "NOSCRIPT")) {
-          done(std::move(reply));
-          return;
-        }
-        pipeline->Submit(std::move(eval), std::move(done));
-      });
+  EvalWithFallback(
+      script, keys, args, [](const RedisArgs& a) { return RedisPipeline::Format(a); },
+      [pipeline](std::string command, auto then) {
+        pipeline->Submit(std::move(command), std::move(then));
+      },
+      std::move(done));
 }
 
 Status RedisPool::Ping() {

@@ -24,10 +24,10 @@ using testing::FailureTypes;
 using testing::FlipBit;
 using testing::JsonAt;
 using testing::KeylimeVector;
-using testing::QuoteJson;
 using testing::kVectorA;
 using testing::kVectorB;
 using testing::kVectorC;
+using testing::QuoteJson;
 using tpm::kEnactTrustType;
 using tpm::kTpmQuoteJsonType;
 
@@ -51,8 +51,7 @@ class VectorTest : public ::testing::Test {
   // registrar would hold (RSASSA/SHA-256, Keylime's AK attributes).
   std::string AkA() {
     auto ak = tpm::Tpm2bPublicFromPem(KeylimeVector(kVectorA, "ak_pub.pem"),
-                                      tpm::kAkRequiredAttributes, TPM2_ALG_RSASSA,
-                                      TPM2_ALG_SHA256);
+                                      tpm::kAkRequiredAttributes, TPM2_ALG_RSASSA, TPM2_ALG_SHA256);
     EXPECT_TRUE(ak.ok()) << ak.status().ToString();
     return ak.ok() ? *ak : "";
   }
@@ -277,7 +276,7 @@ TEST_F(VectorTest, WrongAkIsSignatureFailure) {
 TEST_F(VectorTest, AkWithoutRestrictedAttribute) {
   std::string ak = KeylimeVector(kVectorB, "ak.pub");
   ASSERT_EQ(static_cast<uint8_t>(ak[7]), 0x05);  // objectAttributes 0x00050072
-  ak[7] = 0x04;                                   // restricted cleared
+  ak[7] = 0x04;                                  // restricted cleared
   Enrol(ak);
   Appraisal a = Appraise(QuoteB(), NonceB());
   ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_attributes"});
@@ -378,12 +377,148 @@ TEST(VectorC, ParsesAndPcrDigestMatches) {
 TEST(VectorB, AkNameAndAttributes) {
   auto key = tpm::ParseAk(KeylimeVector(kVectorB, "ak.pub"));
   ASSERT_TRUE(key.ok()) << key.status().ToString();
-  EXPECT_EQ(HexEncode((*key)->name),
-            TrimNewline(HexEncode(KeylimeVector(kVectorB, "ak.name"))));
+  EXPECT_EQ(HexEncode((*key)->name), TrimNewline(HexEncode(KeylimeVector(kVectorB, "ak.name"))));
   EXPECT_EQ((*key)->attributes(), 0x00050072u);
   EXPECT_TRUE((*key)->HasAkAttributes());
   EXPECT_STREQ((*key)->description, "rsa2048");
   EXPECT_EQ((*key)->scheme, TPM2_ALG_RSASSA);
+}
+
+// ---- The typed entry points: AppraiseQuote and the stateless AppraiseAgainst ----
+
+class TypedEntryTest : public VectorTest {
+ protected:
+  tpm::QuoteEvidence EvidenceB() {
+    auto ev = tpm::QuoteEvidenceFromKeylime(
+        kAgent, TrimNewline(KeylimeVector(kVectorB, "keylime_quote_string.txt")), "sha256");
+    EXPECT_TRUE(ev.ok()) << ev.status().ToString();
+    return ev.ok() ? *ev : tpm::QuoteEvidence{};
+  }
+  Attester RecordB(const std::string& policy) {
+    return Attester{KeylimeVector(kVectorB, "ak.pub"), policy, true, std::nullopt};
+  }
+  Appraisal Against(const tpm::QuoteEvidence& ev, const std::string& nonce, const Attester& a,
+                    tpm::AkCache* cache = nullptr) {
+    auto r = tpm::AppraiseAgainst(ev, nonce, a, cache);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return Appraisal{};
+    EXPECT_TRUE(testing::IsValidJson(AppraisalJson(*r)));
+    return *r;
+  }
+  std::string PolicyB() { return R"({"15":[")" + kZero + R"("],"22":[")" + kOnes + R"("]})"; }
+};
+
+TEST_F(TypedEntryTest, QuoteEvidenceFromKeylime) {
+  tpm::QuoteEvidence ev = EvidenceB();
+  EXPECT_EQ(ev.agent_id, kAgent);
+  EXPECT_EQ(ev.attest, AttestB());
+  EXPECT_EQ(ev.signature, SigB());
+  EXPECT_EQ(ev.pcrblob, PcrsB());
+  EXPECT_EQ(ev.hash_alg, "sha256");
+  auto plain = tpm::QuoteEvidenceFromKeylime("a", testing::KeylimeQuoteString("x", "y", "z"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->hash_alg.has_value());
+  auto bad = tpm::QuoteEvidenceFromKeylime("a", "not a quote");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(TypedEntryTest, AppraiseAgainstVectorBIsValidAndStateless) {
+  tpm::AkCache cache(4);
+  Attester record = RecordB(PolicyB());
+  Appraisal a = Against(EvidenceB(), NonceB(), record, &cache);
+  EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/agent_id"), kAgent);
+  EXPECT_EQ(JsonAt(ClaimsJson(a), "/reference_values"), "tpm_policy");
+  EXPECT_EQ(a.trust.instance_identity, 2);
+  EXPECT_EQ(a.trust.hardware, 2);
+  EXPECT_EQ(a.trust.executables, 2);
+  EXPECT_EQ(cache.size(), 1u);
+  // No baseline is kept: the same quote passes again, without a cache too.
+  EXPECT_TRUE(Against(EvidenceB(), NonceB(), record).is_valid);
+  EXPECT_FALSE(dir_->Get(kAgent).ok()) << "no directory is read or written";
+  // A baseline given with the record is checked, never advanced.
+  auto attest = tpm::ParseAttest(AttestB());
+  ASSERT_TRUE(attest.ok());
+  const TPMS_CLOCK_INFO& ci = attest->clockInfo;
+  record.clock = ClockState{ci.clock - 1, ci.resetCount, ci.restartCount};
+  EXPECT_TRUE(Against(EvidenceB(), NonceB(), record).is_valid);
+  record.clock = ClockState{ci.clock, ci.resetCount, ci.restartCount};
+  Appraisal replay = Against(EvidenceB(), NonceB(), record);
+  EXPECT_EQ(FailureTypes(replay), std::vector<std::string>{"clock.reset_rollback"});
+  EXPECT_EQ(JsonAt(ContextJson(replay.failures[0]), "/step"), "clock");
+}
+
+TEST_F(TypedEntryTest, AppraiseAgainstWrongNonce) {
+  Appraisal a = Against(EvidenceB(), "not the nonce", RecordB(""));
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.nonce"});
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/step"), "nonce");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/received"), HexEncode(NonceB()));
+  EXPECT_EQ(WorstStatus(a.trust), EarStatus::kContraindicated);
+  EXPECT_EQ(a.trust.instance_identity, 99);
+}
+
+TEST_F(TypedEntryTest, AppraiseAgainstPolicyMismatch) {
+  Appraisal a = Against(EvidenceB(), NonceB(), RecordB(R"({"15":[")" + kOnes + R"("]})"));
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"pcr_validation.invalid_pcr_15"});
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/step"), "policy");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/value"), kZero);
+  EXPECT_EQ(a.trust.executables, 33);
+  EXPECT_EQ(a.trust.hardware, 2);
+}
+
+TEST_F(TypedEntryTest, AppraiseAgainstUntrustedAndBadAk) {
+  Attester record = RecordB("");
+  record.trusted = false;
+  Appraisal a = Against(EvidenceB(), NonceB(), record);
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.unknown_attester"});
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/step"), "identity");
+  EXPECT_EQ(a.trust.instance_identity, 97);
+  record = Attester{"not a key", "", true, std::nullopt};
+  a = Against(EvidenceB(), NonceB(), record);
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"identity.ak_invalid"});
+  EXPECT_EQ(a.trust.instance_identity, 96);
+}
+
+// The registry path parses and calls AppraiseQuote: the same appraisal,
+// claims and failure contexts included, whichever way the evidence comes.
+TEST_F(TypedEntryTest, AppraiseQuoteEqualsAppraise) {
+  for (const std::string& nonce : {NonceB(), std::string("stale")}) {
+    SetUp();
+    Enrol(KeylimeVector(kVectorB, "ak.pub"), PolicyB());
+    Appraisal from_bytes = Appraise(QuoteB(), nonce);
+    SetUp();
+    Enrol(KeylimeVector(kVectorB, "ak.pub"), PolicyB());
+    auto typed = verifier_->AppraiseQuote(EvidenceB(), nonce);
+    ASSERT_TRUE(typed.ok()) << typed.status().ToString();
+    EXPECT_EQ(AppraisalJson(*typed), AppraisalJson(from_bytes));
+    EXPECT_EQ(typed->is_valid, nonce == NonceB());
+    // Both moved the clock baseline (or neither did).
+    EXPECT_EQ(dir_->Get(kAgent)->clock.has_value(), nonce == NonceB());
+  }
+}
+
+TEST_F(TypedEntryTest, EveryFailureNamesItsStep) {
+  Enrol(KeylimeVector(kVectorB, "ak.pub"));
+  Appraisal framing = Appraise("{", NonceB());
+  ASSERT_EQ(FailureTypes(framing), std::vector<std::string>{"quote_validation.structure"});
+  EXPECT_EQ(JsonAt(ContextJson(framing.failures[0]), "/step"), "structure");
+  EXPECT_EQ(AppraisalJson(framing),
+            AppraisalJson(tpm::UnparsableEvidence("evidence is not valid JSON")));
+  tpm::QuoteEvidence ev = EvidenceB();
+  ev.hash_alg = "sha1";
+  Appraisal a = Against(ev, "x", RecordB(R"({"10":[")" + kZero + R"("]})"));
+  ASSERT_EQ(FailureTypes(a),
+            (std::vector<std::string>{"quote_validation.hash_alg", "quote_validation.nonce",
+                                      "pcr_validation.missing_pcrs"}));
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/step"), "signature");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[1]), "/step"), "nonce");
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[2]), "/step"), "policy");
+  ev = EvidenceB();
+  ev.signature = FlipBit(ev.signature, ev.signature.size() - 1);
+  a = Against(ev, NonceB(), RecordB(""));
+  ASSERT_EQ(FailureTypes(a), std::vector<std::string>{"quote_validation.signature"});
+  EXPECT_EQ(JsonAt(ContextJson(a.failures[0]), "/step"), "signature");
 }
 
 }  // namespace

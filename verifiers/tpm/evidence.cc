@@ -54,6 +54,19 @@ Result<QuoteParts> ParseKeylimeQuote(std::string_view quote) {
   return parts;
 }
 
+Result<QuoteEvidence> QuoteEvidenceFromKeylime(std::string agent_id, std::string_view quote,
+                                               std::string_view hash_alg) {
+  auto parts = ParseKeylimeQuote(quote);
+  if (!parts.ok()) return parts.status();
+  QuoteEvidence ev;
+  ev.agent_id = std::move(agent_id);
+  ev.attest = std::move(parts->attest);
+  ev.signature = std::move(parts->signature);
+  ev.pcrblob = std::move(parts->pcrblob);
+  if (!hash_alg.empty()) ev.hash_alg = std::string(hash_alg);
+  return ev;
+}
+
 Result<TpmEvidence> ParseQuoteJsonEvidence(std::string_view json) {
   if (json.size() > kMaxJsonEvidenceBytes) return InvalidArgument("evidence too large");
   // Small documents (the common case) reuse one parser per thread, which
@@ -74,9 +87,9 @@ Result<TpmEvidence> ParseQuoteJsonEvidence(std::string_view json) {
   }
 
   enum Field { kAgent, kQuote, kMessage, kSignature, kPcrs, kHash, kIma, kMb, kCount };
-  static constexpr const char* kNames[kCount] = {"agent_id", "quote", "message", "signature",
-                                                 "pcrs", "hash_alg", "ima_measurement_list",
-                                                 "mb_log"};
+  static constexpr const char* kNames[kCount] = {
+      "agent_id", "quote", "message", "signature", "pcrs", "hash_alg", "ima_measurement_list",
+      "mb_log"};
   std::optional<std::string_view> v[kCount];
   for (simdjson::dom::key_value_pair field : obj) {
     int which = -1;
@@ -129,8 +142,8 @@ Result<TpmEvidence> ParseQuoteJsonEvidence(std::string_view json) {
 Result<TpmEvidence> ParseEnactTrustEvidence(std::string_view b) {
   constexpr size_t kHeader = 16 + 2;
   if (b.size() < kHeader) return InvalidArgument("evidence shorter than its header");
-  size_t size = (static_cast<size_t>(static_cast<uint8_t>(b[16])) << 8) |
-                static_cast<uint8_t>(b[17]);
+  size_t size =
+      (static_cast<size_t>(static_cast<uint8_t>(b[16])) << 8) | static_cast<uint8_t>(b[17]);
   if (size == 0 || b.size() - kHeader <= size) {
     return InvalidArgument("TPMS_ATTEST size exceeds the evidence");
   }
@@ -139,9 +152,9 @@ Result<TpmEvidence> ParseEnactTrustEvidence(std::string_view b) {
   char uuid[37];
   const auto* u = reinterpret_cast<const unsigned char*>(b.data());
   std::snprintf(uuid, sizeof uuid,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-                u[14], u[15]);
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+                u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+                u[15]);
   ev.agent_id = uuid;
   ev.attest = std::string(b.substr(kHeader, size));
   ev.signature = std::string(b.substr(kHeader + size));

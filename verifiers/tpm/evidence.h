@@ -41,6 +41,20 @@ struct QuoteParts {
 // padded base64, nothing else (Keylime's `quote` field).
 Result<QuoteParts> ParseKeylimeQuote(std::string_view quote);
 
+// A quote as the verifier appraises it: raw TPM structures, no framing.
+struct QuoteEvidence {
+  std::string agent_id;
+  std::string attest;                   // TPMS_ATTEST, TPM-marshaled
+  std::string signature;                // TPMT_SIGNATURE, TPM-marshaled
+  std::optional<std::string> pcrblob;   // absent: no PCR values travel (EnactTrust)
+  std::optional<std::string> hash_alg;  // as given (validated by the verifier)
+};
+
+// QuoteEvidence from Keylime's quote string (see ParseKeylimeQuote, whose
+// error it returns); an empty `hash_alg` means none was given.
+Result<QuoteEvidence> QuoteEvidenceFromKeylime(std::string agent_id, std::string_view quote,
+                                               std::string_view hash_alg = "");
+
 enum class EvidenceForm { kQuoteJson, kEnactTrust };
 
 struct TpmEvidence {

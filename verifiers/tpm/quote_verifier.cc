@@ -1,13 +1,14 @@
 #include "verifiers/tpm/quote_verifier.h"
 
+#include <cstdio>
 #include <map>
+#include <span>
+#include <variant>
 
 #include "common/base64.h"
-#include "common/json_writer.h"
 #include "common/random.h"
-#include "common/value_json.h"
+#include "common/value.h"
 #include "verifiers/builtin.h"
-#include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/pcrblob.h"
 #include "verifiers/tpm/tpm_structures.h"
@@ -39,19 +40,285 @@ constexpr int kUntrustworthyInstance = 96;
 constexpr int kUnrecognizedInstance = 97;
 constexpr int kCryptoFailed = 99;
 
-std::string ReasonContext(std::string_view reason) {
-  JsonWriter w;
-  w.BeginObject().Key("reason").String(reason).EndObject();
-  return w.Take();
+// One appraisal in progress: its inputs, what the steps established so far
+// and the verdict being built.
+struct Run {
+  const QuoteEvidence* ev = nullptr;
+  std::string_view nonce;
+  AttesterDirectory* directory = nullptr;  // null: no record to read, no baseline to move
+  const Attester* given = nullptr;         // set: the record, as the caller gave it
+  AkCache* cache = nullptr;                // null: parse the AK anew
+  const char* step = "structure";          // the step running, named in every failure
+
+  // structure
+  TPMT_SIGNATURE sig{};
+  std::optional<PcrBlob> blob;
+  const HashAlg* wanted = nullptr;  // the hash_alg the evidence asks for
+  std::optional<TPMS_ATTEST> parsed_attest;
+  std::string attest_problem;  // why the TPMS_ATTEST is not a quote (empty: it is)
+  // identity
+  std::optional<Attester> fetched;
+  const Attester* attester = nullptr;
+  std::shared_ptr<const AkKey> key;
+  // signature: set once the signature verified
+  const HashAlg* sig_hash = nullptr;
+  const TPMS_ATTEST* attest = nullptr;  // only if it is a quote, too
+  // digest
+  std::vector<PcrBankSelection> attested;
+  bool selection_fits = false;
+  bool integrity_ok = false;
+  const std::vector<PcrValue>* pcrs = nullptr;  // into `blob`, once integrity passed
+  // clock
+  ClockState observed;
+  // policy
+  const char* reference_values = nullptr;
+
+  // Later checks mark the appraisal; every claim is contraindicated at the end.
+  bool contraindicated = false;
+  Appraisal appraisal;
+};
+
+// ---- Failure contexts and claims ----
+// Only Fail and WriteClaims build them (typed Values; api/ renders them).
+
+// One member of a failure context. A list of PCR numbers is a view: it
+// need only outlive the Fail call.
+struct Field {
+  std::string_view key;
+  std::variant<std::string, int, std::span<const int>, ClockState> value;
+};
+using Fields = std::vector<Field>;
+
+Value FieldValue(const Field& f) {
+  if (auto* s = std::get_if<std::string>(&f.value)) return Value(*s);
+  if (auto* i = std::get_if<int>(&f.value)) return Value(*i);
+  if (auto* list = std::get_if<std::span<const int>>(&f.value)) {
+    Value l = Value::MakeList();
+    for (int p : *list) l.Push(p);
+    return l;
+  }
+  const ClockState& c = std::get<ClockState>(f.value);
+  return Value::MakeMap({{"clock", Value(c.clock)},
+                         {"reset_count", Value(c.reset_count)},
+                         {"restart_count", Value(c.restart_count)}});
 }
 
-void WriteClock(JsonWriter& w, const ClockState& c) {
-  w.BeginObject();
-  w.Key("clock").Uint(c.clock);
-  w.Key("reset_count").Uint(c.reset_count);
-  w.Key("restart_count").Uint(c.restart_count);
-  w.EndObject();
+// Records a failure of the running step; `fields` are its context.
+void Fail(Run& run, std::string type, const Fields& fields) {
+  Value context = Value::MakeMap();
+  for (const Field& f : fields) context.Set(f.key, FieldValue(f));
+  context.Set("step", run.step);
+  run.appraisal.failures.push_back(Failure{std::move(type), std::move(context)});
 }
+
+Value PcrValues(const std::vector<PcrValue>& values) {
+  Value banks = Value::MakeMap();
+  size_t i = 0;
+  while (i < values.size()) {
+    uint16_t bank = values[i].hash;
+    Value pcrs = Value::MakeMap();
+    for (; i < values.size() && values[i].hash == bank; ++i) {
+      pcrs.Set(std::to_string(values[i].pcr), Value::Hex(values[i].digest));
+    }
+    banks.Set(AlgName(bank), std::move(pcrs));
+  }
+  return banks;
+}
+
+void AddQuoteClaims(Value& claims, const Run& run) {
+  claims.Set("hash_alg", run.sig_hash->name);
+  claims.Set("sign_alg", AlgName(run.sig.sigAlg));
+  if (run.pcrs && !run.pcrs->empty()) claims.Set("pcrs", PcrValues(*run.pcrs));
+  claims.Set("pcr_digest", Value::Hex(Tpm2bView(run.attest->attested.quote.pcrDigest)));
+  const TPMS_CLOCK_INFO& c = run.attest->clockInfo;
+  claims.Set("clock_info", Value::MakeMap({{"clock", Value(uint64_t{c.clock})},
+                                           {"reset_count", Value(uint32_t{c.resetCount})},
+                                           {"restart_count", Value(uint32_t{c.restartCount})},
+                                           {"safe", Value(c.safe == 1)}}));
+  claims.Set("firmware_version", Value(uint64_t{run.attest->firmwareVersion}));
+  claims.Set("qualified_signer", Value::Hex(Tpm2bView(run.attest->qualifiedSigner)));
+}
+
+// The claims: what the steps established.
+void WriteClaims(Run& run) {
+  Value claims = Value::MakeMap();
+  if (run.ev && !run.ev->agent_id.empty()) claims.Set("agent_id", run.ev->agent_id);
+  if (run.key) {
+    claims.Set("ak_name", Value::Hex(run.key->name));
+    claims.Set("ak_type", run.key->description);
+  }
+  if (run.attest) AddQuoteClaims(claims, run);
+  if (run.reference_values) claims.Set("reference_values", run.reference_values);
+  run.appraisal.claims = std::move(claims);
+}
+
+// ---- Verdict helpers ----
+
+void Contraindicate(TrustVector& t) {
+  t.instance_identity = t.configuration = t.executables = t.file_system = t.hardware =
+      t.runtime_opaque = t.storage_opaque = t.sourced_data = kCryptoFailed;
+}
+
+// What a step says about the rest of the pipeline.
+enum class Next { kContinue, kStop };
+
+// Ends the appraisal with one failure: nothing after it is worth reporting.
+Next Reject(Run& run, std::string type, const Fields& fields,
+            int instance_identity = kCryptoFailed) {
+  Fail(run, std::move(type), fields);
+  Contraindicate(run.appraisal.trust);
+  run.appraisal.trust.instance_identity = instance_identity;
+  return Next::kStop;
+}
+
+Appraisal Finish(Run& run) {
+  if (run.contraindicated) Contraindicate(run.appraisal.trust);
+  run.appraisal.is_valid = run.appraisal.failures.empty();
+  WriteClaims(run);
+  return std::move(run.appraisal);
+}
+
+std::string Hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+// ---- 1. structure: every TPM structure parses ----
+
+// Why a parsed TPMS_ATTEST is not a quote; empty if it is one.
+std::string NotAQuote(const TPMS_ATTEST& a) {
+  if (a.magic != TPM2_GENERATED_VALUE) return "TPMS_ATTEST magic is not TPM_GENERATED_VALUE";
+  if (a.type != TPM2_ST_ATTEST_QUOTE) return "TPMS_ATTEST type is not TPM_ST_ATTEST_QUOTE";
+  return "";
+}
+
+Result<Next> CheckStructure(Run& run) {
+  const QuoteEvidence& ev = *run.ev;
+  auto sig = ParseSignature(ev.signature);
+  if (!sig.ok()) return Reject(run, kStructure, {{"reason", sig.status().message()}});
+  run.sig = *sig;
+  if (ev.pcrblob) {
+    auto b = ParsePcrBlob(*ev.pcrblob);
+    if (!b.ok()) return Reject(run, kStructure, {{"reason", b.status().message()}});
+    run.blob = std::move(*b);
+  }
+  if (ev.hash_alg) {
+    run.wanted = HashAlgByName(*ev.hash_alg);
+    if (!run.wanted) {
+      return Reject(run, kStructure,
+                    {{"reason", "hash_alg is not sha1, sha256, sha384 or sha512"}});
+    }
+  }
+  auto attest = ParseAttest(ev.attest);
+  run.attest_problem = attest.ok() ? NotAQuote(*attest) : attest.status().message();
+  if (run.attest_problem.empty()) {
+    run.parsed_attest = std::move(*attest);
+  } else {
+    // Keep going to the signature: it needs only the raw bytes, and says
+    // whether the bytes were tampered with or the TPM made something else.
+    Fail(run, kStructure, {{"reason", run.attest_problem}});
+    Contraindicate(run.appraisal.trust);
+  }
+  return Next::kContinue;
+}
+
+// ---- 2. identity: the AK comes from the attester record, never from the evidence ----
+
+Next Unrecognized(Run& run, std::string reason) {
+  return Reject(run, kUnknownAttester, {{"reason", std::move(reason)}}, kUnrecognizedInstance);
+}
+
+// The attester record: given by the caller, or read from the directory.
+Result<const Attester*> FindAttester(Run& run) {
+  if (run.given) return run.given;
+  if (!run.directory) return NotFound("no directory");
+  auto found = run.directory->Get(run.ev->agent_id);
+  if (!found.ok()) return found.status();
+  run.fetched = std::move(*found);
+  return &*run.fetched;
+}
+
+Result<std::shared_ptr<const AkKey>> LoadAk(const Run& run) {
+  if (run.cache) return run.cache->Get(run.ev->agent_id, run.attester->ak_tpm);
+  return ParseAk(run.attester->ak_tpm);
+}
+
+Result<Next> CheckIdentity(Run& run) {
+  auto found = FindAttester(run);
+  if (!found.ok()) {
+    if (found.status().code() != StatusCode::kNotFound) return found.status();
+    return Unrecognized(run, "no attester with this agent_id");
+  }
+  run.attester = *found;
+  if (!run.attester->trusted) return Unrecognized(run, "the attester is not activated or enrolled");
+  auto key = LoadAk(run);
+  if (!key.ok()) {
+    return Reject(run, kAkInvalid, {{"reason", key.status().message()}}, kUntrustworthyInstance);
+  }
+  run.key = *key;
+  if (!run.key->HasAkAttributes()) {
+    return Reject(run, kAkAttributes,
+                  {{"reason", "AK is not a restricted signing key of its TPM"},
+                   {"object_attributes", Hex32(run.key->attributes())},
+                   {"required", Hex32(kAkRequiredAttributes)}},
+                  kUntrustworthyInstance);
+  }
+  if (run.attest_problem.empty()) run.appraisal.trust.instance_identity = kAffirming;
+  return Next::kContinue;
+}
+
+// ---- 3. signature ----
+
+const HashAlg* SignatureHash(const TPMT_SIGNATURE& sig) {
+  switch (sig.sigAlg) {
+    case TPM2_ALG_RSASSA:
+      return HashAlgById(sig.signature.rsassa.hash);
+    case TPM2_ALG_RSAPSS:
+      return HashAlgById(sig.signature.rsapss.hash);
+    default:
+      return HashAlgById(sig.signature.ecdsa.hash);
+  }
+}
+
+Result<Next> CheckSignature(Run& run) {
+  if (Status s = CheckSignatureScheme(*run.key, run.sig); !s.ok()) {
+    return Reject(run, kSignature, {{"reason", s.message()}});
+  }
+  Status verified = VerifyQuoteSignature(*run.key, run.sig, run.ev->attest);
+  if (!verified.ok()) {
+    if (verified.code() == StatusCode::kInternal) return verified;
+    return Reject(run, kSignature, {{"reason", verified.message()}});
+  }
+  run.sig_hash = SignatureHash(run.sig);
+  if (!run.attest_problem.empty()) return Next::kStop;  // signed, but not a quote
+  run.attest = &*run.parsed_attest;
+  run.appraisal.trust.hardware = kAffirming;
+  if (run.wanted && run.wanted != run.sig_hash) {
+    Fail(run, kHashAlg,
+         {{"reason", "the quote uses another hash algorithm"},
+          {"expected", run.wanted->name},
+          {"received", run.sig_hash->name}});
+    run.contraindicated = true;
+  }
+  return Next::kContinue;
+}
+
+// ---- 4. nonce: extraData is the session nonce, byte for byte ----
+
+Result<Next> CheckNonce(Run& run) {
+  std::string_view extra = Tpm2bView(run.attest->extraData);
+  if (!ConstantTimeEquals(extra, run.nonce)) {
+    Fail(run, kNonce,
+         {{"reason", "extraData differs from the session nonce"},
+          {"expected", HexEncode(run.nonce)},
+          {"received", HexEncode(extra)}});
+    run.contraindicated = true;
+  }
+  return Next::kContinue;
+}
+
+// ---- 5. digest: the PCR values (when they travel) are the attested ones ----
 
 // The attested selection as 24-bit bitmaps; false if it selects a PCR above
 // 23 (which a pcrblob cannot carry).
@@ -72,94 +339,225 @@ bool AttestedSelection(const TPML_PCR_SELECTION& in, std::vector<PcrBankSelectio
   return true;
 }
 
-// One appraisal in progress.
-class Run {
- public:
-  void Fail(std::string type, const std::string& context_json) {
-    auto context = ParseValueJson(context_json);
-    appraisal_.failures.push_back(
-        Failure{std::move(type), context.ok() ? std::move(*context) : Value::MakeMap()});
+// True if the blob's values digest to the attested pcrDigest.
+bool BlobMatchesDigest(Run& run) {
+  const PcrBlob& blob = *run.blob;
+  if (!run.selection_fits || run.attested != blob.selection) {
+    Fail(run, kPcrDigest,
+         {{"reason", "the pcrblob selection differs from the attested selection"}});
+    return false;
   }
-  void FailReason(std::string type, std::string_view reason) {
-    Fail(std::move(type), ReasonContext(reason));
+  std::string concat;
+  concat.reserve(blob.values.size() * 64);
+  for (const PcrValue& v : blob.values) concat += v.digest;
+  std::string digest = Digest(*run.sig_hash, concat);
+  std::string_view attested = Tpm2bView(run.attest->attested.quote.pcrDigest);
+  if (digest != attested) {
+    Fail(run, kPcrDigest,
+         {{"reason", "pcrDigest differs from the digest of the PCR values"},
+          {"attested", HexEncode(attested)},
+          {"computed", HexEncode(digest)}});
+    return false;
   }
-  void Contraindicate() {
-    TrustVector& t = appraisal_.trust;
-    t.instance_identity = t.configuration = t.executables = t.file_system = t.hardware =
-        t.runtime_opaque = t.storage_opaque = t.sourced_data = kCryptoFailed;
-  }
-  bool failed() const { return !appraisal_.failures.empty(); }
-  Appraisal& appraisal() { return appraisal_; }
+  return true;
+}
 
-  // What was established, written at the end.
-  std::string agent_id;
-  std::shared_ptr<const AkKey> key;
-  const TPMT_SIGNATURE* sig = nullptr;
-  const HashAlg* sig_hash = nullptr;
-  const TPMS_ATTEST* attest = nullptr;  // set once the signature verified
-  // Set once integrity passed; points into the evidence, which outlives Finish().
-  const std::vector<PcrValue>* pcrs = nullptr;
-  const char* reference_values = nullptr;
-
-  Appraisal Finish() {
-    appraisal_.is_valid = appraisal_.failures.empty();
-    auto claims = ParseValueJson(Claims());
-    if (claims.ok()) appraisal_.claims = std::move(*claims);
-    return std::move(appraisal_);
+Result<Next> CheckDigest(Run& run) {
+  run.selection_fits = AttestedSelection(run.attest->attested.quote.pcrSelect, &run.attested);
+  if (!run.blob) return Next::kContinue;
+  run.integrity_ok = BlobMatchesDigest(run);
+  if (run.integrity_ok) {
+    run.pcrs = &run.blob->values;
+  } else {
+    run.appraisal.trust.executables = kCryptoFailed;
   }
+  return Next::kContinue;
+}
 
- private:
-  std::string Claims() const {
-    JsonWriter w(1024 + (pcrs ? 140 * pcrs->size() : 0));
-    w.BeginObject();
-    if (!agent_id.empty()) w.Key("agent_id").String(agent_id);
-    if (key) {
-      w.Key("ak_name").HexString(key->name);
-      w.Key("ak_type").String(key->description);
-    }
-    if (attest) {
-      w.Key("hash_alg").String(sig_hash->name);
-      w.Key("sign_alg").String(AlgName(sig->sigAlg));
-      if (pcrs && !pcrs->empty()) {
-        const std::vector<PcrValue>& values = *pcrs;
-        w.Key("pcrs").BeginObject();
-        size_t i = 0;
-        while (i < values.size()) {
-          uint16_t bank = values[i].hash;
-          w.Key(AlgName(bank)).BeginObject();
-          for (; i < values.size() && values[i].hash == bank; ++i) {
-            w.Key(std::to_string(values[i].pcr)).HexString(values[i].digest);
-          }
-          w.EndObject();
-        }
-        w.EndObject();
+// ---- 6. clock: safe, and never behind the baseline ----
+
+Result<Next> CheckClock(Run& run) {
+  const TPMS_CLOCK_INFO& ci = run.attest->clockInfo;
+  run.observed = ClockState{ci.clock, ci.resetCount, ci.restartCount};
+  if (ci.safe != 1) {
+    Fail(run, kClockUnsafe, {{"reason", "clockInfo.safe is not set"}});
+    run.contraindicated = true;
+  }
+  const std::optional<ClockState>& baseline = run.attester->clock;
+  if (baseline && !ClockAdvances(*baseline, run.observed)) {
+    Fail(run, kClockRollback,
+         {{"reason", "the TPM clock went back since the last valid quote"},
+          {"previous", *baseline},
+          {"observed", run.observed}});
+    run.contraindicated = true;
+  }
+  return Next::kContinue;
+}
+
+// ---- 7. policy: the PCR reference values of the attester record ----
+
+// With PCR values (the JSON form). Keylime's rule: the policy speaks of the
+// bank of the quote's hash.
+void CheckPolicyValues(Run& run, const PcrPolicy& policy) {
+  uint16_t bank = (run.wanted ? run.wanted : run.sig_hash)->id;
+  std::map<int, std::string> values;
+  for (const PcrValue& v : run.blob->values) {
+    if (v.hash == bank) values.emplace(v.pcr, v.digest);
+  }
+  PolicyVerdict verdict = EvaluatePolicy(policy, values);
+  if (!verdict.missing.empty()) {
+    Fail(run, kMissingPcrs,
+         {{"reason", "PCRs of the policy are not in the quote"},
+          {"bank", AlgName(bank)},
+          {"pcrs", verdict.missing}});
+  }
+  for (int p : verdict.invalid) {
+    Fail(run, "pcr_validation.invalid_pcr_" + std::to_string(p),
+         {{"reason", "PCR value not allowed by the policy"},
+          {"pcr", p},
+          {"bank", AlgName(bank)},
+          {"value", HexEncode(values[p])}});
+  }
+  run.appraisal.trust.executables = verdict.ok() ? kAffirming : kUnrecognizedBoot;
+}
+
+// The concatenated policy values of every PCR the quote selects, when the
+// policy has exactly one value of the right size for each; nullopt if not.
+std::optional<std::string> PolicyConcat(const Run& run, const PcrPolicy& policy) {
+  if (!run.selection_fits) return std::nullopt;
+  std::string concat;
+  for (const PcrBankSelection& s : run.attested) {
+    const HashAlg* alg = HashAlgById(s.hash);
+    for (int pcr = 0; pcr < 24; ++pcr) {
+      if (!s.Selected(pcr)) continue;
+      auto it = policy.allowed.find(pcr);
+      if (!alg || it == policy.allowed.end() || it->second.size() != 1 ||
+          it->second[0].size() != alg->size) {
+        return std::nullopt;
       }
-      w.Key("pcr_digest").HexString(Tpm2bView(attest->attested.quote.pcrDigest));
-      const TPMS_CLOCK_INFO& c = attest->clockInfo;
-      w.Key("clock_info").BeginObject();
-      w.Key("clock").Uint(c.clock);
-      w.Key("reset_count").Uint(c.resetCount);
-      w.Key("restart_count").Uint(c.restartCount);
-      w.Key("safe").Bool(c.safe == 1);
-      w.EndObject();
-      w.Key("firmware_version").Uint(attest->firmwareVersion);
-      w.Key("qualified_signer").HexString(Tpm2bView(attest->qualifiedSigner));
+      concat += it->second[0];
     }
-    if (reference_values) w.Key("reference_values").String(reference_values);
-    w.EndObject();
-    return w.Take();
   }
+  return concat;
+}
 
-  Appraisal appraisal_;
+// Policy PCRs the quote does not select, which it cannot vouch for.
+std::vector<int> UnselectedPolicyPcrs(const Run& run, const PcrPolicy& policy) {
+  std::vector<int> missing;
+  for (const auto& [p, allowed] : policy.allowed) {
+    bool selected = false;
+    for (const PcrBankSelection& s : run.attested) selected = selected || s.Selected(p);
+    if (!selected) missing.push_back(p);
+  }
+  return missing;
+}
+
+// Without PCR values (EnactTrust): recompute the digest from the policy when
+// it has exactly one value for every PCR the quote selects.
+void CheckPolicyDigest(Run& run, const PcrPolicy& policy) {
+  std::vector<int> missing = UnselectedPolicyPcrs(run, policy);
+  if (!missing.empty()) {
+    Fail(run, kMissingPcrs,
+         {{"reason", "PCRs of the policy are not in the quote"}, {"pcrs", missing}});
+    run.appraisal.trust.executables = kUnrecognizedBoot;
+  }
+  std::optional<std::string> concat = PolicyConcat(run, policy);
+  if (!concat) {
+    run.reference_values = "none";
+    return;
+  }
+  run.reference_values = "tpm_policy";
+  std::string expected = Digest(*run.sig_hash, *concat);
+  std::string_view attested = Tpm2bView(run.attest->attested.quote.pcrDigest);
+  if (expected != attested) {
+    Fail(run, kPolicyDigest,
+         {{"reason", "pcrDigest differs from the policy's digest"},
+          {"attested", HexEncode(attested)},
+          {"expected", HexEncode(expected)}});
+    run.appraisal.trust.executables = kUnrecognizedBoot;
+  } else if (missing.empty()) {
+    run.appraisal.trust.executables = kAffirming;
+  }
+}
+
+Result<Next> CheckPolicy(Run& run) {
+  auto policy = ParseTpmPolicy(run.attester->tpm_policy);
+  if (!policy.ok()) {
+    Fail(run, kInvalidPolicy, {{"reason", policy.status().message()}});
+    run.appraisal.trust.executables = kUnrecognizedBoot;
+  } else if (policy->empty()) {
+    run.reference_values = "none";
+  } else if (run.blob) {
+    run.reference_values = "tpm_policy";
+    if (run.integrity_ok) CheckPolicyValues(run, *policy);
+  } else {
+    CheckPolicyDigest(run, *policy);
+  }
+  return Next::kContinue;
+}
+
+// ---- 8. commit: the clock baseline moves, for a quote that passed everything ----
+
+// Atomically: a concurrent newer quote may have moved the baseline meanwhile.
+// A stateless appraisal (a given record) moves none.
+Result<Next> Commit(Run& run) {
+  if (!run.appraisal.failures.empty() || !run.directory || run.given) return Next::kContinue;
+  auto advance = run.directory->AdvanceClock(run.ev->agent_id, run.observed);
+  if (!advance.ok()) {
+    if (advance.status().code() != StatusCode::kNotFound) return advance.status();
+    Fail(run, kUnknownAttester, {{"reason", "the attester was removed during the appraisal"}});
+    run.contraindicated = true;
+  } else if (!advance->advanced) {
+    Fields fields{{"reason", "a newer quote was accepted meanwhile"}};
+    if (advance->previous) fields.push_back({"previous", *advance->previous});
+    fields.push_back({"observed", run.observed});
+    Fail(run, kClockRollback, fields);
+    run.contraindicated = true;
+  }
+  return Next::kContinue;
+}
+
+// ---- The pipeline ----
+
+struct Step {
+  const char* name;
+  Result<Next> (*check)(Run&);
 };
 
-Appraisal StructureFailure(Run& run, std::string_view reason) {
-  run.FailReason(kStructure, reason);
-  run.Contraindicate();
-  return run.Finish();
+// The order of the checks, as quote_verifier.h states it.
+constexpr Step kPipeline[] = {
+    {"structure", CheckStructure}, {"identity", CheckIdentity}, {"signature", CheckSignature},
+    {"nonce", CheckNonce},         {"digest", CheckDigest},     {"clock", CheckClock},
+    {"policy", CheckPolicy},       {"commit", Commit},
+};
+
+Result<Appraisal> RunPipeline(Run& run) {
+  for (const Step& step : kPipeline) {
+    run.step = step.name;
+    Result<Next> next = step.check(run);
+    if (!next.ok()) return next.status();
+    if (*next == Next::kStop) break;
+  }
+  return Finish(run);
 }
 
 }  // namespace
+
+Appraisal UnparsableEvidence(std::string_view reason) {
+  Run run;
+  Reject(run, kStructure, {{"reason", std::string(reason)}});
+  return Finish(run);
+}
+
+Result<Appraisal> AppraiseAgainst(const QuoteEvidence& evidence, std::string_view nonce,
+                                  const Attester& attester, AkCache* cache) {
+  Run run;
+  run.ev = &evidence;
+  run.nonce = nonce;
+  run.given = &attester;
+  run.cache = cache;
+  return RunPipeline(run);
+}
 
 TpmQuoteVerifier::TpmQuoteVerifier(std::shared_ptr<AttesterDirectory> directory,
                                    TpmQuoteVerifierOptions options)
@@ -171,285 +569,23 @@ std::vector<std::string> TpmQuoteVerifier::MediaTypes() const {
 
 std::vector<std::string> TpmQuoteVerifier::InternalMediaTypes() const { return {kQuotePartsType}; }
 
-Result<Appraisal> TpmQuoteVerifier::Appraise(const AppraisalRequest& request) const {
-  std::string_view evidence = request.evidence;
-  std::string_view media_type = request.media_type;
-  std::string_view nonce = request.nonce;
-  const Attester* given = request.given;
+Result<Appraisal> TpmQuoteVerifier::AppraiseQuote(const QuoteEvidence& evidence,
+                                                  std::string_view nonce) const {
   Run run;
+  run.ev = &evidence;
+  run.nonce = nonce;
+  run.directory = directory_.get();
+  run.cache = &cache_;
+  return RunPipeline(run);
+}
 
-  // 1. Structure: framing, then every TPM structure.
-  auto ev = ParseTpmEvidence(media_type, evidence);
-  if (!ev.ok()) return StructureFailure(run, ev.status().message());
-  run.agent_id = ev->agent_id;
-  auto sig = ParseSignature(ev->signature);
-  if (!sig.ok()) return StructureFailure(run, sig.status().message());
-  std::optional<PcrBlob> blob;
-  if (ev->pcrblob) {
-    auto b = ParsePcrBlob(*ev->pcrblob);
-    if (!b.ok()) return StructureFailure(run, b.status().message());
-    blob = std::move(*b);
-  }
-  const HashAlg* wanted = nullptr;
-  if (ev->hash_alg) {
-    wanted = HashAlgByName(*ev->hash_alg);
-    if (!wanted) return StructureFailure(run, "hash_alg is not sha1, sha256, sha384 or sha512");
-  }
-  auto attest = ParseAttest(ev->attest);
-  std::string attest_problem;
-  if (!attest.ok()) {
-    attest_problem = attest.status().message();
-  } else if (attest->magic != TPM2_GENERATED_VALUE) {
-    attest_problem = "TPMS_ATTEST magic is not TPM_GENERATED_VALUE";
-  } else if (attest->type != TPM2_ST_ATTEST_QUOTE) {
-    attest_problem = "TPMS_ATTEST type is not TPM_ST_ATTEST_QUOTE";
-  }
-  if (!attest_problem.empty()) {
-    // Keep going to the signature: it needs only the raw bytes, and says
-    // whether the bytes were tampered with or the TPM made something else.
-    run.FailReason(kStructure, attest_problem);
-    run.Contraindicate();
-  }
-
-  // 2. Identity: the AK comes from the directory, never from the evidence.
-  Result<Attester> found = given ? Result<Attester>(*given)
-                         : directory_ ? directory_->Get(ev->agent_id)
-                                      : Result<Attester>(NotFound("no attester directory"));
-  if (!found.ok()) {
-    if (found.status().code() != StatusCode::kNotFound) return found.status();
-    run.FailReason(kUnknownAttester, "no attester with this agent_id");
-    run.Contraindicate();
-    run.appraisal().trust.instance_identity = kUnrecognizedInstance;
-    return run.Finish();
-  }
-  if (!found->trusted) {
-    run.FailReason(kUnknownAttester, "the attester is not activated or enrolled");
-    run.Contraindicate();
-    run.appraisal().trust.instance_identity = kUnrecognizedInstance;
-    return run.Finish();
-  }
-  auto key = given ? ParseAk(found->ak_tpm) : cache_.Get(ev->agent_id, found->ak_tpm);
-  if (!key.ok()) {
-    run.FailReason(kAkInvalid, key.status().message());
-    run.Contraindicate();
-    run.appraisal().trust.instance_identity = kUntrustworthyInstance;
-    return run.Finish();
-  }
-  run.key = *key;
-  if (!(*key)->HasAkAttributes()) {
-    JsonWriter w;
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", (*key)->attributes());
-    w.BeginObject().Key("reason").String("AK is not a restricted signing key of its TPM");
-    w.Key("object_attributes").String(buf);
-    std::snprintf(buf, sizeof buf, "0x%08x", kAkRequiredAttributes);
-    w.Key("required").String(buf).EndObject();
-    run.Fail(kAkAttributes, w.Take());
-    run.Contraindicate();
-    run.appraisal().trust.instance_identity = kUntrustworthyInstance;
-    return run.Finish();
-  }
-  if (attest_problem.empty()) run.appraisal().trust.instance_identity = kAffirming;
-
-  // 3. Signature.
-  if (Status s = CheckSignatureScheme(**key, *sig); !s.ok()) {
-    run.FailReason(kSignature, s.message());
-    run.Contraindicate();
-    return run.Finish();
-  }
-  Status verified = VerifyQuoteSignature(**key, *sig, ev->attest);
-  if (!verified.ok()) {
-    if (verified.code() == StatusCode::kInternal) return verified;
-    run.FailReason(kSignature, verified.message());
-    run.Contraindicate();
-    return run.Finish();
-  }
-  run.sig = &*sig;
-  switch (sig->sigAlg) {
-    case TPM2_ALG_RSASSA: run.sig_hash = HashAlgById(sig->signature.rsassa.hash); break;
-    case TPM2_ALG_RSAPSS: run.sig_hash = HashAlgById(sig->signature.rsapss.hash); break;
-    default: run.sig_hash = HashAlgById(sig->signature.ecdsa.hash); break;
-  }
-  if (!attest_problem.empty()) return run.Finish();  // signed, but not a quote
-  run.attest = &*attest;
-  run.appraisal().trust.hardware = kAffirming;
-  bool contraindicated = false;
-  if (wanted && wanted != run.sig_hash) {
-    JsonWriter w;
-    w.BeginObject().Key("reason").String("the quote uses another hash algorithm");
-    w.Key("expected").String(wanted->name).Key("received").String(run.sig_hash->name);
-    w.EndObject();
-    run.Fail(kHashAlg, w.Take());
-    contraindicated = true;
-  }
-
-  // 4. Freshness: extraData is the session nonce, byte for byte.
-  std::string_view extra = Tpm2bView(attest->extraData);
-  if (!ConstantTimeEquals(extra, nonce)) {
-    JsonWriter w;
-    w.BeginObject().Key("reason").String("extraData differs from the session nonce");
-    w.Key("expected").String(HexEncode(nonce)).Key("received").String(HexEncode(extra));
-    w.EndObject();
-    run.Fail(kNonce, w.Take());
-    contraindicated = true;
-  }
-
-  // 5. PCR integrity (the JSON form carries the values).
-  const TPMS_QUOTE_INFO& quote = attest->attested.quote;
-  std::vector<PcrBankSelection> attested;
-  bool selection_fits = AttestedSelection(quote.pcrSelect, &attested);
-  bool integrity_ok = false;
-  if (blob) {
-    if (!selection_fits || attested != blob->selection) {
-      run.FailReason(kPcrDigest, "the pcrblob selection differs from the attested selection");
-    } else {
-      std::string concat;
-      concat.reserve(blob->values.size() * 64);
-      for (const PcrValue& v : blob->values) concat += v.digest;
-      std::string digest = Digest(*run.sig_hash, concat);
-      if (digest != Tpm2bView(quote.pcrDigest)) {
-        JsonWriter w;
-        w.BeginObject().Key("reason").String("pcrDigest differs from the digest of the PCR values");
-        w.Key("attested").String(HexEncode(Tpm2bView(quote.pcrDigest)));
-        w.Key("computed").String(HexEncode(digest)).EndObject();
-        run.Fail(kPcrDigest, w.Take());
-      } else {
-        integrity_ok = true;
-        run.pcrs = &blob->values;
-      }
-    }
-    if (!integrity_ok) run.appraisal().trust.executables = kCryptoFailed;
-  }
-
-  // 6. Clock.
-  const TPMS_CLOCK_INFO& ci = attest->clockInfo;
-  ClockState observed{ci.clock, ci.resetCount, ci.restartCount};
-  if (ci.safe != 1) {
-    run.FailReason(kClockUnsafe, "clockInfo.safe is not set");
-    contraindicated = true;
-  }
-  if (found->clock && !ClockAdvances(*found->clock, observed)) {
-    JsonWriter w;
-    w.BeginObject().Key("reason").String("the TPM clock went back since the last valid quote");
-    w.Key("previous");
-    WriteClock(w, *found->clock);
-    w.Key("observed");
-    WriteClock(w, observed);
-    w.EndObject();
-    run.Fail(kClockRollback, w.Take());
-    contraindicated = true;
-  }
-
-  // 7. Policy.
-  auto policy = ParseTpmPolicy(found->tpm_policy);
-  if (!policy.ok()) {
-    run.FailReason(kInvalidPolicy, policy.status().message());
-    run.appraisal().trust.executables = kUnrecognizedBoot;
-  } else if (policy->empty()) {
-    run.reference_values = "none";
-  } else if (blob) {
-    run.reference_values = "tpm_policy";
-    if (integrity_ok) {
-      // Keylime's rule: the policy speaks of the bank of the quote's hash.
-      uint16_t bank = (wanted ? wanted : run.sig_hash)->id;
-      std::map<int, std::string> values;
-      for (const PcrValue& v : blob->values) {
-        if (v.hash == bank) values.emplace(v.pcr, v.digest);
-      }
-      PolicyVerdict verdict = EvaluatePolicy(*policy, values);
-      if (!verdict.missing.empty()) {
-        JsonWriter w;
-        w.BeginObject().Key("reason").String("PCRs of the policy are not in the quote");
-        w.Key("bank").String(AlgName(bank));
-        w.Key("pcrs").BeginArray();
-        for (int p : verdict.missing) w.Int(p);
-        w.EndArray().EndObject();
-        run.Fail(kMissingPcrs, w.Take());
-      }
-      for (int p : verdict.invalid) {
-        JsonWriter w;
-        w.BeginObject().Key("reason").String("PCR value not allowed by the policy");
-        w.Key("pcr").Int(p).Key("bank").String(AlgName(bank));
-        w.Key("value").String(HexEncode(values[p])).EndObject();
-        run.Fail("pcr_validation.invalid_pcr_" + std::to_string(p), w.Take());
-      }
-      run.appraisal().trust.executables = verdict.ok() ? kAffirming : kUnrecognizedBoot;
-    }
-  } else {
-    // EnactTrust: no values travel. Recompute the digest from the policy
-    // when it has exactly one value for every PCR the quote selects.
-    std::string concat;
-    bool computable = selection_fits;
-    for (const PcrBankSelection& s : attested) {
-      const HashAlg* alg = HashAlgById(s.hash);
-      for (int pcr = 0; pcr < 24 && computable; ++pcr) {
-        if (!s.Selected(pcr)) continue;
-        auto it = policy->allowed.find(pcr);
-        computable = alg && it != policy->allowed.end() && it->second.size() == 1 &&
-                     it->second[0].size() == alg->size;
-        if (computable) concat += it->second[0];
-      }
-    }
-    std::map<int, std::string> none;
-    PolicyVerdict verdict = EvaluatePolicy(*policy, none);
-    // Policy PCRs the quote does not select cannot be vouched for.
-    std::vector<int> missing;
-    for (int p : verdict.missing) {
-      bool selected = false;
-      for (const PcrBankSelection& s : attested) selected = selected || s.Selected(p);
-      if (!selected) missing.push_back(p);
-    }
-    if (!missing.empty()) {
-      JsonWriter w;
-      w.BeginObject().Key("reason").String("PCRs of the policy are not in the quote");
-      w.Key("pcrs").BeginArray();
-      for (int p : missing) w.Int(p);
-      w.EndArray().EndObject();
-      run.Fail(kMissingPcrs, w.Take());
-      run.appraisal().trust.executables = kUnrecognizedBoot;
-    }
-    if (!computable) {
-      run.reference_values = "none";
-    } else {
-      run.reference_values = "tpm_policy";
-      std::string expected = Digest(*run.sig_hash, concat);
-      if (expected != Tpm2bView(quote.pcrDigest)) {
-        JsonWriter w;
-        w.BeginObject().Key("reason").String("pcrDigest differs from the policy's digest");
-        w.Key("attested").String(HexEncode(Tpm2bView(quote.pcrDigest)));
-        w.Key("expected").String(HexEncode(expected)).EndObject();
-        run.Fail(kPolicyDigest, w.Take());
-        run.appraisal().trust.executables = kUnrecognizedBoot;
-      } else if (missing.empty()) {
-        run.appraisal().trust.executables = kAffirming;
-      }
-    }
-  }
-
-  // The baseline moves only for a quote that passed everything, atomically:
-  // a concurrent newer quote may have moved it meanwhile.
-  if (!run.failed() && !given) {
-    auto advance = directory_->AdvanceClock(ev->agent_id, observed);
-    if (!advance.ok()) {
-      if (advance.status().code() != StatusCode::kNotFound) return advance.status();
-      run.FailReason(kUnknownAttester, "the attester was removed during the appraisal");
-      contraindicated = true;
-    } else if (!advance->advanced) {
-      JsonWriter w;
-      w.BeginObject().Key("reason").String("a newer quote was accepted meanwhile");
-      if (advance->previous) {
-        w.Key("previous");
-        WriteClock(w, *advance->previous);
-      }
-      w.Key("observed");
-      WriteClock(w, observed);
-      w.EndObject();
-      run.Fail(kClockRollback, w.Take());
-      contraindicated = true;
-    }
-  }
-  if (contraindicated) run.Contraindicate();
-  return run.Finish();
+Result<Appraisal> TpmQuoteVerifier::Appraise(const AppraisalRequest& request) const {
+  auto ev = ParseTpmEvidence(request.media_type, request.evidence);
+  if (!ev.ok()) return UnparsableEvidence(ev.status().message());
+  QuoteEvidence quote{std::move(ev->agent_id), std::move(ev->attest), std::move(ev->signature),
+                      std::move(ev->pcrblob), std::move(ev->hash_alg)};
+  if (request.given) return AppraiseAgainst(quote, request.nonce, *request.given);
+  return AppraiseQuote(quote, request.nonce);
 }
 
 }  // namespace tpm
