@@ -1,18 +1,13 @@
 #include "api/appraisal_json.h"
 
+#include "common/failure_list.h"
 #include "common/value_json.h"
 #include "verifiers/ear/result_signer.h"
 
 namespace attestd::api {
 
 void WriteFailures(JsonWriter& w, const std::vector<Failure>& failures) {
-  w.BeginArray();
-  for (const Failure& f : failures) {
-    w.BeginObject().Key("type").String(f.type).Key("context");
-    WriteValue(w, f.context);
-    w.EndObject();
-  }
-  w.EndArray();
+  WriteFailureList(w, failures);
 }
 
 void WriteAppraisal(JsonWriter& w, const Appraisal& a, std::string_view ear) {

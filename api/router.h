@@ -25,8 +25,10 @@ using Responder = std::function<void(HttpResponse)>;
 // It must copy what it needs of the request before returning.
 using AsyncRouteHandler = std::function<void(const HttpRequest&, Responder)>;
 
-// Builds the error answers in the listener's own format (problem+json, or a
-// Keylime envelope). `allow` is empty for not-found.
+// Builds the error answers in the listener's own format (problem+json, a
+// Keylime envelope, JSON:API errors). Every answer of status >= 400 that is
+// not a route's own goes through it: unknown paths, wrong methods (the
+// router adds `Allow`), handlers that throw, and the HTTP adapter's refusals.
 using RouteErrorFactory = std::function<HttpResponse(int status, std::string_view detail)>;
 
 class Router {
@@ -46,7 +48,8 @@ class Router {
   };
   // Fills request.params and calls the handler. Handlers must not throw; an
   // escaping exception is answered with 500 so it never reaches the server.
-  // Waits for an asynchronous handler's answer.
+  // Blocks until the handler answered, asynchronous ones included (tests and
+  // tools; the HTTP adapter uses DispatchAsync).
   Outcome Dispatch(HttpRequest& request) const;
   // As Dispatch, but `done` gets the outcome when the handler answers: before
   // this returns, or later on another thread for an asynchronous handler.

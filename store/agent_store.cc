@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "common/base64.h"
+#include "common/failure_list.h"
 #include "common/json_writer.h"
 #include "common/value_json.h"
 #include "store/policy_store.h"
@@ -22,13 +23,8 @@ void WriteAttestation(JsonWriter& w, const PushAttestation& a) {
   w.Key("stage").String(a.stage);
   w.Key("evaluation").String(a.evaluation);
   w.Key("failure_reason").String(a.failure_reason);
-  w.Key("failures").BeginArray();
-  for (const Failure& f : a.failures) {
-    w.BeginObject().Key("type").String(f.type).Key("context");
-    WriteValue(w, f.context);
-    w.EndObject();
-  }
-  w.EndArray();
+  w.Key("failures");
+  WriteFailureList(w, a.failures);
   w.Key("hash_algorithm").String(a.hash_algorithm);
   w.Key("signature_scheme").String(a.signature_scheme);
   w.Key("selected_pcrs").BeginArray();
@@ -103,15 +99,12 @@ struct Reader {
   void Failures(std::string_view key, std::vector<Failure>* out) {
     simdjson::dom::array arr;
     if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) return;
-    for (simdjson::dom::element e : arr) {
-      auto v = ParseValueJson(simdjson::minify(e));
-      if (!v.ok() || !v->is_map()) {
-        ok = false;
-        return;
-      }
-      const Value* context = v->Find("context");
-      out->push_back(Failure{std::string(v->StringAt("type")), context ? *context : Value::MakeMap()});
+    auto list = ParseValueJson(simdjson::minify(arr));
+    if (!list.ok()) {
+      ok = false;
+      return;
     }
+    *out = FailureListFromValue(*list);
   }
   void List(std::string_view key, std::vector<std::string>* out) {
     simdjson::dom::array arr;

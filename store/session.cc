@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include "common/failure_list.h"
 #include "common/json_writer.h"
 #include "common/value_json.h"
 
@@ -45,13 +46,8 @@ std::string EncodeSessionResult(const SessionResult& r) {
   w.Key("valid").Bool(a.is_valid);
   w.Key("claims");
   WriteValue(w, a.claims);
-  w.Key("failures").BeginArray();
-  for (const Failure& f : a.failures) {
-    w.BeginObject().Key("type").String(f.type).Key("context");
-    WriteValue(w, f.context);
-    w.EndObject();
-  }
-  w.EndArray();
+  w.Key("failures");
+  WriteFailureList(w, a.failures);
   w.Key("trust").BeginArray();
   TrustVector t = a.trust;
   for (size_t i = 0; i < kTrustClaims; ++i) w.Int(*TrustClaims(t, i));
@@ -76,12 +72,7 @@ Result<SessionResult> DecodeSessionResult(std::string_view text) {
   }
   a.is_valid = valid->as_bool();
   if (const Value* claims = v.Find("claims")) a.claims = *claims;
-  if (const Value* failures = v.Find("failures")) {
-    for (const Value& f : failures->list()) {
-      const Value* context = f.Find("context");
-      a.failures.push_back(Failure{std::string(f.StringAt("type")), context ? *context : Value::MakeMap()});
-    }
-  }
+  if (const Value* failures = v.Find("failures")) a.failures = FailureListFromValue(*failures);
   for (size_t i = 0; i < kTrustClaims; ++i) {
     *TrustClaims(a.trust, i) = static_cast<int>(trust->list()[i].as_int());
   }

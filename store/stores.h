@@ -33,8 +33,8 @@ struct Stores {
   // counters); null with the memory store.
   std::shared_ptr<RedisPool> redis;
   // What attestd trusts about each attester (verifiers read it, the
-  // registrar and verifier enrolment write it). In memory for both store
-  // kinds until a Redis AttesterDirectory exists.
+  // registrar and verifier enrolment write it). In Redis with a Redis
+  // store, so every process sharing it appraises with the same trust.
   std::shared_ptr<AttesterDirectory> attesters;
   // The Keylime-compatible registrar's agents.
   std::shared_ptr<RegistrarStore> registrar;
