@@ -3,25 +3,31 @@
 # built in the same run, both driven by wrk on loopback with the same
 # threads and connections. Prints ratios, p99 latency and attestd's RSS
 # before and after 100k+ sessions (sessions live in Redis: RSS must stay flat).
-#   scripts/bench.sh [--duration SECONDS] [--connections N] [--store memory|redis]
+# Then scripts/bench_tls.sh: TLS handshake rate against `openssl s_server`,
+# and latency with idle connections held open (skip with --no-tls).
+#   scripts/bench.sh [--duration SECONDS] [--connections N] [--store memory|redis] [--no-tls]
+# ATTESTD_BIN=path measures another attestd binary (e.g. an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=10
 conns=32
 store_kind=redis
+tls_bench=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
     --store) store_kind="$2"; shift 2 ;;
-    *) echo "usage: $0 [--duration S] [--connections N] [--store memory|redis]" >&2; exit 2 ;;
+    --no-tls) tls_bench=0; shift ;;
+    *) echo "usage: $0 [--duration S] [--connections N] [--store memory|redis] [--no-tls]" >&2; exit 2 ;;
   esac
 done
 
 bash scripts/setup.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target attestd pistache_baseline >/dev/null
+attestd_bin=${ATTESTD_BIN:-build/attestd}
 
 work=$(mktemp -d)
 pids=()
@@ -49,13 +55,13 @@ if [ "$store_kind" = redis ]; then
 fi
 
 aport=$(free_port)
-build/attestd --listen "127.0.0.1:$aport" --store "$store" --threads "$attestd_threads" --workers 1 \
+"$attestd_bin" --listen "127.0.0.1:$aport" --store "$store" --threads "$attestd_threads" --workers 1 \
   --log-level warn --registrar-listen none --registrar-admin-listen none --verifier-listen none >"$work/attestd.log" 2>&1 &
 apid=$!
 pids+=($apid)
 # The same attestd without metrics, to measure what recording them costs.
 mport=$(free_port)
-build/attestd --listen "127.0.0.1:$mport" --store "$store" --threads "$attestd_threads" --workers 1 \
+"$attestd_bin" --listen "127.0.0.1:$mport" --store "$store" --threads "$attestd_threads" --workers 1 \
   --log-level warn --metrics false --registrar-listen none --registrar-admin-listen none --verifier-listen none \
   >"$work/attestd-nometrics.log" 2>&1 &
 pids+=($!)
@@ -164,4 +170,7 @@ printf "%-22s %12.0f %12.0f %8s %14s %14s\n" "GET session/{id}" "$ag_rps" "$bg_r
 awk -v on="$on_total" -v off="$off_total" 'BEGIN {printf "metrics overhead on newSession: %.1f%% (%.0f rps with, %.0f without)\n", (1 - on / off) * 100, on / 2, off / 2}'
 echo "attestd RSS: ${rss_before} kB before, ${rss_after} kB after ${sessions} sessions"
 [ -n "$e2e_line" ] && echo "$e2e_line"
+if [ "$tls_bench" = 1 ]; then
+  bash scripts/bench_tls.sh --duration "$duration" --attestd "$attestd_bin"
+fi
 exit 0

@@ -82,7 +82,7 @@ latency() {
   wrk -t2 -c32 -d"${duration}s" --latency "$1" | awk '
     function ms(v) { if (v ~ /us$/) {sub(/us/,"",v); return v/1000} if (v ~ /ms$/) {sub(/ms/,"",v); return v} sub(/s/,"",v); return v*1000 }
     $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Requests\/sec/ {rps=$2}
-    END {printf "%.3f %.3f %.0f", p50, p99, rps}'
+    END {printf "%.3f %.3f %.0f\n", p50, p99, rps}'
 }
 url="http://127.0.0.1:$pport/healthz"
 read -r p50 p99 rps < <(latency "$url")
