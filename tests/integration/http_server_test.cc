@@ -483,6 +483,40 @@ TEST_F(HttpServerTest, HeaderTimeoutAnswers408InTheListenerFormat) {
   EXPECT_EQ(JsonAt(r.body, "/code"), "408") << r.body;
 }
 
+TEST_F(HttpServerTest, BodyTimeoutAnswers408InTheListenerFormat) {
+  ListenerOptions o = Options("t-body-timeout", false);
+  o.body_timeout = std::chrono::milliseconds(300);
+  Serve(o);
+  HttpClient c(server_->port());
+  c.set_timeout_ms(3000);
+  HttpResponse r = c.Raw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 10\r\n\r\n{}");
+  EXPECT_EQ(r.status, 408);
+  EXPECT_EQ(r.header("content-type"), api::kProblemMediaType);
+  EXPECT_EQ(JsonAt(r.body, "/status"), "408") << r.body;
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsAnInterimAnswer) {
+  Serve(Options("t-continue", false));
+  int fd = Open();
+  std::string head =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_GT(::poll(&p, 1, 3000), 0);
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::send(fd, "{}", 2, MSG_NOSIGNAL), 2);
+  ASSERT_GT(::poll(&p, 1, 3000), 0);
+  n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).substr(0, 15), "HTTP/1.1 200 OK");
+}
+
 TEST_F(HttpServerTest, KeepAliveAndConnectionClose) {
   Serve(Options("t-keepalive", false));
   HttpClient c(server_->port());
