@@ -483,6 +483,8 @@ class Connection final : public ConnectionBase,
   }
 
   void Done(int status, bool sent) {
+    // An idle connection keeps no large answer around.
+    if (res_.body().capacity() > 64 * 1024) std::string().swap(res_.body());
     double secs = std::chrono::duration<double>(Clock::now() - start_).count();
     state_->Finish(method_, route_, status, secs);
     method_.clear();
