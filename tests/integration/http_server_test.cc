@@ -230,8 +230,10 @@ TEST_F(HttpServerTest, StalledClientsOnATlsListenerDelayNobody) {
     EXPECT_EQ(SSL_connect(c.ssl), 1) << i;
     silent.push_back(c);
   }
-  // A normal client still gets its answers, on fresh connections each time.
+  // A normal client still gets its answers, on fresh connections each time,
+  // over a few seconds while the slow ones keep trickling.
   for (int i = 0; i < 5; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(600));
     auto t0 = std::chrono::steady_clock::now();
     HttpClient client(port, TlsClient());
     HttpResponse r = client.Request("GET", "/hello");
@@ -263,6 +265,19 @@ TEST_F(HttpServerTest, HandshakeTimeoutClosesAndIsCounted) {
   EXPECT_EQ(Metric(series), before + 2);
   HttpClient client(server_->port(), TlsClient());
   EXPECT_EQ(client.Request("GET", "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, FailedHandshakeIsCounted) {
+  Serve(Options("t-hs-failure", true));
+  const std::string series = "attestd_tls_handshake_failures_total{listener=\"t-hs-failure\"}";
+  uint64_t before = Metric(series);
+  HttpClient plain(server_->port());  // plain HTTP to the TLS port
+  plain.set_timeout_ms(2000);
+  EXPECT_EQ(plain.Request("GET", "/hello").status, 0);
+  for (int i = 0; i < 100 && Metric(series) == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Metric(series), before + 1);
 }
 
 TEST_F(HttpServerTest, HandshakeCapsCloseNewConnectionsAndAreCounted) {
