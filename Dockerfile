@@ -10,7 +10,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DATTESTD_TESTS=OFF \
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpistache0 libhiredis0.14 libsimdjson14 \
+ && apt-get install -y --no-install-recommends libhiredis0.14 libsimdjson14 \
       libtss2-mu0 libtss2-rc0 libssl3 libboost-program-options1.74.0 libjwt0 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/attestd --create-home attestd

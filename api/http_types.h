@@ -1,7 +1,7 @@
 // The HTTP request and response as route handlers see them.
 //
-// Routes work on these plain values, never on Pistache types, so they can be
-// unit-tested without a socket and the HTTP library stays swappable.
+// Routes work on these plain values, never on the HTTP library's types, so
+// they can be unit-tested without a socket and the library stays swappable.
 #pragma once
 
 #include <map>

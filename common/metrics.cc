@@ -73,11 +73,13 @@ void Histogram::Render(std::string& out, std::string_view name, std::string_view
   for (size_t i = 0; i <= bounds_.size(); ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
     std::string le = "le=\"" + FormatDouble(i < bounds_.size() ? bounds_[i] : INFINITY) + "\"";
-    out += std::string(name) + "_bucket" + Labels(labels, le) + " " + std::to_string(cumulative) + "\n";
+    out += std::string(name) + "_bucket" + Labels(labels, le) + " " + std::to_string(cumulative) +
+           "\n";
   }
   out += std::string(name) + "_sum" + Labels(labels, "") + " " +
          FormatDouble(static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9) + "\n";
-  out += std::string(name) + "_count" + Labels(labels, "") + " " + std::to_string(cumulative) + "\n";
+  out +=
+      std::string(name) + "_count" + Labels(labels, "") + " " + std::to_string(cumulative) + "\n";
 }
 
 void Metrics::RegisterRoutes(const std::string& listener, const std::vector<std::string>& routes) {
@@ -123,6 +125,13 @@ void Metrics::ObserveAppraisal(std::string_view media_type, Outcome outcome, dou
   it->second->duration.Observe(seconds);
 }
 
+Metrics::ListenerCounters* Metrics::RegisterListener(const std::string& listener) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  auto& slot = listeners_[listener];
+  if (!slot) slot = std::make_unique<ListenerCounters>();
+  return slot.get();
+}
+
 void Metrics::AddGauge(std::string name, std::string help, std::string type,
                        std::function<double()> read) {
   for (Gauge& g : gauges_) {
@@ -136,47 +145,84 @@ void Metrics::AddGauge(std::string name, std::string help, std::string type,
 
 std::string Metrics::Render() const {
   std::string out;
-  Header(out, "attestd_http_requests_total", "HTTP requests by listener, route template and status.", "counter");
+  Header(out, "attestd_http_requests_total",
+         "HTTP requests by listener, route template and status.", "counter");
   for (const auto& [key, s] : routes_) {
     std::string base = "listener=\"" + Escape(key.substr(0, key.find('\t'))) + "\",route=\"" +
                        Escape(key.substr(key.find('\t') + 1)) + "\"";
     for (int code = 0; code < 600; ++code) {
       uint64_t n = s->by_status[code].load(std::memory_order_relaxed);
-      if (n) out += "attestd_http_requests_total{" + base + ",status=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+      if (n)
+        out += "attestd_http_requests_total{" + base + ",status=\"" + std::to_string(code) +
+               "\"} " + std::to_string(n) + "\n";
     }
   }
-  Header(out, "attestd_http_request_duration_seconds", "HTTP request latency by listener and route template.", "histogram");
+  Header(out, "attestd_http_request_duration_seconds",
+         "HTTP request latency by listener and route template.", "histogram");
   for (const auto& [key, s] : routes_) {
     std::string base = "listener=\"" + Escape(key.substr(0, key.find('\t'))) + "\",route=\"" +
                        Escape(key.substr(key.find('\t') + 1)) + "\"";
     s->latency.Render(out, "attestd_http_request_duration_seconds", base);
   }
   static const char* kSessionNames[] = {"created", "completed", "failed", "expired"};
-  static const char* kSessionHelp[] = {"Sessions created.", "Sessions whose evidence was appraised.",
-                                       "Sessions the server could not appraise.",
-                                       "Sessions that expired in the embedded store."};
+  static const char* kSessionHelp[] = {
+      "Sessions created.", "Sessions whose evidence was appraised.",
+      "Sessions the server could not appraise.", "Sessions that expired in the embedded store."};
   for (size_t i = 0; i < 4; ++i) {
     std::string name = std::string("attestd_sessions_") + kSessionNames[i] + "_total";
     Header(out, name, kSessionHelp[i], "counter");
     out += name + " " + std::to_string(sessions_[i].load(std::memory_order_relaxed)) + "\n";
   }
   static const char* kOutcomes[] = {"valid", "invalid", "error"};
-  Header(out, "attestd_appraisals_total", "Appraisals by evidence media type and outcome.", "counter");
+  Header(out, "attestd_appraisals_total", "Appraisals by evidence media type and outcome.",
+         "counter");
   for (const auto& [type, m] : media_) {
     for (size_t i = 0; i < 3; ++i) {
-      out += "attestd_appraisals_total{media_type=\"" + Escape(type) + "\",outcome=\"" + kOutcomes[i] +
-             "\"} " + std::to_string(m->by_outcome[i].load(std::memory_order_relaxed)) + "\n";
+      out += "attestd_appraisals_total{media_type=\"" + Escape(type) + "\",outcome=\"" +
+             kOutcomes[i] + "\"} " +
+             std::to_string(m->by_outcome[i].load(std::memory_order_relaxed)) + "\n";
     }
   }
-  Header(out, "attestd_appraisal_duration_seconds", "Appraisal time by evidence media type.", "histogram");
+  Header(out, "attestd_appraisal_duration_seconds", "Appraisal time by evidence media type.",
+         "histogram");
   for (const auto& [type, m] : media_) {
-    m->duration.Render(out, "attestd_appraisal_duration_seconds", "media_type=\"" + Escape(type) + "\"");
+    m->duration.Render(out, "attestd_appraisal_duration_seconds",
+                       "media_type=\"" + Escape(type) + "\"");
   }
+  RenderListeners(out);
   for (const Gauge& g : gauges_) {
     Header(out, g.name, g.help, g.type);
     out += g.name + " " + FormatDouble(g.read()) + "\n";
   }
   return out;
+}
+
+void Metrics::RenderListeners(std::string& out) const {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  auto line = [&out](std::string_view name, const std::string& labels,
+                     const std::atomic<uint64_t>& v) {
+    out += std::string(name) + "{" + labels + "} " +
+           std::to_string(v.load(std::memory_order_relaxed)) + "\n";
+  };
+  Header(out, "attestd_tls_handshake_timeouts_total", "TLS handshakes not finished in time.",
+         "counter");
+  for (const auto& [name, c] : listeners_) {
+    line("attestd_tls_handshake_timeouts_total", "listener=\"" + Escape(name) + "\"",
+         c->tls_handshake_timeouts);
+  }
+  Header(out, "attestd_tls_handshake_failures_total", "TLS handshakes that failed.", "counter");
+  for (const auto& [name, c] : listeners_) {
+    line("attestd_tls_handshake_failures_total", "listener=\"" + Escape(name) + "\"",
+         c->tls_handshake_failures);
+  }
+  Header(out, "attestd_connections_refused_total", "New connections closed at once, by reason.",
+         "counter");
+  for (const auto& [name, c] : listeners_) {
+    std::string base = "listener=\"" + Escape(name) + "\",reason=";
+    line("attestd_connections_refused_total", base + "\"handshake_cap\"", c->refused_handshake_cap);
+    line("attestd_connections_refused_total", base + "\"handshake_per_address_cap\"",
+         c->refused_handshake_per_address);
+  }
 }
 
 Metrics& GlobalMetrics() {

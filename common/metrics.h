@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,10 +49,20 @@ class Metrics {
   enum class Outcome { kValid, kInvalid, kError };
   void ObserveAppraisal(std::string_view media_type, Outcome outcome, double seconds);
 
+  // Connection-level counters of one listener. The pointer stays valid for
+  // the process's life; recording is one relaxed atomic add (check
+  // enabled() first). Registering a name again returns the same counters.
+  struct ListenerCounters {
+    std::atomic<uint64_t> tls_handshake_timeouts{0};
+    std::atomic<uint64_t> tls_handshake_failures{0};
+    std::atomic<uint64_t> refused_handshake_cap{0};          // listener-wide cap
+    std::atomic<uint64_t> refused_handshake_per_address{0};  // per client address cap
+  };
+  ListenerCounters* RegisterListener(const std::string& listener);
+
   // A value read at scrape time (queue depth, store reconnects, …). Adding a
   // name again replaces the earlier reader. Wiring time only.
-  void AddGauge(std::string name, std::string help, std::string type,
-                std::function<double()> read);
+  void AddGauge(std::string name, std::string help, std::string type, std::function<double()> read);
 
   std::string Render() const;
 
@@ -72,6 +83,7 @@ class Metrics {
     std::string name, help, type;
     std::function<double()> read;
   };
+  void RenderListeners(std::string& out) const;
   RouteStats* FindRoute(const std::string& listener, const std::string& route);
 
   // Keyed by "listener\troute"; built before serving, read-only afterwards.
@@ -79,6 +91,8 @@ class Metrics {
   std::map<std::string, std::unique_ptr<MediaStats>, std::less<>> media_;
   std::array<std::atomic<uint64_t>, 4> sessions_{};
   std::vector<Gauge> gauges_;
+  mutable std::mutex listeners_mu_;  // registration and scrape only, never recording
+  std::map<std::string, std::unique_ptr<ListenerCounters>> listeners_;
   std::atomic<bool> enabled_{true};
 };
 

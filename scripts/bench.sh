@@ -3,25 +3,31 @@
 # built in the same run, both driven by wrk on loopback with the same
 # threads and connections. Prints ratios, p99 latency and attestd's RSS
 # before and after 100k+ sessions (sessions live in Redis: RSS must stay flat).
-#   scripts/bench.sh [--duration SECONDS] [--connections N] [--store memory|redis]
+# Then scripts/bench_tls.sh: TLS handshake rate against `openssl s_server`,
+# and latency with idle connections held open (skip with --no-tls).
+#   scripts/bench.sh [--duration SECONDS] [--connections N] [--store memory|redis] [--no-tls]
+# ATTESTD_BIN=path measures another attestd binary (e.g. an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=10
 conns=32
 store_kind=redis
+tls_bench=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
     --store) store_kind="$2"; shift 2 ;;
-    *) echo "usage: $0 [--duration S] [--connections N] [--store memory|redis]" >&2; exit 2 ;;
+    --no-tls) tls_bench=0; shift ;;
+    *) echo "usage: $0 [--duration S] [--connections N] [--store memory|redis] [--no-tls]" >&2; exit 2 ;;
   esac
 done
 
 bash scripts/setup.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target attestd pistache_baseline >/dev/null
+attestd_bin=${ATTESTD_BIN:-build/attestd}
 
 work=$(mktemp -d)
 pids=()
@@ -49,19 +55,20 @@ if [ "$store_kind" = redis ]; then
 fi
 
 aport=$(free_port)
-build/attestd --listen "127.0.0.1:$aport" --store "$store" --threads "$attestd_threads" --workers 1 \
+"$attestd_bin" --listen "127.0.0.1:$aport" --store "$store" --threads "$attestd_threads" --workers 1 \
   --log-level warn --registrar-listen none --registrar-admin-listen none --verifier-listen none >"$work/attestd.log" 2>&1 &
 apid=$!
 pids+=($apid)
 # The same attestd without metrics, to measure what recording them costs.
 mport=$(free_port)
-build/attestd --listen "127.0.0.1:$mport" --store "$store" --threads "$attestd_threads" --workers 1 \
+"$attestd_bin" --listen "127.0.0.1:$mport" --store "$store" --threads "$attestd_threads" --workers 1 \
   --log-level warn --metrics false --registrar-listen none --registrar-admin-listen none --verifier-listen none \
   >"$work/attestd-nometrics.log" 2>&1 &
 pids+=($!)
 bport=$(free_port)
 build/tests/pistache_baseline "$bport" "$threads" &
-pids+=($!)
+bpid=$!
+pids+=($bpid)
 wait_port "$aport"
 wait_port "$bport"
 wait_port "$mport"
@@ -70,16 +77,24 @@ cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
 LUA
 
-# wrk URL LUA → "requests_per_second p99_ms total_requests"
+# CPU time (user + system, clock ticks) a process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# wrk URL LUA [PID] → "requests_per_second p99_ms total_requests cpu_us_per_request"
+# The server's CPU time per request (PID) is steadier than requests/s when
+# other work shares the cores.
 run_wrk() {
-  local out
+  local out c0=0 c1=0
+  [ -n "${3:-}" ] && c0=$(cpu_ticks "$3")
   out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency ${2:+-s "$2"} "$1")
-  local rps p99 total
+  [ -n "${3:-}" ] && c1=$(cpu_ticks "$3")
+  local rps p99 total cpu
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   total=$(awk '/requests in/ {print $1}' <<<"$out")
   p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
   if grep -q "Non-2xx" <<<"$out"; then echo "bench: non-2xx answers from $1" >&2; grep Non-2xx <<<"$out" >&2; fi
-  echo "$rps $p99 $total"
+  cpu=$(awk -v c=$((c1 - c0)) -v t="$(getconf CLK_TCK)" -v n="$total" 'BEGIN {printf "%.1f", c / t * 1e6 / n}')
+  echo "$rps $p99 $total $cpu"
 }
 
 # Warm up both, then note attestd's RSS before the sessions pile up.
@@ -87,19 +102,19 @@ wrk -t1 -c4 -d1s -s "$work/post.lua" "http://127.0.0.1:$aport/challenge-response
 wrk -t1 -c4 -d1s -s "$work/post.lua" "http://127.0.0.1:$bport/challenge-response/v1/newSession" >/dev/null
 rss_before=$(rss_kb "$apid")
 
-read -r a_rps a_p99 a_total < <(run_wrk "http://127.0.0.1:$aport/challenge-response/v1/newSession" "$work/post.lua")
-read -r b_rps b_p99 _ < <(run_wrk "http://127.0.0.1:$bport/challenge-response/v1/newSession" "$work/post.lua")
+read -r a_rps a_p99 a_total a_cpu < <(run_wrk "http://127.0.0.1:$aport/challenge-response/v1/newSession" "$work/post.lua" "$apid")
+read -r b_rps b_p99 _ b_cpu < <(run_wrk "http://127.0.0.1:$bport/challenge-response/v1/newSession" "$work/post.lua" "$bpid")
 sessions=$a_total
 # Make sure at least 100k sessions exist before reading RSS again.
 while [ "$sessions" -lt 100000 ]; do
-  read -r _ _ more < <(run_wrk "http://127.0.0.1:$aport/challenge-response/v1/newSession" "$work/post.lua")
+  read -r _ _ more _ < <(run_wrk "http://127.0.0.1:$aport/challenge-response/v1/newSession" "$work/post.lua")
   sessions=$((sessions + more))
 done
 rss_after=$(rss_kb "$apid")
 
 loc=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$aport/challenge-response/v1/newSession" | awk 'tolower($1)=="location:" {print $2}' | tr -d '\r')
-read -r ag_rps ag_p99 _ < <(run_wrk "http://127.0.0.1:$aport$loc")
-read -r bg_rps bg_p99 _ < <(run_wrk "http://127.0.0.1:$bport$loc")
+read -r ag_rps ag_p99 _ ag_cpu < <(run_wrk "http://127.0.0.1:$aport$loc" "" "$apid")
+read -r bg_rps bg_p99 _ bg_cpu < <(run_wrk "http://127.0.0.1:$bport$loc" "" "$bpid")
 
 # Metrics overhead: alternate with/without twice so drift hits both alike.
 on_total=0; off_total=0
@@ -158,10 +173,14 @@ fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
 echo "attestd bench: store=$store_kind, $threads HTTP threads each, wrk -t2 -c$conns -d${duration}s, $(nproc) cores"
-printf "%-22s %12s %12s %8s %14s %14s\n" route attestd_rps pistache_rps ratio attestd_p99_ms pistache_p99_ms
-printf "%-22s %12.0f %12.0f %8s %14s %14s\n" "POST newSession" "$a_rps" "$b_rps" "$(ratio "$a_rps" "$b_rps")" "$a_p99" "$b_p99"
-printf "%-22s %12.0f %12.0f %8s %14s %14s\n" "GET session/{id}" "$ag_rps" "$bg_rps" "$(ratio "$ag_rps" "$bg_rps")" "$ag_p99" "$bg_p99"
+printf "%-18s %11s %12s %6s %14s %15s %11s %12s %9s\n" route attestd_rps pistache_rps ratio attestd_p99_ms pistache_p99_ms attestd_cpu pistache_cpu cpu_ratio
+printf "%-18s %11.0f %12.0f %6s %14s %15s %9sus %10sus %9s\n" "POST newSession" "$a_rps" "$b_rps" "$(ratio "$a_rps" "$b_rps")" "$a_p99" "$b_p99" "$a_cpu" "$b_cpu" "$(ratio "$b_cpu" "$a_cpu")"
+printf "%-18s %11.0f %12.0f %6s %14s %15s %9sus %10sus %9s\n" "GET session/{id}" "$ag_rps" "$bg_rps" "$(ratio "$ag_rps" "$bg_rps")" "$ag_p99" "$bg_p99" "$ag_cpu" "$bg_cpu" "$(ratio "$bg_cpu" "$ag_cpu")"
+echo "(cpu: server CPU time per request; cpu_ratio = pistache's / attestd's, steadier than rps on a shared machine)"
 awk -v on="$on_total" -v off="$off_total" 'BEGIN {printf "metrics overhead on newSession: %.1f%% (%.0f rps with, %.0f without)\n", (1 - on / off) * 100, on / 2, off / 2}'
 echo "attestd RSS: ${rss_before} kB before, ${rss_after} kB after ${sessions} sessions"
 [ -n "$e2e_line" ] && echo "$e2e_line"
+if [ "$tls_bench" = 1 ]; then
+  bash scripts/bench_tls.sh --duration "$duration" --attestd "$attestd_bin"
+fi
 exit 0

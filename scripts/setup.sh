@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates curl
   libpistache-dev libhiredis-dev libsimdjson-dev libtss2-dev libssl-dev
-  libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjwt-dev redis-server redis-tools swtpm swtpm-tools tpm2-tools wrk
   python3 openssl
 )

@@ -394,7 +394,9 @@ std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
   add("PUT", "/agents/:id/stop", &VerifierApi::Stop);
   add("GET", "/verify/identity", &VerifierApi::VerifyIdentity);
   add("POST", "/verify/evidence", &VerifierApi::VerifyEvidence);
-  for (auto [prefix, kind] : {std::pair{"/allowlists", PolicyKind::kRuntime}, {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
+  for (auto [prefix, policy_kind] : {std::pair{"/allowlists", PolicyKind::kRuntime},
+                                     {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
+    PolicyKind kind = policy_kind;  // a lambda may not capture a structured binding (C++20, clang)
     auto on = [&](const char* method, const std::string& suffix, auto fn) {
       keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
                                  [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); });
