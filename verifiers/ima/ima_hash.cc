@@ -33,12 +33,20 @@ const Table& Algos() {
   return table;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Nibble values, 0xff for a non-hex byte: a table lookup instead of range
+// tests, whose branches mispredict on random digests.
+struct HexTable {
+  uint8_t v[256];
+  constexpr HexTable() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = 0xff;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<uint8_t>(i);
+    for (int i = 0; i < 6; ++i) {
+      v['a' + i] = static_cast<uint8_t>(10 + i);
+      v['A' + i] = static_cast<uint8_t>(10 + i);
+    }
+  }
+};
+constexpr HexTable kHex;
 
 }  // namespace
 
@@ -59,14 +67,23 @@ const HashAlgo* HashAlgoByKernelId(uint8_t id) {
   return nullptr;
 }
 
+bool IsHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return false;
+  uint8_t bad = 0;
+  for (unsigned char c : hex) bad |= kHex.v[c];
+  return (bad & 0xf0) == 0;
+}
+
 bool DecodeHex(std::string_view hex, uint8_t* out, size_t cap, size_t* n) {
   if (hex.size() % 2 != 0 || hex.size() / 2 > cap) return false;
+  const auto* in = reinterpret_cast<const uint8_t*>(hex.data());
+  uint8_t bad = 0;
   for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexValue(hex[i]);
-    int lo = HexValue(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
+    uint8_t hi = kHex.v[in[i]], lo = kHex.v[in[i + 1]];
+    bad |= hi | lo;  // any 0xff sets the high bits; checked once at the end
+    out[i / 2] = static_cast<uint8_t>(hi << 4 | (lo & 0x0f));
   }
+  if (bad & 0xf0) return false;
   *n = hex.size() / 2;
   return true;
 }

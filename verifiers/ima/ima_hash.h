@@ -35,6 +35,8 @@ struct DigestBuf {
   bool operator==(const DigestBuf& o) const { return view() == o.view(); }
 };
 
+// Even length and only hex digits (either case).
+bool IsHex(std::string_view hex);
 // Decodes hex (either case) into out[0..cap). False on odd length, a
 // non-hex character or more than cap bytes.
 bool DecodeHex(std::string_view hex, uint8_t* out, size_t cap, size_t* n);

@@ -17,14 +17,6 @@ bool Cut(std::string_view in, std::string_view* head, std::string_view* rest) {
   return true;
 }
 
-bool IsHex(std::string_view s) {
-  if (s.size() % 2 != 0) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-  }
-  return true;
-}
-
 // "alg:hex", or a bare 20-byte (sha1) or 16-byte (md5) hex digest.
 Status ParseDigest(std::string_view field, LogEntry* e) {
   size_t colon = field.find(':');
