@@ -85,13 +85,15 @@ void Appraiser::Fail(std::string id, const LogEntry* e, uint64_t index, uint64_t
 // be in `table` with this digest. On failure *id and *reason say why.
 bool Appraiser::ValidateNg(const LogEntry& e, DigestTable table, uint64_t, uint64_t,
                            std::string* id, std::string* reason) {
+  // A listed digest passes whether or not the path is excluded, so the
+  // table goes first and the automaton runs only for entries it refuses.
+  const DigestIndex& t = policy_.table(table);
+  Lookup l = t.Find(e.name, e.digest.view());
+  if (l == Lookup::kMatch) return true;
   if (policy_.Excluded(e.name)) {
     ++out_.summary.excluded;
     return true;
   }
-  const DigestIndex& t = policy_.table(table);
-  Lookup l = t.Find(e.name, e.digest.view());
-  if (l == Lookup::kMatch) return true;
   if (table == DigestTable::kDigests && e.name == "boot_aggregate") {
     for (const std::string& b : in_.boot_aggregates) {
       if (b == e.digest.view()) return true;

@@ -84,7 +84,7 @@ struct ImaSummary {
   uint64_t entries_appraised = 0;
   uint64_t entries_passed = 0;
   uint64_t files_measured = 0;  // file entries (not ima-buf, not boot_aggregate)
-  uint64_t excluded = 0;
+  uint64_t excluded = 0;  // passed only because an exclude pattern matched
   uint64_t signatures_verified = 0;
   uint64_t violations = 0;
   uint64_t keys_learned = 0;
