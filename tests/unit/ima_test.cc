@@ -213,6 +213,35 @@ TEST_F(ImaTest, LogAheadOfQuote) {
   EXPECT_EQ(a->summary.entries_appraised, 7u);
 }
 
+TEST_F(ImaTest, QuoteMustCatchUpWithItsLag) {
+  PolicyPtr p = Compile(policy_.Json());
+  std::string at3 = log_.Pcr10("sha256");  // 5 entries quoted
+  log_.AddFile(a_);
+  log_.AddFile(b_);  // 7 in the log, the quote lags 2 behind
+  AppraiseInput in;
+  in.log = log_.text();
+  in.pcr10 = at3;
+  Result<ImaAppraisal> first = AppraiseImaLog(*p, nullptr, in);
+  ASSERT_TRUE(first.ok() && first->ok());
+  ASSERT_EQ(first->state.next_entry, 5u);
+  log_.AddFile("/bin/ls");
+  std::string tail = log_.text().substr(log_.Offset(5));
+  // The next quote covers only one more entry: less than the lag of 2.
+  std::string lagging = *ReplayPcr10(log_.text().substr(0, log_.Offset(6)), "sha256");
+  in.log = tail;
+  in.first_entry = 5;
+  in.pcr10 = lagging;
+  Result<ImaAppraisal> slow = AppraiseImaLog(*p, &first->state, in);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ(Ids(*slow), std::vector<std::string>{"ima.quote_progress"});
+  // Catching up with two entries is progress enough.
+  std::string caught = *ReplayPcr10(log_.text().substr(0, log_.Offset(7)), "sha256");
+  in.pcr10 = caught;
+  Result<ImaAppraisal> ok = AppraiseImaLog(*p, &first->state, in);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->ok()) << ::testing::PrintToString(Ids(*ok));
+}
+
 TEST_F(ImaTest, ViolationEntry) {
   log_.AddViolation(a_);
   PolicyPtr p = Compile(policy_.Json());
@@ -314,9 +343,9 @@ TEST_F(ImaTest, IncrementalAcrossThreeAttestationsAndReboot) {
   after_reset.first_entry = 1;
   std::string pcr2 = rebooted.Pcr10("sha256");
   after_reset.pcr10 = pcr2;
-  after_reset.reset_count = 7;
+  after_reset.boot_marker = 7;
   ImaState with_count = a4.state;
-  with_count.reset_count = 6;
+  with_count.boot_marker = 6;
   Result<ImaAppraisal> a5 = AppraiseImaLog(*p, &with_count, after_reset);
   ASSERT_TRUE(a5.ok());
   EXPECT_EQ(Ids(*a5), std::vector<std::string>{"ima.pcr_mismatch"});

@@ -55,6 +55,8 @@ class Appraiser {
                   std::string* id, std::string* reason);
   void ValidateSig(const LogEntry& e, uint64_t index, uint64_t line);
   void ValidateBuf(const LogEntry& e, uint64_t index, uint64_t line);
+  void CheckProgress(const ImaState* prev, uint64_t start, uint64_t match_line,
+                     uint64_t log_length);
   void Fail(std::string id, const LogEntry* e, uint64_t index, uint64_t line, std::string reason);
 
   const CompiledPolicy& policy_;
@@ -231,6 +233,25 @@ void Appraiser::AppraiseEntry(const LogEntry& e, std::string_view data, const Di
   }
 }
 
+// Keylime's check_quote_progress: a quote that lagged `lag` entries behind
+// the log last time must now match at least `lag` entries further on,
+// unless it caught up with the whole log.
+void Appraiser::CheckProgress(const ImaState* prev, uint64_t start, uint64_t match_line,
+                              uint64_t log_length) {
+  out_.state.progress = ImaState::Progress{match_line, log_length};
+  if (prev == nullptr || out_.summary.reboot_detected || !prev->progress ||
+      match_line == log_length) {
+    return;
+  }
+  uint64_t prev_lag = prev->progress->log_length - prev->progress->match_line;
+  if (prev_lag > 0 && match_line < prev_lag) {
+    Fail("ima.quote_progress", nullptr, start + match_line, 0,
+         "PCR quote did not make progress to catch up with the log: it lagged " +
+             std::to_string(prev_lag) + " entries and now matches after " +
+             std::to_string(match_line));
+  }
+}
+
 // Replays the first prev.next_entry entries of a full log: the same prefix
 // gives the same PCR value, anything else means the list started again.
 bool Appraiser::PrefixMatches(const ImaState& prev) {
@@ -266,7 +287,7 @@ Status Appraiser::Resume(const ImaState* prev, LogReader* reader, uint64_t* inde
   if (in_.first_entry == 0 && LogReader(in_.log).Next(&first, &line_no)) boot_id = LineHash(first);
   bool usable = prev != nullptr && prev->bank == bank_.name && prev->pcr10.size() == bank_.size;
   bool reset =
-      usable && in_.reset_count && prev->reset_count && *in_.reset_count != *prev->reset_count;
+      usable && in_.boot_marker && prev->boot_marker && *in_.boot_marker != *prev->boot_marker;
   if (usable && !reset && in_.first_entry == 0 && prev->next_entry > 0) {
     reset = (!prev->boot_id.empty() && prev->boot_id != boot_id) || !PrefixMatches(*prev);
   }
@@ -302,7 +323,7 @@ Result<ImaAppraisal> Appraiser::Run(const ImaState* previous) {
                            bank_.name + " bank has " + std::to_string(bank_.size));
   }
   out_.state.bank = bank_.name;
-  out_.state.reset_count = in_.reset_count;
+  out_.state.boot_marker = in_.boot_marker;
   out_.state.pcr10.assign(bank_.size, '\0');
   LogReader reader(in_.log);
   uint64_t index = 0;
@@ -353,13 +374,14 @@ Result<ImaAppraisal> Appraiser::Run(const ImaState* previous) {
              ": no prefix of entries " + std::to_string(start) + ".." + std::to_string(index) +
              " replays to it (the whole list gives " + HexEncode(pcr.view()) + ")");
   }
+  if (matched && !resumed_partial) CheckProgress(previous, start, *matched - start, index - start);
   out_.summary.quoted_entries = matched;
   if (!out_.ok()) {
     // As Keylime: any failure makes the next attestation start over.
-    std::optional<uint32_t> rc = out_.state.reset_count;
+    std::optional<uint64_t> rc = out_.state.boot_marker;
     out_.state = ImaState();
     out_.state.bank = bank_.name;
-    out_.state.reset_count = rc;
+    out_.state.boot_marker = rc;
     out_.state.pcr10.assign(bank_.size, '\0');
   } else {
     out_.state.next_entry = *matched;

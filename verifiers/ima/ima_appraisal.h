@@ -14,7 +14,9 @@
 // the full log, whose covered prefix is then only replayed to recognise it)
 // and appraises the new entries only. A log that no longer starts with the
 // covered prefix, or a TPM reset count that changed, is a reboot: the list
-// is appraised from its start again. Any failure resets the state (Keylime
+// is appraised from its start again. A quote that lagged behind the log
+// must catch up with that lag next time (ima.quote_progress, as Keylime's
+// check_quote_progress). Any failure resets the state (Keylime
 // does the same), so the next attestation appraises the whole log.
 #pragma once
 
@@ -46,17 +48,27 @@ struct ImaState {
   std::string bank;                     // "sha256": the bank pcr10 belongs to
   std::string pcr10;                    // PCR 10 after next_entry entries (raw bytes)
   std::string boot_id;                  // SHA-256 of the list's first line (raw); empty until seen
-  std::optional<uint32_t> reset_count;  // the TPM's resetCount when last appraised
+  std::optional<uint64_t> boot_marker;  // AppraiseInput::boot_marker when last appraised
   std::vector<LearnedKey> learned_keys;
+  // Keylime's quote progress: where the last quote matched, counted from
+  // the first entry appraised then, and how many entries were appraised.
+  struct Progress {
+    uint64_t match_line = 0;
+    uint64_t log_length = 0;
+    bool operator==(const Progress&) const = default;
+  };
+  std::optional<Progress> progress;
   bool operator==(const ImaState&) const = default;
 };
 
 struct AppraiseInput {
-  std::string_view log;                 // the list from entry `first_entry` on
-  uint64_t first_entry = 0;             // Keylime's ima_ml_entry: index of the log's first entry
-  std::string_view bank = "sha256";     // sha1, sha256, sha384, sha512
-  std::string_view pcr10;               // the quoted PCR 10, raw, of the bank's size
-  std::optional<uint32_t> reset_count;  // the quote's resetCount, when known
+  std::string_view log;              // the list from entry `first_entry` on
+  uint64_t first_entry = 0;          // Keylime's ima_ml_entry: index of the log's first entry
+  std::string_view bank = "sha256";  // sha1, sha256, sha384, sha512
+  std::string_view pcr10;            // the quoted PCR 10, raw, of the bank's size
+  // Anything that changes when the machine reboots, when known: the quote's
+  // TPM resetCount, or the `boottime` a Keylime agent reports.
+  std::optional<uint64_t> boot_marker;
   std::vector<std::string> boot_aggregates;  // more accepted boot_aggregate digests (raw)
 };
 
@@ -84,7 +96,7 @@ struct ImaSummary {
   uint64_t entries_appraised = 0;
   uint64_t entries_passed = 0;
   uint64_t files_measured = 0;  // file entries (not ima-buf, not boot_aggregate)
-  uint64_t excluded = 0;  // passed only because an exclude pattern matched
+  uint64_t excluded = 0;        // passed only because an exclude pattern matched
   uint64_t signatures_verified = 0;
   uint64_t violations = 0;
   uint64_t keys_learned = 0;
