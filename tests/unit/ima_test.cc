@@ -387,6 +387,32 @@ TEST_F(ImaTest, KeyringLearnedFromImaBuf) {
                                                     "ima.validator.ima-sig.invalid_signature"}));
 }
 
+TEST_F(ImaTest, StateRoundTripsAsJsonAndClaims) {
+  ImaSigner signer(dir_.path(), "ec");
+  ASSERT_TRUE(signer.ok());
+  std::string cert = signer.CertificateDer();
+  log_.AddBuffer(".ima", cert);
+  policy_.Keyring(".ima", FileDigestOf(cert));
+  ImaAppraisal a = Appraise(*Compile(policy_.Json()), log_);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(Ar4siExecutables(a), 2);
+  a.state.boot_marker = 42;
+  std::string json = SerializeImaState(a.state);
+  Result<ImaState> back = ParseImaState(json);
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << json;
+  EXPECT_EQ(*back, a.state);
+  EXPECT_FALSE(ParseImaState("{}").ok());
+  EXPECT_FALSE(ParseImaState(json.substr(0, json.size() / 2)).ok());
+  // Claims for failures.
+  ImaAppraisal f;
+  f.failures.push_back({"ima.validation.ima-ng.not_in_allowlist", "/x", 1, 2, ""});
+  EXPECT_EQ(Ar4siExecutables(f), 33);
+  f.failures.push_back({"ima.validator.ima-sig.invalid_signature", "/y", 2, 3, ""});
+  EXPECT_EQ(Ar4siExecutables(f), 96);
+  f.failures.push_back({"ima.pcr_mismatch", "", 0, 0, ""});
+  EXPECT_EQ(Ar4siExecutables(f), 99);
+}
+
 TEST_F(ImaTest, ImaBufAgainstPolicy) {
   log_.AddBuffer("kexec-cmdline", "root=/dev/sda1 ro");
   ImaAppraisal a = Appraise(*Compile(policy_.Json()), log_);

@@ -120,6 +120,18 @@ struct ImaAppraisal {
 Result<ImaAppraisal> AppraiseImaLog(const CompiledPolicy& policy, const ImaState* previous,
                                     const AppraiseInput& in, const AppraiseOptions& options = {});
 
+// EAR's `executables` trustworthiness claim (AR4SI) for an appraisal:
+// 2 all entries approved; 33 some file or buffer unrecognized (not in the
+// policy, a violation, a foreign PCR); 96 a signature that does not verify
+// (contraindicated); 99 the list itself does not check out (PCR mismatch,
+// unparsable line, wrong template hash, no quote progress).
+int Ar4siExecutables(const ImaAppraisal& a);
+
+// The state as JSON for a store, and back. Parse refuses anything
+// Serialize would not write (InvalidArgument naming the field).
+std::string SerializeImaState(const ImaState& s);
+Result<ImaState> ParseImaState(std::string_view json);
+
 // The value the kernel extends into `bank` for `e`: H(template data), or
 // all 0xFF when the logged template hash is all zero (a violation).
 // `scratch` holds the template data (its capacity is reused).
