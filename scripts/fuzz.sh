@@ -12,7 +12,8 @@
 # Keylime quote string, its structures and the whole appraisal),
 # enacttrust_fuzz (the EnactTrust framing and the whole appraisal),
 # ima_log_fuzz (the IMA measurement list through the whole appraisal),
-# ima_policy_fuzz (runtime policy and legacy allowlist compilation).
+# ima_policy_fuzz (runtime policy and legacy allowlist compilation, the
+# stored IMA state).
 # Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
 # any target found one.
 set -euo pipefail
@@ -87,7 +88,9 @@ seed() {
       printf '{"meta": {"version": 1}, "digests": {"/bin/ls": ["%s"]}, "excludes": ["/tmp/.*"], "keyrings": {".ima": ["%s"]}, "ima": {"ignored_keyrings": ["*"], "log_hash_alg": "sha256", "dm_policy": null}, "ima-buf": {}, "verification-keys": ""}' \
         "$h64" "$h64" > "$d/policy"
       printf '%s  /bin/ls\n%s  %%keyring:.ima\n/tmp/.*\n' "$h64" "$h64" > "$d/allowlist"
-      printf '{"hashes": {"/bin/ls": ["%s"]}}' "$h64" > "$d/json-allowlist" ;;
+      printf '{"hashes": {"/bin/ls": ["%s"]}}' "$h64" > "$d/json-allowlist"
+      printf '{"next_entry":3,"bank":"sha256","pcr10":"%s","boot_id":"","boot_marker":7,"progress":[1,2],"learned_keys":[]}' \
+        "$h64" > "$d/state" ;;
   esac
 }
 

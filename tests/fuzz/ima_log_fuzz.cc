@@ -3,7 +3,8 @@
 //   - a list that replays (every line parses) and is quoted at its replayed
 //     value has no parser or PCR failure;
 //   - a clean appraisal's state resumes: the same list again skips exactly
-//     the covered entries and passes.
+//     the covered entries and passes;
+//   - every state survives its JSON round trip.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -40,6 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
   }
+  attestd::Result<ImaState> state = ParseImaState(SerializeImaState(a->state));
+  if (!state.ok() || !(*state == a->state)) __builtin_trap();
   if (a->ok()) {
     attestd::Result<ImaAppraisal> again = AppraiseImaLog(Policy(), &a->state, in);
     if (!again.ok() || !again->ok() || again->summary.reboot_detected ||

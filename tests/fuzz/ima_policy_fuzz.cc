@@ -1,6 +1,6 @@
-// libFuzzer target: the runtime policy and legacy allowlist compilers. Any
-// input must compile or be refused; a compiled policy must answer lookups
-// and appraise a small list.
+// libFuzzer target: the runtime policy and legacy allowlist compilers, and
+// the stored IMA state parser. Any input must compile or be refused; a
+// compiled policy must answer lookups and appraise a small list.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,6 +36,13 @@ void Check(const attestd::Result<attestd::ima::PolicyPtr>& p) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   Check(attestd::ima::CompileRuntimePolicy(in));
+  // The input as a stored IMA state: what parses must serialize back to
+  // an equal state.
+  attestd::Result<attestd::ima::ImaState> state = attestd::ima::ParseImaState(in);
+  if (state.ok()) {
+    auto again = attestd::ima::ParseImaState(attestd::ima::SerializeImaState(*state));
+    if (!again.ok() || !(*again == *state)) __builtin_trap();
+  }
   // Half the input as an allowlist, the rest as its exclude list.
   Check(attestd::ima::CompileAllowlist(in.substr(0, size / 2), in.substr(size / 2)));
   return 0;

@@ -73,17 +73,54 @@ bool CompiledPolicy::KeyringIgnored(std::string_view keyring) const {
 }
 
 void DigestIndex::Reserve(size_t name_bytes, size_t names) {
-  if (!index_.empty()) return;  // views into names_ must stay valid
-  names_.reserve(name_bytes);
-  index_.reserve(names);
+  names_.reserve(names_.size() + name_bytes);
+  if (2 * (used_ + names) > slots_.size()) Grow(2 * (used_ + names));
+}
+
+void DigestIndex::Grow(size_t want) {
+  size_t n = 16;
+  while (n < want) n *= 2;
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(n, Slot());
+  for (const Slot& s : old) {
+    if (s.name_offset == kEmpty) continue;
+    size_t i = std::hash<std::string_view>{}(
+                   std::string_view(names_.data() + s.name_offset, s.name_size)) &
+               (n - 1);
+    while (slots_[i].name_offset != kEmpty) i = (i + 1) & (n - 1);
+    slots_[i] = s;
+  }
+}
+
+const DigestIndex::Slot* DigestIndex::Lookup1(std::string_view name) const {
+  if (slots_.empty()) return nullptr;
+  uint64_t h = std::hash<std::string_view>{}(name);
+  uint32_t tag = static_cast<uint32_t>(h >> 32);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.name_offset == kEmpty) return nullptr;
+    if (s.tag == tag && s.name_size == name.size() &&
+        std::memcmp(names_.data() + s.name_offset, name.data(), name.size()) == 0) {
+      return &s;
+    }
+  }
 }
 
 Status DigestIndex::Add(std::string_view name, const std::vector<std::string_view>& hex) {
-  if (names_.size() + name.size() > names_.capacity()) return Internal("name arena too small");
-  Span span{static_cast<uint32_t>(digests_.size()), 0};
+  if (names_.size() + name.size() >= kEmpty || digests_.size() + hex.size() * 65 >= kEmpty) {
+    return InvalidArgument("policy tables exceed 4 GiB");
+  }
+  if (name.size() > UINT16_MAX || hex.size() > UINT16_MAX) {
+    return InvalidArgument("'" + std::string(name.substr(0, 200)) +
+                           "': name or digest list longer than 65535");
+  }
+  Slot span;
+  span.digest_offset = static_cast<uint32_t>(digests_.size());
   for (std::string_view h : hex) {
     DigestBuf d;
     if (!DecodeHex(h, &d) || d.size < 20) {
+      digests_.resize(span.digest_offset);
       return InvalidArgument("'" + std::string(name.substr(0, 200)) + "': digest '" +
                              std::string(h.substr(0, 140)) + "' is not 20 to 64 bytes of hex");
     }
@@ -91,17 +128,31 @@ Status DigestIndex::Add(std::string_view name, const std::vector<std::string_vie
     digests_.append(d.view());
     ++span.count;
   }
-  size_t at = names_.size();
+  if (const Slot* s = Lookup1(name)) {
+    Slot* w = const_cast<Slot*>(s);
+    w->digest_offset = span.digest_offset;
+    w->count = span.count;
+    return Status::Ok();
+  }
+  if (2 * (used_ + 1) > slots_.size()) Grow(2 * (used_ + 1));
+  uint64_t h = std::hash<std::string_view>{}(name);
+  span.tag = static_cast<uint32_t>(h >> 32);
+  span.name_offset = static_cast<uint32_t>(names_.size());
+  span.name_size = static_cast<uint16_t>(name.size());
   names_.append(name);
-  index_[std::string_view(names_.data() + at, name.size())] = span;
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  while (slots_[i].name_offset != kEmpty) i = (i + 1) & mask;
+  slots_[i] = span;
+  ++used_;
   return Status::Ok();
 }
 
 Lookup DigestIndex::Find(std::string_view name, std::string_view digest) const {
-  auto it = index_.find(name);
-  if (it == index_.end()) return Lookup::kNoEntry;
-  const char* p = digests_.data() + it->second.offset;
-  for (uint32_t i = 0; i < it->second.count; ++i) {
+  const Slot* s = Lookup1(name);
+  if (s == nullptr) return Lookup::kNoEntry;
+  const char* p = digests_.data() + s->digest_offset;
+  for (uint32_t i = 0; i < s->count; ++i) {
     size_t n = static_cast<uint8_t>(*p);
     if (n == digest.size() && std::memcmp(p + 1, digest.data(), n) == 0) return Lookup::kMatch;
     p += 1 + n;
@@ -110,25 +161,22 @@ Lookup DigestIndex::Find(std::string_view name, std::string_view digest) const {
 }
 
 std::string DigestIndex::Accepted(std::string_view name, size_t max) const {
-  auto it = index_.find(name);
-  if (it == index_.end()) return "";
+  const Slot* s = Lookup1(name);
+  if (s == nullptr) return "";
   std::string out;
-  const char* p = digests_.data() + it->second.offset;
-  for (uint32_t i = 0; i < it->second.count && i < max; ++i) {
+  const char* p = digests_.data() + s->digest_offset;
+  for (uint32_t i = 0; i < s->count && i < max; ++i) {
     size_t n = static_cast<uint8_t>(*p);
     if (!out.empty()) out += ",";
     out += HexEncode(std::string_view(p + 1, n));
     p += 1 + n;
   }
-  if (it->second.count > max) out += ",…";
+  if (s->count > max) out += ",…";
   return out;
 }
 
 size_t DigestIndex::ApproxBytes() const {
-  // libstdc++ nodes: next pointer, the pair, the cached hash.
-  size_t node = sizeof(void*) + sizeof(std::pair<const std::string_view, Span>) + sizeof(size_t);
-  return names_.capacity() + digests_.capacity() + index_.bucket_count() * sizeof(void*) +
-         index_.size() * node;
+  return names_.capacity() + digests_.capacity() + slots_.capacity() * sizeof(Slot);
 }
 
 Status PolicyCompiler::Table(simdjson::dom::object root, const char* field, DigestTable t) {

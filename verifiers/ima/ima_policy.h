@@ -23,7 +23,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -41,11 +40,12 @@ enum class Lookup {
   kMatch,
 };
 
-// Names (paths, keyring names) to lists of digests, in two arenas.
+// Names (paths, keyring names) to lists of digests: the bytes in two
+// arenas, an open-addressing table of offsets (with each name's hash, so a
+// probe rarely touches a name that is not the one sought).
 class DigestIndex {
  public:
-  // Capacity for `name_bytes` of names in total; views into the arena stay
-  // valid only if no more is added (Add() checks and fails beyond it).
+  // Sizes the arenas and the table for what is about to be added (a hint).
   void Reserve(size_t name_bytes, size_t names);
   // Adds `name` with the digests given as hex (20..64 bytes each). An
   // existing name gets the new digests in place of its old ones.
@@ -53,17 +53,25 @@ class DigestIndex {
   Lookup Find(std::string_view name, std::string_view digest) const;
   // Up to `max` accepted digests of `name`, hex, comma-separated.
   std::string Accepted(std::string_view name, size_t max) const;
-  size_t names() const { return index_.size(); }
+  size_t names() const { return used_; }
   size_t ApproxBytes() const;
 
  private:
-  struct Span {
-    uint32_t offset;  // into digests_: records of [size byte][bytes]
-    uint32_t count;
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {                     // 16 bytes
+    uint32_t tag = 0;               // the high half of the name's hash
+    uint32_t name_offset = kEmpty;  // into names_
+    uint32_t digest_offset = 0;     // into digests_: records of [size byte][bytes]
+    uint16_t name_size = 0;         // names are at most 65535 bytes (PATH_MAX is 4096)
+    uint16_t count = 0;             // digests of the name, at most 65535
   };
+  const Slot* Lookup1(std::string_view name) const;
+  void Grow(size_t slots);
+
   std::string names_;
   std::string digests_;
-  std::unordered_map<std::string_view, Span> index_;
+  std::vector<Slot> slots_;  // a power of two, at most half full
+  size_t used_ = 0;
 };
 
 class CompiledPolicy {
