@@ -445,6 +445,17 @@ TEST_F(ImaTest, LegacyAllowlist) {
   EXPECT_NE((*pj)->id(), (*p)->id());
 }
 
+TEST_F(ImaTest, DsseEnvelopeIsUnwrapped) {
+  std::string inner = policy_.Json();
+  std::string envelope = "{\"payload\": \"" + Base64Encode(inner) +
+                         "\", \"payloadType\": \"application/vnd.keylime+json\", "
+                         "\"signatures\": []}";
+  PolicyPtr p = Compile(envelope);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(Appraise(*p, log_).ok());
+  EXPECT_NE(p->id(), Compile(inner)->id());  // the identity is the text received
+}
+
 TEST_F(ImaTest, PolicyRefusals) {
   Result<PolicyPtr> dm = CompileRuntimePolicy(policy_.DmPolicy("{\"table\": []}").Json());
   ASSERT_FALSE(dm.ok());

@@ -55,6 +55,8 @@ class Appraiser {
                   std::string* id, std::string* reason);
   void ValidateSig(const LogEntry& e, uint64_t index, uint64_t line);
   void ValidateBuf(const LogEntry& e, uint64_t index, uint64_t line);
+  Status AppraiseFrom(LogReader* reader, uint64_t start);
+  void Conclude();
   void CheckProgress(const ImaState* prev, uint64_t start, uint64_t match_line,
                      uint64_t log_length);
   void Fail(std::string id, const LogEntry* e, uint64_t index, uint64_t line, std::string reason);
@@ -68,6 +70,8 @@ class Appraiser {
   std::string buf_;
   ImaAppraisal out_;
   bool entry_failed_ = false;
+  std::optional<uint64_t> matched_;  // entries [0, matched_) replay to the quote
+  uint64_t end_ = 0;                 // one past the last entry of the list
   std::map<std::string, Keyring, std::less<>> learned_;
   std::vector<const Keyring*> rings_;
 };
@@ -326,24 +330,36 @@ Result<ImaAppraisal> Appraiser::Run(const ImaState* previous) {
   out_.state.boot_marker = in_.boot_marker;
   out_.state.pcr10.assign(bank_.size, '\0');
   LogReader reader(in_.log);
-  uint64_t index = 0;
-  Status s = Resume(previous, &reader, &index);
+  uint64_t start = 0;
+  Status s = Resume(previous, &reader, &start);
   if (!s.ok()) return s;
-  bool resumed_partial = out_.summary.reboot_detected && in_.first_entry != 0;
+  if (out_.summary.reboot_detected && in_.first_entry != 0) {
+    // A partial list continues a boot that is over: nothing to replay.
+    Fail("ima.pcr_mismatch", nullptr, start, 0,
+         "the machine rebooted since the last attestation: the whole list is needed");
+  } else {
+    Status a = AppraiseFrom(&reader, start);
+    if (!a.ok()) return a;
+    if (matched_) CheckProgress(previous, start, *matched_ - start, end_ - start);
+  }
+  Conclude();
+  return std::move(out_);
+}
+
+// Replays and appraises the rest of the list from entry `start`, noting
+// the first prefix whose PCR 10 is the quoted one.
+Status Appraiser::AppraiseFrom(LogReader* reader, uint64_t start) {
   rings_.push_back(&policy_.tenant_keys());
   for (const auto& [name, ring] : learned_) rings_.push_back(&ring);
-
   DigestBuf pcr;
   std::memcpy(pcr.bytes, out_.state.pcr10.data(), bank_.size);
   pcr.size = bank_.size;
-  uint64_t start = index;
-  std::optional<uint64_t> matched;
-  std::string matched_pcr;
-  if (pcr.view() == in_.pcr10) matched = index;
+  if (pcr.view() == in_.pcr10) matched_ = start;
   std::string_view line;
   uint64_t line_no = 0;
   LogEntry e;
-  for (; reader.Next(&line, &line_no); ++index) {
+  uint64_t index = start;
+  for (; reader->Next(&line, &line_no); ++index) {
     ++out_.summary.entries_appraised;
     entry_failed_ = false;
     Status ps = ParseLogEntry(line, &e);
@@ -360,34 +376,33 @@ Result<ImaAppraisal> Appraiser::Run(const ImaState* previous) {
     AppraiseEntry(e, scratch_, th, index, line_no);
     if (!entry_failed_) ++out_.summary.entries_passed;
     if (e.tmpl != Template::kImaBuf && e.name != "boot_aggregate") ++out_.summary.files_measured;
-    if (!matched && pcr.view() == in_.pcr10) {
-      matched = index + 1;
-      matched_pcr.assign(pcr.view());
+    if (!matched_ && pcr.view() == in_.pcr10) {
+      matched_ = index + 1;
+      out_.state.pcr10.assign(pcr.view());
     }
   }
-  if (resumed_partial) {
-    Fail("ima.pcr_mismatch", nullptr, start, 0,
-         "the TPM was reset since the last attestation: the whole list is needed");
-  } else if (!matched) {
+  end_ = index;
+  if (!matched_) {
     Fail("ima.pcr_mismatch", nullptr, start, 0,
          "IMA measurement list does not match TPM PCR " + HexEncode(in_.pcr10) +
              ": no prefix of entries " + std::to_string(start) + ".." + std::to_string(index) +
              " replays to it (the whole list gives " + HexEncode(pcr.view()) + ")");
   }
-  if (matched && !resumed_partial) CheckProgress(previous, start, *matched - start, index - start);
-  out_.summary.quoted_entries = matched;
-  if (!out_.ok()) {
-    // As Keylime: any failure makes the next attestation start over.
-    std::optional<uint64_t> rc = out_.state.boot_marker;
-    out_.state = ImaState();
-    out_.state.bank = bank_.name;
-    out_.state.boot_marker = rc;
-    out_.state.pcr10.assign(bank_.size, '\0');
-  } else {
-    out_.state.next_entry = *matched;
-    if (*matched != start) out_.state.pcr10 = matched_pcr;
+  return Status::Ok();
+}
+
+void Appraiser::Conclude() {
+  out_.summary.quoted_entries = matched_;
+  if (out_.ok()) {
+    out_.state.next_entry = *matched_;
+    return;
   }
-  return std::move(out_);
+  // As Keylime: any failure makes the next attestation start over.
+  std::optional<uint64_t> marker = out_.state.boot_marker;
+  out_.state = ImaState();
+  out_.state.bank = bank_.name;
+  out_.state.boot_marker = marker;
+  out_.state.pcr10.assign(bank_.size, '\0');
 }
 
 }  // namespace
