@@ -292,6 +292,34 @@ TEST_F(ImaTest, TemplatesParseAndEncode) {
           "10 " + sha1 + " ima-buf sha256:" + std::string(64, 'b') + " kexec-cmdline 726f6f74", &e)
           .ok());
   EXPECT_EQ(e.buf_hex, "726f6f74");
+  // ima-ngv2: the digest's type joins its algorithm in the d-ngv2 prefix.
+  ASSERT_TRUE(
+      ParseLogEntry("10 " + sha1 + " ima-ngv2 ima:sha256:" + std::string(64, 'b') + " /v2", &e)
+          .ok());
+  EXPECT_EQ(e.digest_alg, "sha256");
+  EncodeTemplateData(e, &data);
+  std::string d32(32, '\xbb');
+  EXPECT_EQ(data,
+            std::string("\x2c\0\0\0ima:sha256:\0", 16) + d32 + std::string("\x04\0\0\0/v2\0", 8));
+  EXPECT_FALSE(
+      ParseLogEntry("10 " + sha1 + " ima-ngv2 sha256:" + std::string(64, 'b') + " /v2", &e).ok());
+  // evm-sig: empty evmsig, names with a NUL, uid/gid as 4 bytes, mode as 2.
+  ASSERT_TRUE(ParseLogEntry("10 " + sha1 + " evm-sig sha256:" + std::string(64, 'b') +
+                                " /e  security.ima 0a000000 0302 0 1000 33261",
+                            &e)
+                  .ok());
+  EncodeTemplateData(e, &data);
+  std::string want =
+      std::string("\x28\0\0\0sha256:\0", 12) + d32 + std::string("\x03\0\0\0/e\0", 7) +
+      std::string("\0\0\0\0", 4) + std::string("\x0d\0\0\0security.ima\0", 17) +
+      std::string("\x04\0\0\0\x0a\0\0\0", 8) + std::string("\x02\0\0\0\x03\x02", 6) +
+      std::string("\x04\0\0\0\0\0\0\0", 8) + std::string("\x04\0\0\0\xe8\x03\0\0", 8) +
+      std::string("\x02\0\0\0\xed\x81", 6);
+  EXPECT_EQ(HexEncode(data), HexEncode(want));
+  EXPECT_FALSE(ParseLogEntry("10 " + sha1 + " evm-sig sha256:" + std::string(64, 'b') +
+                                 " /e  security.ima 0a000000 0302 0 1000 99999",
+                             &e)
+                   .ok());
 }
 
 TEST_F(ImaTest, IncrementalAcrossThreeAttestationsAndReboot) {

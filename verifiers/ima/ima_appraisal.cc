@@ -220,7 +220,9 @@ void Appraiser::AppraiseEntry(const LogEntry& e, std::string_view data, const Di
   }
   switch (e.tmpl) {
     case Template::kIma:
-    case Template::kImaNg: {
+    case Template::kImaNg:
+    case Template::kImaNgV2:
+    case Template::kEvmSig: {  // the EVM portable signature is not checked
       std::string id, reason;
       if (!ValidateNg(e, DigestTable::kDigests, index, line, &id, &reason)) {
         Fail(std::move(id), &e, index, line, std::move(reason));
@@ -228,6 +230,7 @@ void Appraiser::AppraiseEntry(const LogEntry& e, std::string_view data, const Di
       break;
     }
     case Template::kImaSig:
+    case Template::kImaSigV2:
     case Template::kImaModsig:
       ValidateSig(e, index, line);
       break;

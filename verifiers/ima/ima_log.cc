@@ -17,17 +17,24 @@ bool Cut(std::string_view in, std::string_view* head, std::string_view* rest) {
   return true;
 }
 
-// "alg:hex", or a bare 20-byte (sha1) or 16-byte (md5) hex digest.
-Status ParseDigest(std::string_view field, LogEntry* e) {
-  size_t colon = field.find(':');
+// "alg:hex" (d-ng), "type:alg:hex" (d-ngv2, when `v2`), or a bare 20-byte
+// (sha1) or 16-byte (md5) hex digest (d).
+Status ParseDigest(std::string_view field, bool v2, LogEntry* e) {
+  size_t colon = field.rfind(':');
   std::string_view hex = field;
   e->digest_bare = colon == std::string_view::npos;
   if (!e->digest_bare) {
-    e->digest_alg = field.substr(0, colon);
+    e->digest_prefix = field.substr(0, colon);
     hex = field.substr(colon + 1);
-    if (e->digest_alg.empty() || hex.find(':') != std::string_view::npos) {
+    size_t first = e->digest_prefix.find(':');
+    bool two = first != std::string_view::npos;
+    e->digest_alg = two ? e->digest_prefix.substr(first + 1) : e->digest_prefix;
+    if (e->digest_alg.empty() || two != v2 ||
+        (two && (first == 0 || e->digest_alg.find(':') != std::string_view::npos))) {
       return InvalidArgument("malformed digest '" + std::string(field.substr(0, 80)) + "'");
     }
+  } else if (v2) {
+    return InvalidArgument("a d-ngv2 digest needs a type and an algorithm");
   }
   if (!DecodeHex(hex, &e->digest)) {
     return InvalidArgument("digest is not hex (at most 64 bytes)");
@@ -40,6 +47,37 @@ Status ParseDigest(std::string_view field, LogEntry* e) {
     } else {
       return InvalidArgument("a digest without algorithm must be sha1 or md5");
     }
+    e->digest_prefix = e->digest_alg;
+  }
+  return Status::Ok();
+}
+
+// An empty field, or a decimal number up to `max`.
+bool IsUint(std::string_view s, uint64_t max) {
+  if (s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+    if (v > max) return false;
+  }
+  return true;
+}
+
+Status ParseEvmSigFields(std::string_view rest, LogEntry* e) {
+  std::string_view* fields[] = {
+      &e->name, &e->evmsig_hex, &e->xattr_names, &e->xattr_lengths_hex, &e->xattr_values_hex,
+      &e->iuid, &e->igid};
+  for (std::string_view* f : fields) {
+    if (!Cut(rest, f, &rest)) return InvalidArgument("evm-sig needs 9 fields");
+  }
+  e->imode = rest;
+  if (!IsHex(e->evmsig_hex) || !IsHex(e->xattr_lengths_hex) || !IsHex(e->xattr_values_hex)) {
+    return InvalidArgument("an evm-sig hex field is not hex");
+  }
+  if (!IsUint(e->iuid, UINT32_MAX) || !IsUint(e->igid, UINT32_MAX) ||
+      !IsUint(e->imode, UINT16_MAX)) {
+    return InvalidArgument("evm-sig iuid, igid or imode is not a number");
   }
   return Status::Ok();
 }
@@ -50,9 +88,10 @@ void PutU32(std::string* out, size_t v) {
   out->append(b, 4);
 }
 
-void PutDigestNg(std::string* out, std::string_view alg, const DigestBuf& d) {
-  PutU32(out, alg.size() + 2 + d.size);
-  out->append(alg);
+// d-ng and d-ngv2: the prefix ("sha256", "ima:sha256"), ':', NUL, digest.
+void PutDigestNg(std::string* out, std::string_view prefix, const DigestBuf& d) {
+  PutU32(out, prefix.size() + 2 + d.size);
+  out->append(prefix);
   out->push_back(':');
   out->push_back('\0');
   out->append(d.view());
@@ -73,6 +112,33 @@ void PutHexField(std::string* out, std::string_view hex) {
   DecodeHex(hex, reinterpret_cast<uint8_t*>(out->data() + at), hex.size() / 2, &n);
 }
 
+// A decimal field as the kernel stores it: `bytes` little-endian bytes, or
+// nothing when the field is empty.
+void PutUint(std::string* out, std::string_view dec, size_t bytes) {
+  if (dec.empty()) {
+    PutU32(out, 0);
+    return;
+  }
+  uint64_t v = 0;
+  for (char c : dec) v = v * 10 + static_cast<uint64_t>(c - '0');
+  PutU32(out, bytes);
+  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void PutEvmSigFields(const LogEntry& e, std::string* out) {
+  PutHexField(out, e.evmsig_hex);
+  if (e.xattr_names.empty()) {
+    PutU32(out, 0);
+  } else {
+    PutNameNg(out, e.xattr_names);  // a string with its NUL, like n-ng
+  }
+  PutHexField(out, e.xattr_lengths_hex);
+  PutHexField(out, e.xattr_values_hex);
+  PutUint(out, e.iuid, 4);
+  PutUint(out, e.igid, 4);
+  PutUint(out, e.imode, 2);
+}
+
 }  // namespace
 
 const char* TemplateName(Template t) {
@@ -87,6 +153,12 @@ const char* TemplateName(Template t) {
       return "ima-buf";
     case Template::kImaModsig:
       return "ima-modsig";
+    case Template::kImaNgV2:
+      return "ima-ngv2";
+    case Template::kImaSigV2:
+      return "ima-sigv2";
+    case Template::kEvmSig:
+      return "evm-sig";
   }
   return "?";
 }
@@ -116,11 +188,18 @@ Status ParseLogEntry(std::string_view line, LogEntry* e) {
     e->tmpl = Template::kImaBuf;
   } else if (tmpl == "ima-modsig") {
     e->tmpl = Template::kImaModsig;
+  } else if (tmpl == "ima-ngv2") {
+    e->tmpl = Template::kImaNgV2;
+  } else if (tmpl == "ima-sigv2") {
+    e->tmpl = Template::kImaSigV2;
+  } else if (tmpl == "evm-sig") {
+    e->tmpl = Template::kEvmSig;
   } else {
     return InvalidArgument("template '" + std::string(tmpl.substr(0, 32)) + "' is not supported");
   }
   if (!Cut(rest, &digest, &rest)) return InvalidArgument("expected a digest and a name");
-  Status s = ParseDigest(digest, e);
+  bool v2 = e->tmpl == Template::kImaNgV2 || e->tmpl == Template::kImaSigV2;
+  Status s = ParseDigest(digest, v2, e);
   if (!s.ok()) return s;
   switch (e->tmpl) {
     case Template::kIma:
@@ -131,14 +210,18 @@ Status ParseLogEntry(std::string_view line, LogEntry* e) {
       e->name = rest;
       return Status::Ok();
     case Template::kImaNg:
+    case Template::kImaNgV2:
       e->name = rest;
       return Status::Ok();
+    case Template::kEvmSig:
+      return ParseEvmSigFields(rest, e);
     case Template::kImaSig:
+    case Template::kImaSigV2:
     case Template::kImaBuf: {
       std::string_view hex;
       if (!Cut(rest, &e->name, &hex)) return InvalidArgument("expected a name and a hex field");
       if (!IsHex(hex)) return InvalidArgument("signature/buffer field is not hex");
-      (e->tmpl == Template::kImaSig ? e->sig_hex : e->buf_hex) = hex;
+      (e->tmpl == Template::kImaBuf ? e->buf_hex : e->sig_hex) = hex;
       return Status::Ok();
     }
     case Template::kImaModsig: {
@@ -151,7 +234,7 @@ Status ParseLogEntry(std::string_view line, LogEntry* e) {
       }
       if (!e->modsig_digest.empty()) {
         LogEntry tmp;
-        Status ms = ParseDigest(e->modsig_digest, &tmp);
+        Status ms = ParseDigest(e->modsig_digest, false, &tmp);
         if (!ms.ok() || tmp.digest_bare) return InvalidArgument("malformed d-modsig");
       }
       return Status::Ok();
@@ -184,11 +267,15 @@ void EncodeTemplateData(const LogEntry& e, std::string* out) {
     out->append(kLegacyNameMax + 1 - e.name.size(), '\0');
     return;
   }
-  PutDigestNg(out, e.digest_alg, e.digest);
+  PutDigestNg(out, e.digest_prefix, e.digest);
   PutNameNg(out, e.name);
   switch (e.tmpl) {
     case Template::kImaSig:
+    case Template::kImaSigV2:
       PutHexField(out, e.sig_hex);
+      break;
+    case Template::kEvmSig:
+      PutEvmSigFields(e, out);
       break;
     case Template::kImaBuf:
       PutHexField(out, e.buf_hex);
@@ -199,8 +286,8 @@ void EncodeTemplateData(const LogEntry& e, std::string* out) {
         PutU32(out, 0);
       } else {
         LogEntry tmp;
-        (void)ParseDigest(e.modsig_digest, &tmp);  // checked by the parser
-        PutDigestNg(out, tmp.digest_alg, tmp.digest);
+        (void)ParseDigest(e.modsig_digest, false, &tmp);  // checked by the parser
+        PutDigestNg(out, tmp.digest_prefix, tmp.digest);
       }
       PutHexField(out, e.modsig_hex);
       break;

@@ -4,8 +4,11 @@
 // kernel hashes for an entry, rebuilt from those fields.
 //
 // Templates: ima (legacy d|n), ima-ng (d-ng|n-ng), ima-sig (d-ng|n-ng|sig),
-// ima-buf (d-ng|n-ng|buf), ima-modsig (d-ng|n-ng|sig|d-modsig|modsig).
-// evm-sig is refused (its field encodings are not rebuilt here).
+// ima-buf (d-ng|n-ng|buf), ima-modsig (d-ng|n-ng|sig|d-modsig|modsig),
+// ima-ngv2 and ima-sigv2 (d-ngv2: "ima:sha256:<hex>" or "verity:..."), and
+// evm-sig (d-ng|n-ng|evmsig|xattrnames|xattrlengths|xattrvalues|iuid|igid|
+// imode). The evm-sig encoding follows the kernel's ima_template_lib.c; no
+// real evm-sig list has been checked against it.
 // Fields are split on single spaces as Keylime does: the last field takes
 // the rest of the line, and a template with a trailing field keeps the
 // space before it even when the field is empty.
@@ -20,7 +23,16 @@
 
 namespace attestd::ima {
 
-enum class Template : uint8_t { kIma, kImaNg, kImaSig, kImaBuf, kImaModsig };
+enum class Template : uint8_t {
+  kIma,
+  kImaNg,
+  kImaSig,
+  kImaBuf,
+  kImaModsig,
+  kImaNgV2,
+  kImaSigV2,
+  kEvmSig
+};
 
 const char* TemplateName(Template t);
 
@@ -29,6 +41,7 @@ struct LogEntry {
   std::string_view pcr;                // "10" normally; checked by the appraisal
   std::string_view template_hash_hex;  // as logged
   Template tmpl = Template::kImaNg;
+  std::string_view digest_prefix;  // what precedes ":<hex>": "sha256", "ima:sha256"
   std::string_view digest_alg;     // "sha256"; "sha1"/"md5" when the log has a bare digest
   bool digest_bare = false;        // logged without "alg:" (always so for the legacy template)
   DigestBuf digest;                // the file (or buffer) digest, decoded
@@ -37,6 +50,10 @@ struct LogEntry {
   std::string_view buf_hex;        // ima-buf 'buf'
   std::string_view modsig_digest;  // ima-modsig 'd-modsig' ("alg:hex") or empty
   std::string_view modsig_hex;     // ima-modsig 'modsig' or empty
+  // evm-sig: 'evmsig' and the xattr fields as logged (hex, names, decimal);
+  // each may be empty.
+  std::string_view evmsig_hex, xattr_names, xattr_lengths_hex, xattr_values_hex;
+  std::string_view iuid, igid, imode;
 };
 
 // Parses one line (without its '\n'). Syntax only: the template is known,
