@@ -81,7 +81,9 @@ seed() {
       printf '10 %s ima-buf sha256:%s .ima 3082\n10 %s ima %s /init\n' \
         "${h64:0:40}" "$h64" "${h64:0:40}" "${h64:0:40}" > "$d/buf-legacy"
       printf '10 %s ima-modsig sha256:%s /m  sha256:%s 3082\n' \
-        "${h64:0:40}" "$h64" "$h64" > "$d/modsig" ;;
+        "${h64:0:40}" "$h64" "$h64" > "$d/modsig"
+      printf '10 %s ima-ngv2 ima:sha256:%s /v2\n10 %s evm-sig sha256:%s /e  security.ima 0a000000 0302 0 1000 33261\n' \
+        "${h64:0:40}" "$h64" "${h64:0:40}" "$h64" > "$d/v2-evm" ;;
     ima_policy_fuzz)
       local h64
       h64=$(printf 'ab%.0s' $(seq 32))

@@ -51,8 +51,7 @@ class Appraiser {
   void LoadLearnedKeys(const ImaState& prev);
   void AppraiseEntry(const LogEntry& e, std::string_view template_data, const DigestBuf& bank_hash,
                      uint64_t index, uint64_t line);
-  bool ValidateNg(const LogEntry& e, DigestTable table, uint64_t index, uint64_t line,
-                  std::string* id, std::string* reason);
+  bool ValidateNg(const LogEntry& e, DigestTable table, std::string* id, std::string* reason);
   void ValidateSig(const LogEntry& e, uint64_t index, uint64_t line);
   void ValidateBuf(const LogEntry& e, uint64_t index, uint64_t line);
   Status AppraiseFrom(LogReader* reader, uint64_t start);
@@ -89,8 +88,8 @@ void Appraiser::Fail(std::string id, const LogEntry* e, uint64_t index, uint64_t
 
 // Keylime's _validate_ima_ng: excluded paths pass; otherwise the name must
 // be in `table` with this digest. On failure *id and *reason say why.
-bool Appraiser::ValidateNg(const LogEntry& e, DigestTable table, uint64_t, uint64_t,
-                           std::string* id, std::string* reason) {
+bool Appraiser::ValidateNg(const LogEntry& e, DigestTable table, std::string* id,
+                           std::string* reason) {
   // A listed digest passes whether or not the path is excluded, so the
   // table goes first and the automaton runs only for entries it refuses.
   const DigestIndex& t = policy_.table(table);
@@ -139,7 +138,7 @@ void Appraiser::ValidateSig(const LogEntry& e, uint64_t index, uint64_t line) {
     }
   }
   std::string id, reason;
-  if (ValidateNg(e, DigestTable::kDigests, index, line, &id, &reason)) return;
+  if (ValidateNg(e, DigestTable::kDigests, &id, &reason)) return;
   if (has_sig) {
     char kid[16];
     std::snprintf(kid, sizeof kid, "0x%08x", keyid);
@@ -166,13 +165,13 @@ void Appraiser::ValidateBuf(const LogEntry& e, uint64_t index, uint64_t line) {
     return;
   }
   if (!key.ok()) {
-    if (!ValidateNg(e, DigestTable::kImaBuf, index, line, &id, &reason)) {
+    if (!ValidateNg(e, DigestTable::kImaBuf, &id, &reason)) {
       Fail(std::move(id), &e, index, line, std::move(reason));
     }
     return;
   }
   if (policy_.KeyringIgnored(e.name)) return;
-  if (!ValidateNg(e, DigestTable::kKeyrings, index, line, &id, &reason)) {
+  if (!ValidateNg(e, DigestTable::kKeyrings, &id, &reason)) {
     Fail(std::move(id), &e, index, line, std::move(reason));
     return;
   }
@@ -224,7 +223,7 @@ void Appraiser::AppraiseEntry(const LogEntry& e, std::string_view data, const Di
     case Template::kImaNgV2:
     case Template::kEvmSig: {  // the EVM portable signature is not checked
       std::string id, reason;
-      if (!ValidateNg(e, DigestTable::kDigests, index, line, &id, &reason)) {
+      if (!ValidateNg(e, DigestTable::kDigests, &id, &reason)) {
         Fail(std::move(id), &e, index, line, std::move(reason));
       }
       break;
