@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <list>
 
 #include "common/base64.h"
 #include "tests/support/ima_log.h"
@@ -273,40 +274,40 @@ TEST_F(ImaTest, UnparsableLineFailsWithItsNumber) {
 
 TEST_F(ImaTest, TemplatesParseAndEncode) {
   LogEntry e;
+  // The entry's views point into its line, which must outlive it.
+  std::list<std::string> lines;
+  auto parse = [&](std::string line) {
+    lines.push_back(std::move(line));
+    return ParseLogEntry(lines.back(), &e);
+  };
   std::string sha1(40, 'a');
-  ASSERT_TRUE(ParseLogEntry("10 " + sha1 + " ima " + sha1 + " /init", &e).ok());
+  ASSERT_TRUE(parse("10 " + sha1 + " ima " + sha1 + " /init").ok());
   EXPECT_EQ(e.tmpl, Template::kIma);
   std::string data;
   EncodeTemplateData(e, &data);
   EXPECT_EQ(data.size(), 20u + 256u);  // digest + name padded to 256
   EXPECT_EQ(data.substr(20, 6), std::string("/init\0", 6));
-  ASSERT_TRUE(ParseLogEntry("10 " + sha1 + " ima-modsig sha256:" + std::string(64, 'b') +
-                                " /m  sha256:" + std::string(64, 'c') + " 3082",
-                            &e)
+  ASSERT_TRUE(parse("10 " + sha1 + " ima-modsig sha256:" + std::string(64, 'b') +
+                    " /m  sha256:" + std::string(64, 'c') + " 3082")
                   .ok());
   EncodeTemplateData(e, &data);
   // d-ng (4+6+2+32) + n-ng (4+3) + empty sig (4) + d-modsig (4+6+2+32) + modsig (4+2)
   EXPECT_EQ(data.size(), 44u + 7u + 4u + 44u + 6u);
   ASSERT_TRUE(
-      ParseLogEntry(
-          "10 " + sha1 + " ima-buf sha256:" + std::string(64, 'b') + " kexec-cmdline 726f6f74", &e)
+      parse("10 " + sha1 + " ima-buf sha256:" + std::string(64, 'b') + " kexec-cmdline 726f6f74")
           .ok());
   EXPECT_EQ(e.buf_hex, "726f6f74");
   // ima-ngv2: the digest's type joins its algorithm in the d-ngv2 prefix.
-  ASSERT_TRUE(
-      ParseLogEntry("10 " + sha1 + " ima-ngv2 ima:sha256:" + std::string(64, 'b') + " /v2", &e)
-          .ok());
+  ASSERT_TRUE(parse("10 " + sha1 + " ima-ngv2 ima:sha256:" + std::string(64, 'b') + " /v2").ok());
   EXPECT_EQ(e.digest_alg, "sha256");
   EncodeTemplateData(e, &data);
   std::string d32(32, '\xbb');
   EXPECT_EQ(data,
             std::string("\x2c\0\0\0ima:sha256:\0", 16) + d32 + std::string("\x04\0\0\0/v2\0", 8));
-  EXPECT_FALSE(
-      ParseLogEntry("10 " + sha1 + " ima-ngv2 sha256:" + std::string(64, 'b') + " /v2", &e).ok());
+  EXPECT_FALSE(parse("10 " + sha1 + " ima-ngv2 sha256:" + std::string(64, 'b') + " /v2").ok());
   // evm-sig: empty evmsig, names with a NUL, uid/gid as 4 bytes, mode as 2.
-  ASSERT_TRUE(ParseLogEntry("10 " + sha1 + " evm-sig sha256:" + std::string(64, 'b') +
-                                " /e  security.ima 0a000000 0302 0 1000 33261",
-                            &e)
+  ASSERT_TRUE(parse("10 " + sha1 + " evm-sig sha256:" + std::string(64, 'b') +
+                    " /e  security.ima 0a000000 0302 0 1000 33261")
                   .ok());
   EncodeTemplateData(e, &data);
   std::string want =
@@ -316,9 +317,8 @@ TEST_F(ImaTest, TemplatesParseAndEncode) {
       std::string("\x04\0\0\0\0\0\0\0", 8) + std::string("\x04\0\0\0\xe8\x03\0\0", 8) +
       std::string("\x02\0\0\0\xed\x81", 6);
   EXPECT_EQ(HexEncode(data), HexEncode(want));
-  EXPECT_FALSE(ParseLogEntry("10 " + sha1 + " evm-sig sha256:" + std::string(64, 'b') +
-                                 " /e  security.ima 0a000000 0302 0 1000 99999",
-                             &e)
+  EXPECT_FALSE(parse("10 " + sha1 + " evm-sig sha256:" + std::string(64, 'b') +
+                     " /e  security.ima 0a000000 0302 0 1000 99999")
                    .ok());
 }
 
