@@ -13,11 +13,15 @@
 // PCR value there; the next appraisal takes the log from that entry on (or
 // the full log, whose covered prefix is then only replayed to recognise it)
 // and appraises the new entries only. A log that no longer starts with the
-// covered prefix, or a TPM reset count that changed, is a reboot: the list
-// is appraised from its start again. A quote that lagged behind the log
-// must catch up with that lag next time (ima.quote_progress, as Keylime's
-// check_quote_progress). Any failure resets the state (Keylime
-// does the same), so the next attestation appraises the whole log.
+// covered prefix, or a boot marker that changed, is a reboot: the list is
+// appraised from its start again (a partial list after a reboot fails with
+// ima.pcr_mismatch). A quote that lagged behind the log must catch up with
+// that lag next time (ima.quote_progress, as Keylime's
+// check_quote_progress). Any failure resets the state (Keylime does the
+// same), so the next attestation appraises the whole log.
+//
+// Thread safety: a CompiledPolicy may serve concurrent appraisals; each
+// call keeps its own hashing context and buffers.
 #pragma once
 
 #include <cstdint>
