@@ -3,8 +3,10 @@
 // event ids, PCR 10 replay, incremental state, policy formats.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <list>
+#include <thread>
 
 #include "common/base64.h"
 #include "tests/support/ima_log.h"
@@ -174,6 +176,23 @@ TEST_F(ImaTest, TamperedSignatureAndUnknownKey) {
   // Keylime's fallback: a signed file whose digest the policy lists passes.
   policy_.Digest("/opt/tampered", FileDigest(a_)).Digest("/opt/unknown-key", FileDigest(b_));
   EXPECT_TRUE(Appraise(*Compile(policy_.Json()), log_).ok());
+}
+
+TEST_F(ImaTest, OnePolicyServesConcurrentAppraisals) {
+  ImaSigner rsa(dir_.path(), "rsa");
+  ASSERT_TRUE(rsa.ok());
+  log_.AddSignedFile(a_, rsa.Sign(a_), "sha256", "/opt/signed");
+  log_.AddFile(dir_.path() + "/a.sh", "sha256", "/tmp/excluded-by-pattern");
+  PolicyPtr p = Compile(policy_.VerificationKey(rsa.PublicDer()).Exclude("/tmp/").Json());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) good += Appraise(*p, log_).ok() ? 1 : 0;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(good.load(), 200);
 }
 
 TEST_F(ImaTest, PcrMismatchTruncatedReorderedFlipped) {
