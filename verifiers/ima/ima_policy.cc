@@ -23,9 +23,10 @@ class PolicyCompiler {
   Status VerificationKeys(std::string_view json);
   DigestIndex& table(DigestTable t) { return p_->tables_[static_cast<int>(t)]; }
   Result<PolicyPtr> Finish();
+  // root[field]: names to lists of hex digests, into table `t`.
+  Status Table(simdjson::dom::object root, const char* field, DigestTable t);
 
  private:
-  Status Table(simdjson::dom::object root, const char* field, DigestTable t);
   Status Ima(simdjson::dom::object ima);
   Status CompileExcludes();
 
@@ -457,23 +458,7 @@ Result<PolicyPtr> CompileAllowlist(std::string_view allowlist, std::string_view 
     }
     // The old JSON allowlist is a runtime policy with "hashes" for "digests".
     s = c.Json(root);
-    std::vector<std::string_view> hex;
-    DigestIndex& d = c.table(DigestTable::kDigests);
-    size_t bytes = 0, count = 0;
-    for (auto kv : hashes) bytes += kv.key.size(), ++count;
-    d.Reserve(bytes, count);
-    for (auto kv : hashes) {
-      if (!s.ok()) break;
-      hex.clear();
-      simdjson::dom::array arr;
-      if (kv.value.get_array().get(arr) != SUCCESS) return InvalidArgument("allowlist: hashes");
-      for (auto h : arr) {
-        std::string_view v;
-        if (h.get_string().get(v) != SUCCESS) return InvalidArgument("allowlist: hashes");
-        hex.push_back(v);
-      }
-      s = d.Add(kv.key, hex);
-    }
+    if (s.ok()) s = c.Table(root, "hashes", DigestTable::kDigests);
   } else {
     FlatAllowlist flat = ParseFlat(allowlist);
     s = FillTable(flat.digests, &c.table(DigestTable::kDigests));
