@@ -1,6 +1,7 @@
 #include "verifiers/ima/ima_keys.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -76,6 +77,9 @@ Result<KeyWithId> LoadPublicKey(std::string_view data) {
   Pkey key;
   uint32_t keyid = 0;
   if (!FromCertificate(data, &key, &keyid)) key = FromKey(data);
+  // The parsers that did not recognise the bytes left errors on this
+  // thread's OpenSSL queue; they are expected, and must not reach later code.
+  ERR_clear_error();
   if (!key) return NotFound("not a key or certificate");
   int type = EVP_PKEY_get_base_id(key.get());
   if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
@@ -131,6 +135,8 @@ SigCheck VerifyImaSignature(std::string_view sig, std::string_view digest,
   }
   int ok = EVP_PKEY_verify(ctx.get(), b + kHdr, sig_size,
                            reinterpret_cast<const unsigned char*>(digest.data()), digest.size());
+  if (ok != 1) ERR_clear_error();  // a bad signature is an answer, not an error to keep
+
   return ok == 1 ? SigCheck::kOk : SigCheck::kBadSignature;
 }
 
