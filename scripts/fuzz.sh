@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the TPM evidence parsers with libFuzzer (clang, ASan + UBSan).
+# Fuzzes the TPM evidence and IMA parsers with libFuzzer (clang, ASan + UBSan).
 # Not part of CI. Builds in its own directory (build-fuzz, or
 # $FUZZ_BUILD_DIR) with -DATTESTD_FUZZ=ON and runs each target for
 # $FUZZ_SECONDS (default 60) from seed corpora made of the Keylime vectors
@@ -10,7 +10,10 @@
 #
 # Targets: pcrblob_fuzz (the pcrblob parser), quote_string_fuzz (the
 # Keylime quote string, its structures and the whole appraisal),
-# enacttrust_fuzz (the EnactTrust framing and the whole appraisal).
+# enacttrust_fuzz (the EnactTrust framing and the whole appraisal),
+# ima_log_fuzz (the IMA measurement list through the whole appraisal),
+# ima_policy_fuzz (runtime policy and legacy allowlist compilation, the
+# stored IMA state).
 # Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
 # any target found one.
 set -euo pipefail
@@ -20,7 +23,7 @@ build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz)
 shared="$root/../shared/vectors/keylime"
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
@@ -36,7 +39,11 @@ work="$build/fuzz-work"
 mkdir -p "$work/artifacts"
 
 # Seeds: the vectors, and quotes from a swtpm of our own (stopped by PID).
-if [ ! -f "$work/fixtures/q-rsa.quote" ]; then
+needs_tpm=0
+for t in "${targets[@]}"; do
+  case "$t" in pcrblob_fuzz|quote_string_fuzz|enacttrust_fuzz) needs_tpm=1 ;; esac
+done
+if [ "$needs_tpm" = 1 ] && [ ! -f "$work/fixtures/q-rsa.quote" ]; then
   rm -rf "$work/fixtures"
   "$root/scripts/tpm-fixtures.sh" all "$work/fixtures" >/dev/null
 fi
@@ -66,6 +73,26 @@ seed() {
       for q in rsa rsapss ecc rsa-sha1; do
         enact "$work/fixtures/q-$q.attest" "$work/fixtures/q-$q.sig" "$d/q-$q"
       done ;;
+    ima_log_fuzz)
+      local z40 h64
+      z40=$(printf '0%.0s' $(seq 40)); h64=$(printf 'ab%.0s' $(seq 32))
+      printf '10 %s ima-ng sha256:%s boot_aggregate\n10 %s ima-sig sha256:%s /bin/ls 030204aabbccdd0002abcd\n' \
+        "$z40" "$h64" "${h64:0:40}" "$h64" > "$d/ng-sig"
+      printf '10 %s ima-buf sha256:%s .ima 3082\n10 %s ima %s /init\n' \
+        "${h64:0:40}" "$h64" "${h64:0:40}" "${h64:0:40}" > "$d/buf-legacy"
+      printf '10 %s ima-modsig sha256:%s /m  sha256:%s 3082\n' \
+        "${h64:0:40}" "$h64" "$h64" > "$d/modsig"
+      printf '10 %s ima-ngv2 ima:sha256:%s /v2\n10 %s evm-sig sha256:%s /e  security.ima 0a000000 0302 0 1000 33261\n' \
+        "${h64:0:40}" "$h64" "${h64:0:40}" "$h64" > "$d/v2-evm" ;;
+    ima_policy_fuzz)
+      local h64
+      h64=$(printf 'ab%.0s' $(seq 32))
+      printf '{"meta": {"version": 1}, "digests": {"/bin/ls": ["%s"]}, "excludes": ["/tmp/.*"], "keyrings": {".ima": ["%s"]}, "ima": {"ignored_keyrings": ["*"], "log_hash_alg": "sha256", "dm_policy": null}, "ima-buf": {}, "verification-keys": ""}' \
+        "$h64" "$h64" > "$d/policy"
+      printf '%s  /bin/ls\n%s  %%keyring:.ima\n/tmp/.*\n' "$h64" "$h64" > "$d/allowlist"
+      printf '{"hashes": {"/bin/ls": ["%s"]}}' "$h64" > "$d/json-allowlist"
+      printf '{"next_entry":3,"bank":"sha256","pcr10":"%s","boot_id":"","boot_marker":7,"progress":[1,2],"learned_keys":[]}' \
+        "$h64" > "$d/state" ;;
   esac
 }
 
