@@ -87,12 +87,16 @@ std::string NodeText(uint8_t type, uint8_t sub, std::string_view d) {
     r.U16(&lun);
     return Fmt("SCSI(%" PRIu64 ",%" PRIu64 ")", pun, lun);
   }
+  if (type == 0x03 && sub == 0x05 && d.size() == 2) {  // USB: parent port, interface
+    return Fmt("USB(%" PRIu64 ",%" PRIu64 ")", static_cast<uint8_t>(d[0]),
+               static_cast<uint8_t>(d[1]));
+  }
   if (type == 0x03 && sub == 0x12 && d.size() == 6) {  // SATA
     uint16_t hba = 0, pm = 0, lun = 0;
     r.U16(&hba);
     r.U16(&pm);
     r.U16(&lun);
-    return Fmt("Sata(0x%" PRIx64 ",0x%" PRIx64 ",0x%" PRIx64 ")", hba, pm, lun);
+    return Fmt("Sata(%" PRIu64 ",%" PRIu64 ",%" PRIu64 ")", hba, pm, lun);
   }
   if (type == 0x03 && sub == 0x17 && d.size() == 12) {  // NVMe namespace
     uint32_t nsid = 0;
@@ -103,6 +107,22 @@ std::string NodeText(uint8_t type, uint8_t sub, std::string_view d) {
       eui += Fmt("%02" PRIX64, static_cast<uint8_t>(d[i]));
     }
     return Fmt("NVMe(0x%" PRIx64 ",", nsid) + eui + ")";
+  }
+  if (type == 0x03 && sub == 0x0b && d.size() == 33) {  // MAC address, interface type
+    uint8_t if_type = static_cast<uint8_t>(d[32]);
+    size_t n = if_type <= 1 ? 6 : 32;  // Ethernet / 802.3: 6 bytes are the address
+    return "MAC(" + Hex(d.substr(0, n)) + Fmt(",%" PRIu64 ")", if_type);
+  }
+  if (type == 0x03 && sub == 0x0c && d.size() >= 15) {  // IPv4: local, remote, ports, …
+    auto ip = [&](size_t at) {
+      return Fmt("%" PRIu64 ".%" PRIu64 ".", static_cast<uint8_t>(d[at]),
+                 static_cast<uint8_t>(d[at + 1])) +
+             Fmt("%" PRIu64 ".%" PRIu64, static_cast<uint8_t>(d[at + 2]),
+                 static_cast<uint8_t>(d[at + 3]));
+    };
+    uint16_t protocol = static_cast<uint8_t>(d[12]) | (static_cast<uint8_t>(d[13]) << 8);
+    return "IPv4(" + ip(4) + Fmt(",%" PRIu64 ",", protocol) + (d[14] ? "Static," : "DHCP,") +
+           ip(0) + ")";
   }
   if (type == 0x04 && sub == 0x01 && d.size() == 38) {  // hard drive partition
     uint32_t part = 0;

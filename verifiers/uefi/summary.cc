@@ -54,10 +54,11 @@ void AddApplication(const EventLog& log, const Event& e, BootSummary* out) {
 }  // namespace
 
 std::optional<bool> SecureBootEnabled(std::string_view data) {
+  // Firmware without Secure Boot support may log the variable empty;
+  // tpm2_eventlog reads that as off, as it reads any non-zero byte as on.
+  if (data.empty()) return false;
   if (data.size() != 1) return std::nullopt;
-  if (data[0] == 1) return true;
-  if (data[0] == 0) return false;
-  return std::nullopt;
+  return data[0] != 0;
 }
 
 BootSummary Summarize(const EventLog& log) {

@@ -39,8 +39,9 @@ struct BootSummary {
 
 BootSummary Summarize(const EventLog& log);
 
-// Secure Boot state from a SecureBoot variable's data: one byte, 1 → on,
-// 0 → off; nullopt otherwise.
+// Secure Boot state from a SecureBoot variable's data as tpm2_eventlog
+// reads it: empty or one zero byte → off, another single byte → on;
+// nullopt for longer data.
 std::optional<bool> SecureBootEnabled(std::string_view variable_data);
 
 }  // namespace attestd::uefi
