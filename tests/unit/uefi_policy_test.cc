@@ -187,9 +187,9 @@ TEST_F(SecureBootLog, KeyNotInTheRefstateFails) {
 TEST_F(SecureBootLog, LogFromAnotherMachineFails) {
   std::string other = ReadLog("event-postcode.bin");
   auto ids = Ids(Appraise(other, ref_, QuoteOf(other)));
-  for (const char* id :
-       {"measured_boot.scrtm_and_bios", "measured_boot.pk", "measured_boot.kek", "measured_boot.db",
-        "measured_boot.boot_applications", "measured_boot.mokdig"}) {
+  for (const char* id : {"measured_boot.scrtm_and_bios", "measured_boot.pk", "measured_boot.db",
+                         "measured_boot.dbx", "measured_boot.boot_applications",
+                         "measured_boot.initrd", "measured_boot.kernel_cmdline"}) {
     EXPECT_EQ(ids.count(id), 1u) << id;
   }
   std::string gce = ReadLog("event-gce-ubuntu-2104-log.bin");
