@@ -385,7 +385,12 @@ class ExampleEvaluator {
                                        (ref_.has_secureboot ? "" : " with the refstate's digest"));
     }
     bool cmd_ok = false;
-    if (delayed_.kernel_cmdlines.size() == 1) {
+    // std::regex recurses per character: a command line far longer than
+    // any kernel accepts (COMMAND_LINE_SIZE is 2048 on x86, 4096 at most
+    // elsewhere) could exhaust the stack, so it simply does not match.
+    constexpr size_t kMaxCmdline = 4096 + 16;
+    if (delayed_.kernel_cmdlines.size() == 1 &&
+        delayed_.kernel_cmdlines[0]->data.size() <= kMaxCmdline) {
       std::string s = EventText(delayed_.kernel_cmdlines[0]->data);
       try {
         cmd_ok = std::regex_match(s, *k.cmdline_re);
