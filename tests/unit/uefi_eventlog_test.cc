@@ -230,6 +230,36 @@ TEST(UefiEventLog, SummaryOfGce) {
             "b0a836fec2faf4a9bea0e1a5f1945bc86ddc03ac98ce0ae172ed9b1e536d7595");
 }
 
+TEST(UefiEventLogDecode, PayloadsOfRealLogs) {
+  std::string postcode = ReadData("event-postcode.bin");
+  auto log = ParseEventLog(postcode);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->events[2].type, kEvPostCode);
+  auto blob = DecodeFirmwareBlob(log->events[2].data, false);
+  ASSERT_TRUE(blob.ok());
+  EXPECT_EQ(blob->base, 0xff130000u);  // tpm2_eventlog: BlobBase, BlobLength
+  EXPECT_EQ(blob->length, 0xa7f000u);
+
+  std::string gce = ReadData("event-gce-ubuntu-2104-log.bin");
+  log = ParseEventLog(gce);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->events[22].type, kEvEfiGptEvent);
+  auto gpt = DecodeGpt(log->events[22].data);
+  ASSERT_TRUE(gpt.ok());
+  EXPECT_EQ(gpt->partition_entry_size, 128u);
+  EXPECT_GE(gpt->partitions, 2u);
+
+  std::string sdboot = ReadData("event-sd-boot-fedora37.bin");
+  log = ParseEventLog(sdboot);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->events[25].type, kEvEventTag);
+  EXPECT_TRUE(DecodeTaggedEvent(log->events[25].data).ok());
+  BootSummary s = Summarize(*log);
+  ASSERT_TRUE(s.kernel_cmdline.has_value());  // systemd-boot's UTF-16 line in PCR 12
+  EXPECT_NE(s.kernel_cmdline->find("console=ttyS0 console=tty0 efi=debug"), std::string::npos);
+  EXPECT_FALSE(s.secure_boot.value_or(true));  // logged empty: off
+}
+
 // Every prefix of a real log either parses (it ends on an event boundary)
 // or is refused with an offset no further than the cut.
 TEST(UefiEventLogMalformed, EveryTruncationOfARealLog) {

@@ -99,7 +99,8 @@ struct FirmwareBlob {
   uint64_t length = 0;
 };
 // UEFI_PLATFORM_FIRMWARE_BLOB (16 bytes) and …BLOB2 (u8 size, description,
-// base, length).
+// base, length). EV_POST_CODE carries the 16-byte form too (or, on some
+// firmware, a string such as "ACPI DATA": read it with EventText).
 Result<FirmwareBlob> DecodeFirmwareBlob(std::string_view event_data, bool blob2);
 
 struct TaggedEvent {
