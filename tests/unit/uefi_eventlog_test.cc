@@ -135,7 +135,7 @@ TEST_P(RealLogs, EventsAgreeWithTpm2Eventlog) {
     }
     if (e.type == kEvEfiBootServicesApplication) {
       ++apps;
-      auto img = DecodeImageLoad(e.data);
+      auto img = DecodeImageLoad(e.data, log->spec.uintn_size == 1);
       ASSERT_TRUE(img.ok());
       char loc[32];
       std::snprintf(loc, sizeof(loc), "0x%llx", static_cast<unsigned long long>(img->location));

@@ -69,7 +69,7 @@ Status ParseSpecId(std::string_view data, EventLog* log) {
 }
 
 // Checks the payload of the event types whose layout the spec defines.
-Status CheckPayload(const Event& e) {
+Status CheckPayload(const Event& e, bool uintn32) {
   Status s;
   switch (e.type) {
     case kEvEfiVariableDriverConfig:
@@ -81,7 +81,7 @@ Status CheckPayload(const Event& e) {
     case kEvEfiBootServicesApplication:
     case kEvEfiBootServicesDriver:
     case kEvEfiRuntimeServicesDriver: {
-      auto img = DecodeImageLoad(e.data);
+      auto img = DecodeImageLoad(e.data, uintn32);
       s = img.ok() ? CheckDevicePath(img->device_path) : img.status();
       break;
     }
@@ -179,7 +179,7 @@ Status CheckEvent(EventLog* log, const Event& e) {
     }
     return Status::Ok();
   }
-  Status s = CheckPayload(e);
+  Status s = CheckPayload(e, log->spec.uintn_size == 1);
   if (!s.ok()) {
     return Malformed(e.index, e.offset, std::string(EventTypeName(e.type)) + ": " + s.message());
   }

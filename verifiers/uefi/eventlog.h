@@ -14,8 +14,9 @@
 //   platform firmware blobs, tagged events) are checked too, so a log that
 //   parses can be decoded by eventlog_decode.h without further surprise.
 // - Nothing is copied: digests and event data are views into the caller's
-//   buffer, which must outlive the EventLog. Parsing allocates only the
-//   event vector (one slot per event, no per-event heap allocation).
+//   buffer, which must outlive the EventLog. Parsing allocates the event
+//   vector once (one slot per event); per event, at most a variable name
+//   longer than the short-string buffer (15 bytes).
 // - No function here throws.
 #pragma once
 

@@ -246,14 +246,21 @@ Result<SignatureData> DecodeSignatureData(std::string_view data) {
   return s;
 }
 
-Result<ImageLoad> DecodeImageLoad(std::string_view event_data) {
+Result<ImageLoad> DecodeImageLoad(std::string_view event_data, bool uintn32) {
   ByteReader r(event_data);
   ImageLoad img;
   uint64_t path_size = 0;
-  if (!r.U64(&img.location) || !r.U64(&img.length) || !r.U64(&img.link_time_address) ||
-      !r.U64(&path_size)) {
-    return InvalidArgument("UEFI_IMAGE_LOAD_EVENT truncated");
+  uint32_t length32 = 0, link32 = 0, path32 = 0;
+  bool ok = r.U64(&img.location);  // EFI_PHYSICAL_ADDRESS: always 64 bits
+  if (uintn32) {
+    ok = ok && r.U32(&length32) && r.U32(&link32) && r.U32(&path32);
+    img.length = length32;
+    img.link_time_address = link32;
+    path_size = path32;
+  } else {
+    ok = ok && r.U64(&img.length) && r.U64(&img.link_time_address) && r.U64(&path_size);
   }
+  if (!ok) return InvalidArgument("UEFI_IMAGE_LOAD_EVENT truncated");
   if (!r.Bytes(path_size, &img.device_path)) {
     return InvalidArgument("device path length " + std::to_string(path_size) +
                            " exceeds the event");

@@ -72,8 +72,9 @@ struct ImageLoad {
   uint64_t link_time_address = 0;
   std::string_view device_path;  // raw EFI_DEVICE_PATH_PROTOCOL nodes
 };
-// UEFI_IMAGE_LOAD_EVENT (UINTN fields as UINT64, as every x64/aarch64 log).
-Result<ImageLoad> DecodeImageLoad(std::string_view event_data);
+// UEFI_IMAGE_LOAD_EVENT. Its UINTN fields are UINT64 unless `uintn32` (a
+// Spec ID header with uintnSize 1: 32-bit firmware).
+Result<ImageLoad> DecodeImageLoad(std::string_view event_data, bool uintn32 = false);
 
 // Walks the nodes of a device path without rendering them: every node's
 // length must be at least 4 and fit in the path.

@@ -37,7 +37,7 @@ void AddApplication(const EventLog& log, const Event& e, BootSummary* out) {
   BootApplication app;
   app.event_index = e.index;
   app.pcr = e.pcr;
-  auto img = DecodeImageLoad(e.data);
+  auto img = DecodeImageLoad(e.data, log.spec.uintn_size == 1);
   if (img.ok()) {
     app.image_length = img->length;
     auto text = DevicePathToText(img->device_path);
