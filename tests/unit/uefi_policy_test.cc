@@ -144,6 +144,31 @@ TEST_F(SecureBootLog, DroppedKernelCommandLineFails) {
   EXPECT_EQ(ids.size(), 2u);
 }
 
+TEST_F(SecureBootLog, OrderingRulesBeyondKeylime) {
+  // Without PCR 7's separator, the authorities come "before" it.
+  std::string bad = DropEvent(log_, Find(log_, 7, kEvSeparator));
+  auto ids = Ids(Appraise(bad, ref_, quote_));
+  EXPECT_EQ(ids.count("measured_boot.separator_order"), 1u);
+  EXPECT_EQ(ids.count("measured_boot.secureboot_order"),
+            4u);  // db, SbatLevel, MokListTrusted, Shim
+  EXPECT_EQ(ids.count("measured_boot.pcr_mismatch"), 1u);
+  // A Secure Boot variable measured after the separator.
+  auto log = ParseEventLog(log_);
+  const Event& pk = log->events[5];
+  const Event& sep = log->events[Find(log_, 7, kEvSeparator)];
+  std::string pk_bytes = log_.substr(pk.offset, log->events[6].offset - pk.offset);
+  std::string moved = log_.substr(0, pk.offset) +
+                      log_.substr(log->events[6].offset,
+                                  log->events[sep.index + 1].offset - log->events[6].offset) +
+                      pk_bytes + log_.substr(log->events[sep.index + 1].offset);
+  ASSERT_EQ(moved.size(), log_.size());
+  MeasuredBootResult r = Appraise(moved, ref_, quote_);
+  ids = Ids(r);
+  EXPECT_EQ(ids.count("measured_boot.secureboot_order"), 1u) << Describe(r);
+  EXPECT_EQ(ids.count("measured_boot.pcr_mismatch"), 1u) << Describe(r);  // PCR 7's order changed
+  EXPECT_EQ(ids.size(), 2u) << Describe(r);
+}
+
 TEST_F(SecureBootLog, ChangedKernelCommandLineFails) {
   // In the log (same length, so only the policy notices, not the framing)…
   std::string bad = log_;
