@@ -80,10 +80,11 @@ status=0
 for t in "${targets[@]}"; do
   seed "$t"
   echo "== $t: ${seconds}s, $(ls "$work/corpus-$t" | wc -l) files in corpus"
+  # $FUZZ_MAX_LEN caps input size (default: the largest seed). For
+  # eventlog_fuzz, 4096 runs ~2.5x faster but reaches less code (whole logs
+  # are needed to reach the kernel checks of the policy).
   extra=()
-  # Real logs reach 34 KB; 4 KB inputs (a header and a few dozen events)
-  # run four times faster and still cover every decoder.
-  [ "$t" = eventlog_fuzz ] && extra=(-max_len=4096)
+  [ -n "${FUZZ_MAX_LEN:-}" ] && extra=(-max_len="$FUZZ_MAX_LEN")
   if ! "$build/tests/$t" "$work/corpus-$t" -max_total_time="$seconds" -print_final_stats=1 "${extra[@]}" \
       -artifact_prefix="$work/artifacts/$t-" -close_fd_mask=3 2> "$work/$t.log"; then
     echo "!! $t found a crash: see $work/$t.log and $work/artifacts/"
