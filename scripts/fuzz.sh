@@ -26,7 +26,7 @@ seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz)
-shared="$root/../shared/vectors/keylime"
+vectors="$root/tests/data/keylime"
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
 
@@ -60,18 +60,18 @@ seed() {
   mkdir -p "$d"
   case "$t" in
     pcrblob_fuzz)
-      cp "$shared/A_tpm_util_test_checkquote/quote_pcrblob.bin" "$d/a"
-      cp "$shared/B_test-data_files_emulator/quotepcr.out" "$d/b"
-      tr -d '\n' < "$shared/C_rust-keylime_test-quote_parse_only/keylime_quote_string.txt" |
+      cp "$vectors/A_tpm_util_test_checkquote/quote_pcrblob.bin" "$d/a"
+      cp "$vectors/B_test-data_files_emulator/quotepcr.out" "$d/b"
+      tr -d '\n' < "$vectors/C_rust-keylime_test-quote_parse_only/keylime_quote_string.txt" |
         cut -d: -f3 | base64 -d > "$d/c"
       for f in "$work"/fixtures/q-*.pcrs; do cp "$f" "$d/$(basename "$f")"; done ;;
     quote_string_fuzz)
       for v in A_tpm_util_test_checkquote B_test-data_files_emulator C_rust-keylime_test-quote_parse_only; do
-        tr -d '\n' < "$shared/$v/keylime_quote_string.txt" > "$d/${v%%_*}"
+        tr -d '\n' < "$vectors/$v/keylime_quote_string.txt" > "$d/${v%%_*}"
       done
       for f in "$work"/fixtures/q-*.quote; do cp "$f" "$d/$(basename "$f")"; done ;;
     enacttrust_fuzz)
-      enact "$shared/B_test-data_files_emulator/quote.out" "$shared/B_test-data_files_emulator/quotesig.out" "$d/b"
+      enact "$vectors/B_test-data_files_emulator/quote.out" "$vectors/B_test-data_files_emulator/quotesig.out" "$d/b"
       for q in rsa rsapss ecc rsa-sha1; do
         enact "$work/fixtures/q-$q.attest" "$work/fixtures/q-$q.sig" "$d/q-$q"
       done ;;

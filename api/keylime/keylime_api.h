@@ -1,6 +1,6 @@
 // Keylime API plumbing shared by the registrar and verifier listeners.
 //
-// What it promises (shared/spec/keylime.md):
+// What it promises (docs/keylime-compatibility.md):
 // - Every v2 body is the envelope {"code": N, "status": "...", "results": {...}}
 //   with `code` equal to the HTTP status (the tenant reads the body's code).
 //   Errors keep the envelope, including the router's 404/405/413/500.

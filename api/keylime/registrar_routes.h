@@ -1,4 +1,4 @@
-// The Keylime-compatible registrar's two route tables (shared/spec/keylime.md,
+// The Keylime-compatible registrar's two route tables (docs/keylime-compatibility.md,
 // "Registrar"), in the Keylime envelope under every versioned prefix:
 //
 // public listener (agents, plain HTTP allowed):

@@ -1,4 +1,4 @@
-// The Keylime-compatible verifier's route table (shared/spec/keylime.md,
+// The Keylime-compatible verifier's route table (docs/keylime-compatibility.md,
 // "Verifier (v2.x)"), in the Keylime envelope under the v2 prefixes, on its
 // own listener (mTLS unless --insecure-verifier):
 //   GET /version

@@ -34,7 +34,7 @@ std::string ReadFileOrEmpty(const std::string& path) {
 }
 
 std::string KeylimeVector(const std::string& dir, const std::string& file) {
-  return ReadFileOrEmpty(std::string(ATTESTD_SHARED_DIR) + "/vectors/keylime/" + dir + "/" + file);
+  return ReadFileOrEmpty(std::string(ATTESTD_TEST_DATA_DIR) + "/keylime/" + dir + "/" + file);
 }
 
 std::string KeylimeQuoteString(const std::string& attest, const std::string& sig,

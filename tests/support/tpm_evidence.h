@@ -1,4 +1,4 @@
-// Building TPM evidence in tests: the Keylime vectors from shared/vectors,
+// Building TPM evidence in tests: the Keylime vectors from tests/data/keylime,
 // the two wire forms, and helpers to look into an Appraisal.
 #pragma once
 
@@ -13,7 +13,7 @@ namespace attestd::testing {
 
 // The whole file; aborts the test (ADD_FAILURE, empty result) when unreadable.
 std::string ReadFileOrEmpty(const std::string& path);
-// shared/vectors/keylime/<dir>/<file>.
+// tests/data/keylime/<dir>/<file>.
 std::string KeylimeVector(const std::string& dir, const std::string& file);
 
 inline constexpr char kVectorA[] = "A_tpm_util_test_checkquote";

@@ -1,5 +1,5 @@
 // MakeCredential and the EK helpers against Keylime's public vectors
-// (shared/vectors/keylime M and B) and a software ActivateCredential.
+// (tests/data/keylime M and B) and a software ActivateCredential.
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -21,7 +21,7 @@ namespace attestd::tpm {
 namespace {
 
 std::string ReadVector(const std::string& dir, const std::string& file) {
-  std::ifstream in(std::string(ATTESTD_SHARED_DIR) + "/vectors/keylime/" + dir + "/" + file,
+  std::ifstream in(std::string(ATTESTD_TEST_DATA_DIR) + "/keylime/" + dir + "/" + file,
                    std::ios::binary);
   EXPECT_TRUE(in) << dir << "/" << file;
   std::stringstream ss;

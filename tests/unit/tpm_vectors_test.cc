@@ -1,4 +1,4 @@
-// The TPM quote verifier against Keylime's public vectors (shared/vectors):
+// The TPM quote verifier against Keylime's public vectors (tests/data/keylime):
 // A and B valid, the five negative mutations of A, C parse-only, and the
 // EnactTrust form rebuilt from B.
 #include <gtest/gtest.h>

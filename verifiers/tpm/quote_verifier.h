@@ -1,5 +1,5 @@
 // The TPM 2.0 quote verifier: appraises a quote exactly as
-// shared/spec/tpm-evidence.md states, for both evidence media types.
+// docs/evidence-formats.md states, for both evidence media types.
 //
 // An appraisal is a pipeline of steps, in this order, each with its failure
 // event ids; every failure's context names its step (`"step": "<name>"`):
