@@ -105,7 +105,8 @@ class ChallengeResponseApi {
     w.Key("media-types").StringArray(service_->Accept());
     w.Key("version").String(options_.version);
     w.Key("service-state").String(up ? "READY" : "DOWN");
-    if (const ResultSigner* signer = service_->signer()) w.Key("ear-verification-key").Raw(signer->jwk());
+    if (const ResultSigner* signer = service_->signer())
+      w.Key("ear-verification-key").Raw(signer->jwk());
     w.Key("api-endpoints").BeginObject();
     w.Key("newChallengeResponseSession").String(std::string(kBase) + "/newSession");
     w.EndObject();
@@ -133,9 +134,7 @@ class ChallengeResponseApi {
     return resp;
   }
 
-  HttpResponse Healthz(const HttpRequest&) const {
-    return PlainJson(200, R"({"status":"ok"})");
-  }
+  HttpResponse Healthz(const HttpRequest&) const { return PlainJson(200, R"({"status":"ok"})"); }
 
   HttpResponse Readyz(const HttpRequest&) const {
     Status st = service_->store().Ping();

@@ -86,7 +86,8 @@ void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> do
   for (const Route& r : routes_) {
     if (!Match(r, segs, nullptr)) continue;
     if (r.method != request.method) {
-      if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+      if (allow.find(r.method) == std::string::npos)
+        allow += (allow.empty() ? "" : ", ") + r.method;
       continue;
     }
     Match(r, segs, &request);

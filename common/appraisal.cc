@@ -6,10 +6,14 @@ namespace attestd {
 
 const char* EarStatusName(EarStatus s) {
   switch (s) {
-    case EarStatus::kNone: return "none";
-    case EarStatus::kAffirming: return "affirming";
-    case EarStatus::kWarning: return "warning";
-    case EarStatus::kContraindicated: return "contraindicated";
+    case EarStatus::kNone:
+      return "none";
+    case EarStatus::kAffirming:
+      return "affirming";
+    case EarStatus::kWarning:
+      return "warning";
+    case EarStatus::kContraindicated:
+      return "contraindicated";
   }
   return "none";
 }

@@ -20,8 +20,10 @@ std::string Base64UrlEncode(std::string_view bytes) {
   std::string s = Base64Encode(bytes);
   while (!s.empty() && s.back() == '=') s.pop_back();
   for (char& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return s;
 }
@@ -75,7 +77,8 @@ std::optional<std::string> DecodeUnpadded(std::string_view body, uint32_t allowe
   char* o = out.data();
   uint32_t seen = 0;
   for (; in < full_end; in += 4, o += 3) {
-    uint32_t v = At(kDecode0, in) | At(kDecode1, in + 1) | At(kDecode2, in + 2) | At(kDecode3, in + 3);
+    uint32_t v =
+        At(kDecode0, in) | At(kDecode1, in + 1) | At(kDecode2, in + 2) | At(kDecode3, in + 3);
     seen |= v;
     o[0] = static_cast<char>(v >> 16);
     o[1] = static_cast<char>(v >> 8);

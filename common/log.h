@@ -23,9 +23,17 @@ bool LogEnabled(LogLevel level);
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 
-inline void LogDebug(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kDebug, m, f); }
-inline void LogInfo(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, m, f); }
-inline void LogWarn(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, m, f); }
-inline void LogError(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, m, f); }
+inline void LogDebug(std::string_view m, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kDebug, m, f);
+}
+inline void LogInfo(std::string_view m, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kInfo, m, f);
+}
+inline void LogWarn(std::string_view m, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kWarn, m, f);
+}
+inline void LogError(std::string_view m, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kError, m, f);
+}
 
 }  // namespace attestd

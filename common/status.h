@@ -13,16 +13,16 @@ namespace attestd {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,      // the caller's input is malformed (HTTP 400)
-  kNotFound,             // no such object, or it expired (404)
-  kConflict,             // the object is not in a state that allows this (409)
-  kPermissionDenied,     // authenticated but not allowed (403)
-  kUnauthenticated,      // missing or bad credentials (401)
-  kUnsupportedMediaType, // no verifier for this evidence type (415)
-  kTooLarge,             // input exceeds a configured bound (413)
-  kResourceExhausted,    // rate limited (429)
-  kUnavailable,          // a dependency (the store) is down; retry later (503)
-  kInternal,             // a bug or an unexpected dependency answer (500)
+  kInvalidArgument,       // the caller's input is malformed (HTTP 400)
+  kNotFound,              // no such object, or it expired (404)
+  kConflict,              // the object is not in a state that allows this (409)
+  kPermissionDenied,      // authenticated but not allowed (403)
+  kUnauthenticated,       // missing or bad credentials (401)
+  kUnsupportedMediaType,  // no verifier for this evidence type (415)
+  kTooLarge,              // input exceeds a configured bound (413)
+  kResourceExhausted,     // rate limited (429)
+  kUnavailable,           // a dependency (the store) is down; retry later (503)
+  kInternal,              // a bug or an unexpected dependency answer (500)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -44,7 +44,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
@@ -54,8 +56,8 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}   // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }

@@ -46,13 +46,19 @@ std::string_view Value::StringAt(std::string_view key) const {
 bool Value::operator==(const Value& o) const {
   if (type_ != o.type_) return false;
   switch (type_) {
-    case Type::kNull: return true;
+    case Type::kNull:
+      return true;
     case Type::kBool:
-    case Type::kInt: return int_ == o.int_;
-    case Type::kUint: return uint_ == o.uint_;
-    case Type::kString: return str_ == o.str_;
-    case Type::kList: return list_ == o.list_;
-    case Type::kMap: return map_ == o.map_;
+    case Type::kInt:
+      return int_ == o.int_;
+    case Type::kUint:
+      return uint_ == o.uint_;
+    case Type::kString:
+      return str_ == o.str_;
+    case Type::kList:
+      return list_ == o.list_;
+    case Type::kMap:
+      return map_ == o.map_;
   }
   return false;
 }

@@ -24,19 +24,19 @@ class Value {
   using Map = std::vector<std::pair<std::string, Value>>;
 
   Value() = default;
-  Value(bool b) : type_(Type::kBool), int_(b ? 1 : 0) {}                    // NOLINT
-  Value(int v) : type_(Type::kInt), int_(v) {}                              // NOLINT
-  Value(int64_t v) : type_(Type::kInt), int_(v) {}                          // NOLINT
+  Value(bool b) : type_(Type::kBool), int_(b ? 1 : 0) {}  // NOLINT
+  Value(int v) : type_(Type::kInt), int_(v) {}            // NOLINT
+  Value(int64_t v) : type_(Type::kInt), int_(v) {}        // NOLINT
   // Integers are kept in one canonical form (kInt whenever the value fits in
   // int64), so a Value read back from JSON equals the one written.
-  Value(uint64_t v)                                                         // NOLINT
+  Value(uint64_t v)  // NOLINT
       : type_(v <= static_cast<uint64_t>(INT64_MAX) ? Type::kInt : Type::kUint),
         int_(static_cast<int64_t>(v)),
         uint_(v) {}
-  Value(uint32_t v) : type_(Type::kInt), int_(v) {}                         // NOLINT
-  Value(std::string s) : type_(Type::kString), str_(std::move(s)) {}        // NOLINT
-  Value(std::string_view s) : type_(Type::kString), str_(s) {}              // NOLINT
-  Value(const char* s) : type_(Type::kString), str_(s) {}                   // NOLINT
+  Value(uint32_t v) : type_(Type::kInt), int_(v) {}                   // NOLINT
+  Value(std::string s) : type_(Type::kString), str_(std::move(s)) {}  // NOLINT
+  Value(std::string_view s) : type_(Type::kString), str_(s) {}        // NOLINT
+  Value(const char* s) : type_(Type::kString), str_(s) {}             // NOLINT
 
   static Value MakeList() { return Value(Type::kList); }
   static Value MakeMap() { return Value(Type::kMap); }

@@ -6,11 +6,21 @@ namespace attestd {
 
 void WriteValue(JsonWriter& w, const Value& v) {
   switch (v.type()) {
-    case Value::Type::kNull: w.Null(); return;
-    case Value::Type::kBool: w.Bool(v.as_bool()); return;
-    case Value::Type::kInt: w.Int(v.as_int()); return;
-    case Value::Type::kUint: w.Uint(v.as_uint()); return;
-    case Value::Type::kString: w.String(v.as_string()); return;
+    case Value::Type::kNull:
+      w.Null();
+      return;
+    case Value::Type::kBool:
+      w.Bool(v.as_bool());
+      return;
+    case Value::Type::kInt:
+      w.Int(v.as_int());
+      return;
+    case Value::Type::kUint:
+      w.Uint(v.as_uint());
+      return;
+    case Value::Type::kString:
+      w.String(v.as_string());
+      return;
     case Value::Type::kList:
       w.BeginArray();
       for (const Value& e : v.list()) WriteValue(w, e);
@@ -47,12 +57,18 @@ Value FromElement(simdjson::dom::element e) {
       for (simdjson::dom::element child : simdjson::dom::array(e)) l.Push(FromElement(child));
       return l;
     }
-    case simdjson::dom::element_type::STRING: return Value(std::string_view(e.get_string().value_unsafe()));
-    case simdjson::dom::element_type::INT64: return Value(e.get_int64().value_unsafe());
-    case simdjson::dom::element_type::UINT64: return Value(e.get_uint64().value_unsafe());
-    case simdjson::dom::element_type::DOUBLE: return Value(simdjson::minify(e));
-    case simdjson::dom::element_type::BOOL: return Value(e.get_bool().value_unsafe());
-    case simdjson::dom::element_type::NULL_VALUE: return Value();
+    case simdjson::dom::element_type::STRING:
+      return Value(std::string_view(e.get_string().value_unsafe()));
+    case simdjson::dom::element_type::INT64:
+      return Value(e.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64:
+      return Value(e.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE:
+      return Value(simdjson::minify(e));
+    case simdjson::dom::element_type::BOOL:
+      return Value(e.get_bool().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE:
+      return Value();
   }
   return Value();
 }

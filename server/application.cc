@@ -47,9 +47,10 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   if (!signer.ok()) return signer.status();
   app->signer_ = std::move(*signer);
   if (app->signer_->ephemeral()) {
-    LogWarn("no --result-key: results are signed with an ephemeral P-256 key that changes at "
-            "every start; relying parties must fetch it from /.well-known/jwks.json",
-            {{"kid", app->signer_->kid()}});
+    LogWarn(
+        "no --result-key: results are signed with an ephemeral P-256 key that changes at "
+        "every start; relying parties must fetch it from /.well-known/jwks.json",
+        {{"kid", app->signer_->kid()}});
   }
 
   SessionServiceOptions opts;
@@ -86,15 +87,17 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   return app;
 }
 
-Result<TlsMaterial> Application::ConfigureListenerTls(const std::string& file_name, const std::string& what,
-                                                     const std::string& flag,
-                                                     bool insecure, const std::string& cert,
-                                                     const std::string& key, const std::string& ca,
-                                                     api::ListenerOptions* lo) const {
+Result<TlsMaterial> Application::ConfigureListenerTls(const std::string& file_name,
+                                                      const std::string& what,
+                                                      const std::string& flag, bool insecure,
+                                                      const std::string& cert,
+                                                      const std::string& key, const std::string& ca,
+                                                      api::ListenerOptions* lo) const {
   TlsMaterial tls;
   if (insecure) {
-    LogWarn(flag + ": the " + what + " listener serves plain HTTP without client certificates; "
-            "anyone who reaches it can use its admin routes",
+    LogWarn(flag + ": the " + what +
+                " listener serves plain HTTP without client certificates; "
+                "anyone who reaches it can use its admin routes",
             {{"address", lo->address}});
     return tls;
   }
@@ -109,9 +112,10 @@ Result<TlsMaterial> Application::ConfigureListenerTls(const std::string& file_na
     auto material = EnsureTlsMaterial(config_.data_dir, file_name, {host});
     if (!material.ok()) return InvalidArgument("--data-dir: " + material.status().message());
     tls = std::move(*material);
-    LogInfo(tls.generated ? what + " TLS: generated a CA and certificates"
-                          : what + " TLS: using the generated CA and certificates",
-            {{"ca", tls.ca_cert}, {"client_cert", tls.client_cert}, {"client_key", tls.client_key}});
+    LogInfo(
+        tls.generated ? what + " TLS: generated a CA and certificates"
+                      : what + " TLS: using the generated CA and certificates",
+        {{"ca", tls.ca_cert}, {"client_cert", tls.client_cert}, {"client_key", tls.client_key}});
   }
   lo->tls_cert = tls.server_cert;
   lo->tls_key = tls.server_key;
@@ -121,7 +125,8 @@ Result<TlsMaterial> Application::ConfigureListenerTls(const std::string& file_na
 
 Status Application::CreateRegistrar() {
   const Config& config = config_;
-  if (config.registrar_listen == "none" && config.registrar_admin_listen == "none") return Status::Ok();
+  if (config.registrar_listen == "none" && config.registrar_admin_listen == "none")
+    return Status::Ok();
   RegistrarServiceOptions options;
   if (!config.tpm_cert_store.empty()) {
     auto store = tpm::EkCertificateStore::LoadDirectory(config.tpm_cert_store);
@@ -160,9 +165,9 @@ Status Application::CreateRegistrar() {
     auto router = api::MakeRegistrarAdminRouter(registrar_);
     auto observer = observer_for("registrar-admin", *router);
     api::ListenerOptions lo = listener_options("registrar-admin", config.registrar_admin_listen);
-    auto tls = ConfigureListenerTls("registrar", "registrar admin", "--insecure-registrar", config.insecure_registrar,
-                                    config.registrar_tls_cert, config.registrar_tls_key,
-                                    config.registrar_tls_ca, &lo);
+    auto tls = ConfigureListenerTls("registrar", "registrar admin", "--insecure-registrar",
+                                    config.insecure_registrar, config.registrar_tls_cert,
+                                    config.registrar_tls_key, config.registrar_tls_ca, &lo);
     if (!tls.ok()) return tls.status();
     registrar_tls_ = std::move(*tls);
     registrar_admin_http_ = std::make_unique<api::HttpServer>(lo, router, observer);
@@ -184,9 +189,9 @@ Status Application::CreateVerifier() {
   lo.threads = std::min(config_.threads, 2);
   lo.max_body = config_.max_body;
   lo.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
-  auto tls = ConfigureListenerTls("verifier", "verifier", "--insecure-verifier", config_.insecure_verifier,
-                                  config_.verifier_tls_cert, config_.verifier_tls_key,
-                                  config_.verifier_tls_ca, &lo);
+  auto tls = ConfigureListenerTls("verifier", "verifier", "--insecure-verifier",
+                                  config_.insecure_verifier, config_.verifier_tls_cert,
+                                  config_.verifier_tls_key, config_.verifier_tls_ca, &lo);
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
   auto router = api::MakeVerifierRouter(keylime_, verifier_address_);
@@ -214,14 +219,16 @@ void Application::RegisterMetrics(const std::string& listener, const api::Router
     return q ? static_cast<double>(q->Depth()) : 0.0;
   });
   std::weak_ptr<RedisPool> pool = stores_.redis;
-  m.AddGauge("attestd_store_errors_total", "Store operations that could not reach Redis.", "counter", [pool] {
-    auto p = pool.lock();
-    return p ? static_cast<double>(p->errors()) : 0.0;
-  });
-  m.AddGauge("attestd_store_reconnects_total", "Redis connections re-established.", "counter", [pool] {
-    auto p = pool.lock();
-    return p ? static_cast<double>(p->reconnects()) : 0.0;
-  });
+  m.AddGauge("attestd_store_errors_total", "Store operations that could not reach Redis.",
+             "counter", [pool] {
+               auto p = pool.lock();
+               return p ? static_cast<double>(p->errors()) : 0.0;
+             });
+  m.AddGauge("attestd_store_reconnects_total", "Redis connections re-established.", "counter",
+             [pool] {
+               auto p = pool.lock();
+               return p ? static_cast<double>(p->reconnects()) : 0.0;
+             });
 }
 
 Application::~Application() { Shutdown(std::chrono::milliseconds(2000)); }
@@ -259,7 +266,8 @@ void Application::Shutdown(std::chrono::milliseconds grace) {
     if (!drained) LogWarn("shutdown: requests still in flight after the grace period");
     http_->Stop();
   }
-  for (auto* listener : {registrar_http_.get(), registrar_admin_http_.get(), verifier_http_.get()}) {
+  for (auto* listener :
+       {registrar_http_.get(), registrar_admin_http_.get(), verifier_http_.get()}) {
     if (!listener) continue;
     listener->Drain(grace);
     listener->Stop();

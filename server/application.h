@@ -6,10 +6,10 @@
 
 #include "api/http_server.h"
 #include "api/keylime/verifier_routes.h"
-#include "service/keylime/keylime_services.h"
 #include "server/config.h"
-#include "service/registrar_service.h"
 #include "server/tls_material.h"
+#include "service/keylime/keylime_services.h"
+#include "service/registrar_service.h"
 #include "service/session_service.h"
 #include "service/worker_pool.h"
 #include "store/stores.h"
@@ -39,7 +39,9 @@ class Application {
   // Keylime registrar: bound ports (0 when the listener is off), the
   // service, and the TLS files of the admin listener (generated or given).
   int registrar_port() const { return registrar_http_ ? registrar_http_->port() : 0; }
-  int registrar_admin_port() const { return registrar_admin_http_ ? registrar_admin_http_->port() : 0; }
+  int registrar_admin_port() const {
+    return registrar_admin_http_ ? registrar_admin_http_->port() : 0;
+  }
   RegistrarService& registrar() { return *registrar_; }
   const TlsMaterial& registrar_tls() const { return registrar_tls_; }
   // Keylime verifier: bound port (0 when off) and its TLS files (none
@@ -74,7 +76,8 @@ class Application {
   std::unique_ptr<api::HttpServer> registrar_admin_http_;
   TlsMaterial registrar_tls_;
   KeylimeServices keylime_;
-  std::shared_ptr<api::ListenerAddress> verifier_address_ = std::make_shared<api::ListenerAddress>();
+  std::shared_ptr<api::ListenerAddress> verifier_address_ =
+      std::make_shared<api::ListenerAddress>();
   std::unique_ptr<api::HttpServer> verifier_http_;
   TlsMaterial verifier_tls_;
   bool stopped_ = false;

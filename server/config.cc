@@ -33,8 +33,9 @@ bool ParseSize(const std::string& text, size_t* out) {
 }
 
 po::options_description Describe(Config& c, std::string& max_body) {
-  po::options_description d("attestd options (flags, ATTESTD_<NAME> environment variables, or "
-                            "name = value lines in --config)");
+  po::options_description d(
+      "attestd options (flags, ATTESTD_<NAME> environment variables, or "
+      "name = value lines in --config)");
   // clang-format off
   d.add_options()
     ("help,h", "print this help and exit")
@@ -85,9 +86,11 @@ Status ValidateListenerTls(const std::string& name, const std::string& cert, con
     return InvalidArgument(p + "cert: " + p + "cert and " + p + "key go together");
   }
   if (!cert.empty() && ca.empty() && !insecure) {
-    return InvalidArgument(p + "ca: the " + name + " listener requires client certificates: give their CA");
+    return InvalidArgument(p + "ca: the " + name +
+                           " listener requires client certificates: give their CA");
   }
-  if (!ca.empty() && cert.empty()) return InvalidArgument(p + "ca: needs " + p + "cert and " + p + "key");
+  if (!ca.empty() && cert.empty())
+    return InvalidArgument(p + "ca: needs " + p + "cert and " + p + "key");
   for (const auto& [opt, path] : {std::pair{"cert", cert}, {"key", key}, {"ca", ca}}) {
     if (!path.empty() && !std::ifstream(path)) {
       return InvalidArgument(p + opt + ": cannot read '" + path + "'");
@@ -102,22 +105,31 @@ Status Validate(const Config& c) {
   };
   std::string host;
   int port;
-  if (!api::SplitHostPort(c.listen, &host, &port)) return bad("listen", "want host:port, got '" + c.listen + "'");
+  if (!api::SplitHostPort(c.listen, &host, &port))
+    return bad("listen", "want host:port, got '" + c.listen + "'");
   if (c.threads < 1 || c.threads > 256) return bad("threads", "must be 1..256");
   if (c.workers < 0 || c.workers > 256) return bad("workers", "must be 0..256");
   if (c.session_ttl_s < 1) return bad("session-ttl", "must be at least 1 second");
   if (c.result_retention_s < 1) return bad("result-retention", "must be at least 1 second");
-  if (c.default_nonce_size < 8 || c.default_nonce_size > 64) return bad("default-nonce-size", "must be 8..64");
+  if (c.default_nonce_size < 8 || c.default_nonce_size > 64)
+    return bad("default-nonce-size", "must be 8..64");
   if (c.max_body < 1) return bad("max-body", "must be positive");
   if (c.idle_timeout_s < 1) return bad("idle-timeout", "must be at least 1 second");
   if (c.reclaim_after_s < 1) return bad("reclaim-after", "must be at least 1 second");
-  if (c.store != "memory" && c.store.rfind("redis://", 0) != 0 && c.store.rfind("redis+unix://", 0) != 0) {
-    return bad("store", "want memory, redis://host:port/db or redis+unix:///path, got '" + c.store + "'");
+  if (c.store != "memory" && c.store.rfind("redis://", 0) != 0 &&
+      c.store.rfind("redis+unix://", 0) != 0) {
+    return bad("store",
+               "want memory, redis://host:port/db or redis+unix:///path, got '" + c.store + "'");
   }
-  if (c.tls_cert.empty() != c.tls_key.empty()) return bad("tls-cert", "--tls-cert and --tls-key go together");
-  if (!c.tls_ca.empty() && c.tls_cert.empty()) return bad("tls-ca", "needs --tls-cert and --tls-key");
-  for (const auto& [opt, path] : {std::pair{"tls-cert", c.tls_cert}, {"tls-key", c.tls_key}, {"tls-ca", c.tls_ca},
-                                  {"result-key", c.result_key}, {"result-key-previous", c.result_key_previous}}) {
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return bad("tls-cert", "--tls-cert and --tls-key go together");
+  if (!c.tls_ca.empty() && c.tls_cert.empty())
+    return bad("tls-ca", "needs --tls-cert and --tls-key");
+  for (const auto& [opt, path] : {std::pair{"tls-cert", c.tls_cert},
+                                  {"tls-key", c.tls_key},
+                                  {"tls-ca", c.tls_ca},
+                                  {"result-key", c.result_key},
+                                  {"result-key-previous", c.result_key_previous}}) {
     if (!path.empty() && !std::ifstream(path)) return bad(opt, "cannot read '" + path + "'");
   }
   for (const auto& [opt, address] : {std::pair{"registrar-listen", c.registrar_listen},
@@ -139,7 +151,8 @@ Status Validate(const Config& c) {
   }
   if (c.quote_interval_s < 0) return bad("quote-interval", "must not be negative");
   LogLevel lvl;
-  if (!ParseLogLevel(c.log_level, &lvl)) return bad("log-level", "want debug, info, warn, error or off");
+  if (!ParseLogLevel(c.log_level, &lvl))
+    return bad("log-level", "want debug, info, warn, error or off");
   if (c.session_format != "attestd" && c.session_format != "veraison") {
     return bad("session-format", "want attestd or veraison");
   }

@@ -128,9 +128,11 @@ Result<Cert> Issue(Kind kind, const std::string& common_name, EVP_PKEY* key, X50
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);  // tolerate small clock skew
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), kind == Kind::kCa ? kCaLifetime : kLeafLifetime);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("attestd"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("attestd"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509* signer = issuer ? issuer : cert.get();
   EVP_PKEY* signer_key = issuer ? issuer_key : key;
   X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
@@ -159,11 +161,13 @@ Result<Cert> Issue(Kind kind, const std::string& common_name, EVP_PKEY* key, X50
       }
     }
     std::string san;
-    for (const std::string& h : names) san += (san.empty() ? "" : ",") + std::string(IsIpAddress(h) ? "IP:" : "DNS:") + h;
+    for (const std::string& h : names)
+      san += (san.empty() ? "" : ",") + std::string(IsIpAddress(h) ? "IP:" : "DNS:") + h;
     add(NID_subject_alt_name, san);
   }
   if (!st.ok()) return st;
-  if (X509_sign(cert.get(), signer_key, EVP_sha256()) <= 0) return Internal(OpenSslError("X509_sign"));
+  if (X509_sign(cert.get(), signer_key, EVP_sha256()) <= 0)
+    return Internal(OpenSslError("X509_sign"));
   return cert;
 }
 
@@ -194,8 +198,8 @@ bool StillGood(X509* cert, X509* ca, EVP_PKEY* ca_key) {
 }
 
 // Reuses base.{crt,key} if good, else issues a new pair.
-Status EnsureLeaf(Kind kind, const std::string& base, const std::string& cn, X509* ca, EVP_PKEY* ca_key,
-                  const std::vector<std::string>& hosts, bool* generated) {
+Status EnsureLeaf(Kind kind, const std::string& base, const std::string& cn, X509* ca,
+                  EVP_PKEY* ca_key, const std::vector<std::string>& hosts, bool* generated) {
   if (Exists(base + ".crt") && Exists(base + ".key")) {
     auto cert = ReadCert(base + ".crt");
     auto key = ReadKey(base + ".key");
@@ -250,14 +254,14 @@ Result<TlsMaterial> EnsureTlsMaterial(const std::string& data_dir, const std::st
   }
 
   const std::string server_base = dir + "/" + listener + "-server";
-  if (Status st = EnsureLeaf(Kind::kServer, server_base, "attestd " + listener, ca.get(), ca_key.get(),
-                             hosts, &out.generated);
+  if (Status st = EnsureLeaf(Kind::kServer, server_base, "attestd " + listener, ca.get(),
+                             ca_key.get(), hosts, &out.generated);
       !st.ok()) {
     return st;
   }
   const std::string client_base = dir + "/client";
-  if (Status st = EnsureLeaf(Kind::kClient, client_base, "attestd client", ca.get(), ca_key.get(), {},
-                             &out.generated);
+  if (Status st = EnsureLeaf(Kind::kClient, client_base, "attestd client", ca.get(), ca_key.get(),
+                             {}, &out.generated);
       !st.ok()) {
     return st;
   }

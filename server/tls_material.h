@@ -30,7 +30,7 @@ struct TlsMaterial {
   std::string server_key;   // PEM private key
   std::string client_cert;  // PEM client certificate for tools (tenant)
   std::string client_key;
-  bool generated = false;   // something was created on this call
+  bool generated = false;  // something was created on this call
 };
 
 // Ensures `<data_dir>/tls/{ca,<listener>-server,client}.{crt,key}` exist and

@@ -37,8 +37,8 @@ RegistrarService::RegistrarService(std::shared_ptr<RegistrarStore> store,
 bool RegistrarService::ValidAgentId(std::string_view id) {
   if (id.empty() || id.size() > 255) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '.' || c == '_';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -47,9 +47,9 @@ bool RegistrarService::ValidAgentId(std::string_view id) {
 std::string RegistrarService::AuthTag(std::string_view challenge_key, std::string_view agent_id) {
   unsigned char mac[48];
   size_t len = 0;
-  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA384", nullptr, challenge_key.data(), challenge_key.size(),
-                 reinterpret_cast<const unsigned char*>(agent_id.data()), agent_id.size(), mac, sizeof mac,
-                 &len)) {
+  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA384", nullptr, challenge_key.data(),
+                 challenge_key.size(), reinterpret_cast<const unsigned char*>(agent_id.data()),
+                 agent_id.size(), mac, sizeof mac, &len)) {
     ERR_clear_error();
     return "";
   }
@@ -57,15 +57,18 @@ std::string RegistrarService::AuthTag(std::string_view challenge_key, std::strin
 }
 
 Result<std::string> RegistrarService::Register(const Registration& in) {
-  if (!ValidAgentId(in.agent_id)) return InvalidArgument("agent_id must be 1 to 255 of [A-Za-z0-9._-]");
+  if (!ValidAgentId(in.agent_id))
+    return InvalidArgument("agent_id must be 1 to 255 of [A-Za-z0-9._-]");
 
   auto ak = tpm::ParseAk(in.aik_tpm);
   if (!ak.ok()) return InvalidArgument("aik_tpm: " + ak.status().message());
   if (!(*ak)->HasAkAttributes()) {
-    return InvalidArgument("aik_tpm is not a restricted signing key (attributes 0x00050072, no decrypt)");
+    return InvalidArgument(
+        "aik_tpm is not a restricted signing key (attributes 0x00050072, no decrypt)");
   }
 
-  if (!in.ek_tpm && !in.ekcert) return InvalidArgument("ek_tpm or ekcert (the EK public key) is required");
+  if (!in.ek_tpm && !in.ekcert)
+    return InvalidArgument("ek_tpm or ekcert (the EK public key) is required");
   std::string ek_bytes;
   if (in.ek_tpm) {
     ek_bytes = *in.ek_tpm;
@@ -83,10 +86,12 @@ Result<std::string> RegistrarService::Register(const Registration& in) {
       return InvalidArgument("ekcert's public key is not ek_tpm's");
     }
     if (options_.ek_cert_store) {
-      if (Status st = options_.ek_cert_store->Verify(*in.ekcert); !st.ok()) return InvalidArgument(st.message());
+      if (Status st = options_.ek_cert_store->Verify(*in.ekcert); !st.ok())
+        return InvalidArgument(st.message());
     }
   } else if (options_.ek_cert_store) {
-    return InvalidArgument("ekcert is required: EK certificates are checked against the TPM cert store");
+    return InvalidArgument(
+        "ekcert is required: EK certificates are checked against the TPM cert store");
   }
   if (!in.mtls_cert.empty() && in.mtls_cert != "disabled" && !IsPemCertificate(in.mtls_cert)) {
     return InvalidArgument("mtls_cert is neither a PEM certificate nor \"disabled\"");
@@ -114,7 +119,8 @@ Result<std::string> RegistrarService::Register(const Registration& in) {
   auto stored = store_->Register(agent);
   if (!stored.ok()) {
     if (stored.status().code() == StatusCode::kPermissionDenied) {
-      LogWarn("registrar: re-registration with another TPM identity refused", {{"agent_id", in.agent_id}});
+      LogWarn("registrar: re-registration with another TPM identity refused",
+              {{"agent_id", in.agent_id}});
     }
     return stored.status();
   }
@@ -134,14 +140,16 @@ Status RegistrarService::Activate(std::string_view agent_id, std::string_view au
   if (!agent.ok()) return agent.status();
   if (agent->challenge_key.empty()) {
     // Already active: nothing to prove again until the next registration.
-    if (agent->active) return InvalidArgument("agent is already active; register again to re-activate");
+    if (agent->active)
+      return InvalidArgument("agent is already active; register again to re-activate");
     return InvalidArgument("agent has no pending challenge");
   }
   std::string expected = AuthTag(agent->challenge_key, agent_id);
   if (expected.empty()) return Internal("HMAC failed");
   if (!ConstantTimeEquals(expected, auth_tag)) {
     Status st = store_->DeleteIfChallenge(agent_id, agent->challenge_key);
-    if (!st.ok() && st.code() != StatusCode::kNotFound && st.code() != StatusCode::kConflict) return st;
+    if (!st.ok() && st.code() != StatusCode::kNotFound && st.code() != StatusCode::kConflict)
+      return st;
     WithdrawTrust(agent_id, agent->aik_tpm);
     LogWarn("registrar: wrong auth_tag; registration deleted", {{"agent_id", agent_id}});
     return InvalidArgument("auth_tag does not match the challenge; the registration is deleted");
@@ -184,7 +192,8 @@ Status RegistrarService::Delete(std::string_view agent_id) {
 Status RegistrarService::GrantTrust(const RegistrarAgent& agent) {
   if (!directory_) return Status::Ok();
   auto existing = directory_->Get(agent.agent_id);
-  if (existing.ok() && !existing->tpm_policy.empty()) return Status::Ok();  // verifier enrolment wins
+  if (existing.ok() && !existing->tpm_policy.empty())
+    return Status::Ok();  // verifier enrolment wins
   if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) return existing.status();
   Attester attester;
   attester.ak_tpm = agent.aik_tpm;
@@ -197,7 +206,8 @@ void RegistrarService::WithdrawTrust(std::string_view agent_id, std::string_view
   auto existing = directory_->Get(agent_id);
   if (!existing.ok() || existing->ak_tpm != aik_tpm || !existing->tpm_policy.empty()) return;
   if (Status st = directory_->Remove(agent_id); !st.ok()) {
-    LogWarn("registrar: could not withdraw trust", {{"agent_id", agent_id}, {"error", st.message()}});
+    LogWarn("registrar: could not withdraw trust",
+            {{"agent_id", agent_id}, {"error", st.message()}});
   }
 }
 

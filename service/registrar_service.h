@@ -48,12 +48,13 @@ struct Registration {
   std::optional<std::string> ekcert;  // DER; nullopt when the TPM has none
   std::string mtls_cert;              // PEM, "disabled" or empty
   std::string ip;
-  int port = 0;                       // 0: not sent
+  int port = 0;  // 0: not sent
 };
 
 class RegistrarService {
  public:
-  RegistrarService(std::shared_ptr<RegistrarStore> store, std::shared_ptr<AttesterDirectory> directory,
+  RegistrarService(std::shared_ptr<RegistrarStore> store,
+                   std::shared_ptr<AttesterDirectory> directory,
                    RegistrarServiceOptions options = {});
 
   // The credential blob (tpm2-tools layout, raw bytes) for the agent's TPM.
@@ -76,7 +77,9 @@ class RegistrarService {
   static std::string AuthTag(std::string_view challenge_key, std::string_view agent_id);
 
   // Test seam: the next registrations use this challenge instead of a random one.
-  void set_fixed_challenge_for_test(std::string challenge) { fixed_challenge_ = std::move(challenge); }
+  void set_fixed_challenge_for_test(std::string challenge) {
+    fixed_challenge_ = std::move(challenge);
+  }
 
  private:
   Status GrantTrust(const RegistrarAgent& agent);

@@ -104,7 +104,8 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
     return st;
   }
   if (options.wait_ms && *options.wait_ms > 0 && !options.respond_async) {
-    auto waited = WaitWhileProcessing(session->id, std::min(*options.wait_ms, options_.max_wait_ms));
+    auto waited =
+        WaitWhileProcessing(session->id, std::min(*options.wait_ms, options_.max_wait_ms));
     if (waited.ok()) {
       bool finished = waited->state != SessionState::kProcessing;
       return SubmitOutcome{std::move(*waited), finished};
@@ -127,14 +128,15 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
                ? appraisal.status()
                : Internal("could not appraise the evidence");
   }
-  metrics.ObserveAppraisal(session.evidence_type,
-                           appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid,
-                           secs);
+  metrics.ObserveAppraisal(
+      session.evidence_type,
+      appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid, secs);
   std::string ear;
   if (signer_) {
     auto signed_ear = signer_->Sign(*appraisal, session.nonce, NowMillis() / 1000);
     if (!signed_ear.ok()) {
-      LogError("result signing failed", {{"session", session.id}, {"error", signed_ear.status().message()}});
+      LogError("result signing failed",
+               {{"session", session.id}, {"error", signed_ear.status().message()}});
       Status st = RecordFailed(session, "could not sign the result");
       return st.ok() ? Internal("could not sign the result") : st;
     }

@@ -33,8 +33,8 @@ inline constexpr size_t kMinNonceSize = 8;
 inline constexpr size_t kMaxNonceSize = 64;
 
 struct SubmitOptions {
-  bool respond_async = false;            // Prefer: respond-async
-  std::optional<int64_t> wait_ms;        // Prefer: wait=N
+  bool respond_async = false;      // Prefer: respond-async
+  std::optional<int64_t> wait_ms;  // Prefer: wait=N
 };
 
 struct SubmitOutcome {
@@ -56,8 +56,8 @@ class SessionService {
   // `agent_id`: the Keylime agent whose push attestation this is (kept in
   // the session, handed back to the finished hook). kInvalidArgument when a
   // size is outside 8..64.
-  Result<Session> Create(const std::optional<std::string>& nonce,
-                         std::optional<size_t> nonce_size, std::string agent_id = "");
+  Result<Session> Create(const std::optional<std::string>& nonce, std::optional<size_t> nonce_size,
+                         std::string agent_id = "");
 
   Result<Session> Get(std::string_view id);
 

@@ -41,7 +41,8 @@ void WorkerPool::Run() {
       (void)queue_->Ack(w);
     } else {
       // Left unacknowledged: the queue redelivers it after the reclaim time.
-      LogWarn("queued appraisal not recorded", {{"session", w.session_id}, {"error", st.message()}});
+      LogWarn("queued appraisal not recorded",
+              {{"session", w.session_id}, {"error", st.message()}});
     }
   }
 }

@@ -225,7 +225,8 @@ Result<VerifierAgent> DecodeAgent(std::string_view json) {
   if (r.obj.at_key("attestations").get_array().get(list) == simdjson::SUCCESS) {
     for (simdjson::dom::element e : list) {
       Reader ar;
-      if (e.get_object().get(ar.obj) != simdjson::SUCCESS) return Internal("stored attestation is not an object");
+      if (e.get_object().get(ar.obj) != simdjson::SUCCESS)
+        return Internal("stored attestation is not an object");
       PushAttestation p;
       ar.Int("index", &p.index);
       ar.Str("session_id", &p.session_id);

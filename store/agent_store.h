@@ -61,16 +61,17 @@ struct CertificationKey {
 struct PushAttestation {
   int64_t index = 0;
   std::string session_id;
-  std::string stage = "awaiting_evidence";  // awaiting_evidence | evaluating_evidence | verification_complete
-  std::string evaluation = "pending";       // pending | pass | fail
-  std::string failure_reason;               // empty unless fail: a short reason for the operator
-  std::vector<Failure> failures;            // of the appraisal
+  std::string stage =
+      "awaiting_evidence";  // awaiting_evidence | evaluating_evidence | verification_complete
+  std::string evaluation = "pending";  // pending | pass | fail
+  std::string failure_reason;          // empty unless fail: a short reason for the operator
+  std::vector<Failure> failures;       // of the appraisal
   // Parameters chosen from the agent's capabilities.
-  std::string hash_algorithm;               // "sha256"; also the bank of the PCRs
-  std::string signature_scheme;             // "rsassa" | "rsapss" | "ecdsa"
-  std::vector<int> selected_pcrs;           // of bank hash_algorithm
-  CertificationKey certification_key;       // the AK, as the agent offered it
-  std::string challenge;                    // base64 of the session nonce
+  std::string hash_algorithm;          // "sha256"; also the bank of the PCRs
+  std::string signature_scheme;        // "rsassa" | "rsapss" | "ecdsa"
+  std::vector<int> selected_pcrs;      // of bank hash_algorithm
+  CertificationKey certification_key;  // the AK, as the agent offered it
+  std::string challenge;               // base64 of the session nonce
   int64_t capabilities_received_at_ms = 0;
   int64_t challenges_expire_at_ms = 0;
   int64_t evidence_received_at_ms = 0;
@@ -80,16 +81,16 @@ struct PushAttestation {
 struct VerifierAgent {
   std::string agent_id;
   AgentState operational_state = AgentState::kGetQuote;
-  bool push_model = true;       // no cloudagent_ip/port: the agent calls us
-  std::string v;                // Keylime's V key half, as sent (base64)
-  std::string ip;               // cloudagent_ip; empty in push mode
-  int port = 0;                 // cloudagent_port; 0 in push mode
-  std::string tpm_policy;       // JSON text
-  std::string ak_tpm;           // TPM2B_PUBLIC bytes
+  bool push_model = true;  // no cloudagent_ip/port: the agent calls us
+  std::string v;           // Keylime's V key half, as sent (base64)
+  std::string ip;          // cloudagent_ip; empty in push mode
+  int port = 0;            // cloudagent_port; 0 in push mode
+  std::string tpm_policy;  // JSON text
+  std::string ak_tpm;      // TPM2B_PUBLIC bytes
   std::string mtls_cert;
-  std::string runtime_policy;   // as sent (base64 of the policy), empty: none
+  std::string runtime_policy;  // as sent (base64 of the policy), empty: none
   std::string runtime_policy_name;
-  std::string mb_policy;        // JSON text, empty: none
+  std::string mb_policy;  // JSON text, empty: none
   std::string mb_policy_name;
   std::string metadata = "{}";  // JSON text
   std::string ima_sign_verification_keys;
@@ -110,9 +111,9 @@ struct VerifierAgent {
   // Push model: the open proof-of-possession session (v3 /sessions) and the
   // bearer token it issued, kept hashed.
   std::string pop_session_id;
-  std::string pop_challenge;        // raw bytes
+  std::string pop_challenge;  // raw bytes
   int64_t pop_expires_at_ms = 0;
-  std::string token_hash;           // hex SHA-256 of the token; empty: none issued
+  std::string token_hash;  // hex SHA-256 of the token; empty: none issued
   int64_t token_expires_at_ms = 0;
   // Push model: the most recent attestations, oldest first (bounded).
   int64_t next_attestation_index = 0;

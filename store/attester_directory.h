@@ -45,16 +45,16 @@ inline bool ClockAdvances(const ClockState& prev, const ClockState& next) {
 }
 
 struct Attester {
-  std::string ak_tpm;        // the AK as TPM2B_PUBLIC bytes (not base64)
-  std::string tpm_policy;    // Keylime tpm_policy JSON text; empty = no reference values
-  bool trusted = false;      // registrar-activated or enrolled; false = not to be believed
+  std::string ak_tpm;               // the AK as TPM2B_PUBLIC bytes (not base64)
+  std::string tpm_policy;           // Keylime tpm_policy JSON text; empty = no reference values
+  bool trusted = false;             // registrar-activated or enrolled; false = not to be believed
   std::optional<ClockState> clock;  // baseline; Get fills it, Put ignores it
 };
 
 // What AdvanceClock did.
 struct ClockAdvance {
-  bool advanced = false;              // the baseline is now the new state
-  std::optional<ClockState> previous; // the baseline before the call (none on first quote)
+  bool advanced = false;               // the baseline is now the new state
+  std::optional<ClockState> previous;  // the baseline before the call (none on first quote)
 };
 
 class AttesterDirectory {

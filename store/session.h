@@ -34,17 +34,17 @@ std::string EncodeSessionResult(const SessionResult& r);
 Result<SessionResult> DecodeSessionResult(std::string_view text);
 
 struct Session {
-  std::string id;                // lower-case UUID v4
-  std::string nonce;             // raw bytes, 8..64
-  int64_t expiry_ms = 0;         // when the store forgets the session (epoch ms)
+  std::string id;         // lower-case UUID v4
+  std::string nonce;      // raw bytes, 8..64
+  int64_t expiry_ms = 0;  // when the store forgets the session (epoch ms)
   SessionState state = SessionState::kWaiting;
-  std::string evidence_type;     // normalized media type, once submitted
-  std::string evidence;          // raw evidence bytes, once submitted
+  std::string evidence_type;            // normalized media type, once submitted
+  std::string evidence;                 // raw evidence bytes, once submitted
   std::optional<SessionResult> result;  // when complete
   // The Keylime agent a push attestation belongs to; empty for a relying
   // party's session.
   std::string agent_id;
-  std::string error;             // why the server could not appraise, when failed
+  std::string error;  // why the server could not appraise, when failed
 };
 
 }  // namespace attestd

@@ -17,11 +17,11 @@ namespace attestd {
 
 struct StoreOptions {
   std::string url = "memory";
-  int pool_size = 4;                 // Redis connections (sized to HTTP + worker threads)
-  int connect_timeout_ms = 500;      // per connection attempt
-  int command_timeout_ms = 2000;     // per command (blocking reads use their own)
-  int reclaim_after_ms = 30000;      // queue items idle this long are redelivered
-  std::string consumer_name;         // this instance in the queue's consumer group
+  int pool_size = 4;              // Redis connections (sized to HTTP + worker threads)
+  int connect_timeout_ms = 500;   // per connection attempt
+  int command_timeout_ms = 2000;  // per command (blocking reads use their own)
+  int reclaim_after_ms = 30000;   // queue items idle this long are redelivered
+  std::string consumer_name;      // this instance in the queue's consumer group
 };
 
 class RedisPool;

@@ -10,8 +10,21 @@ namespace {
 bool IsTokenChar(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -50,7 +63,8 @@ Status Registry::Register(std::shared_ptr<const Verifier> verifier) {
   for (const std::string& t : all) {
     std::string n = NormalizeMediaType(t);
     if (n.empty() || n != t) return InvalidArgument("media type not normalized: " + t);
-    if (by_type_.count(n) || internal_.count(n)) return Conflict("media type registered twice: " + n);
+    if (by_type_.count(n) || internal_.count(n))
+      return Conflict("media type registered twice: " + n);
   }
   for (const std::string& t : verifier->MediaTypes()) {
     by_type_[t] = verifier.get();

@@ -8,8 +8,8 @@
 namespace attestd::api::keylime {
 
 const std::vector<std::string>& SupportedVersions() {
-  static const std::vector<std::string> kVersions = {"2.0", "2.1", "2.2", "2.3", "2.4",
-                                                     "2.5", "2.6", "3.0"};
+  static const std::vector<std::string> kVersions = {"2.0", "2.1", "2.2", "2.3",
+                                                     "2.4", "2.5", "2.6", "3.0"};
   return kVersions;
 }
 
@@ -59,9 +59,12 @@ HttpResponse Version(const HttpRequest&) {
 
 bool MajorAllowed(Versions versions, std::string_view version) {
   switch (versions) {
-    case Versions::kAll: return true;
-    case Versions::kV2: return version.rfind("2.", 0) == 0;
-    case Versions::kV3: return version.rfind("3.", 0) == 0;
+    case Versions::kAll:
+      return true;
+    case Versions::kV2:
+      return version.rfind("2.", 0) == 0;
+    case Versions::kV3:
+      return version.rfind("3.", 0) == 0;
   }
   return false;
 }
@@ -102,7 +105,8 @@ Status JsonBody::Parse(std::string_view body) {
 
 Result<std::optional<std::string>> JsonBody::OptionalString(std::string_view key) const {
   simdjson::dom::element e;
-  if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return std::optional<std::string>();
+  if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null())
+    return std::optional<std::string>();
   std::string_view s;
   if (e.get_string().get(s) != simdjson::SUCCESS) {
     return InvalidArgument(std::string(key) + " must be a string");
@@ -136,7 +140,8 @@ Result<std::optional<int>> JsonBody::OptionalPort(std::string_view key) const {
   return std::optional<int>(static_cast<int>(n));
 }
 
-Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(std::string_view key) const {
+Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(
+    std::string_view key) const {
   using Out = std::optional<std::vector<std::string>>;
   simdjson::dom::element e;
   if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return Out();
@@ -157,7 +162,8 @@ Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(std
 
 Result<std::optional<std::string>> JsonBody::OptionalJsonText(std::string_view key) const {
   simdjson::dom::element e;
-  if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return std::optional<std::string>();
+  if (object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null())
+    return std::optional<std::string>();
   std::string_view s;
   if (e.get_string().get(s) == simdjson::SUCCESS) return std::optional<std::string>(std::string(s));
   return std::optional<std::string>(simdjson::minify(e));

@@ -39,7 +39,8 @@ enum class Versions { kV2, kV3, kAll };
 
 // {"code":status,"status":<status text>,"results":<results_json>}.
 // `results_json` must be a JSON object ("{}" when there is nothing).
-HttpResponse Envelope(int status, std::string_view status_text, std::string_view results_json = "{}");
+HttpResponse Envelope(int status, std::string_view status_text,
+                      std::string_view results_json = "{}");
 
 // Envelope(status, "Success") for 2xx, else Envelope(status, detail).
 HttpResponse EnvelopeError(int status, std::string_view detail);

@@ -11,8 +11,8 @@
 
 #include "api/appraisal_json.h"
 #include "api/keylime/keylime_api.h"
-#include "api/problem.h"
 #include "api/keylime/verifier_routes.h"
+#include "api/problem.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
@@ -39,7 +39,9 @@ HttpResponse JsonApiError(int status, std::string_view detail) {
   return JsonApi(status, w.Take());
 }
 
-HttpResponse JsonApiError(const Status& st) { return JsonApiError(HttpStatusFor(st.code()), st.message()); }
+HttpResponse JsonApiError(const Status& st) {
+  return JsonApiError(HttpStatusFor(st.code()), st.message());
+}
 
 // "latest" → nullopt; a decimal index; kNotFound otherwise.
 Result<std::optional<int64_t>> ParseIndex(const HttpRequest& req) {
@@ -47,7 +49,8 @@ Result<std::optional<int64_t>> ParseIndex(const HttpRequest& req) {
   if (!p || *p == "latest") return std::optional<int64_t>();
   int64_t n = 0;
   auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), n);
-  if (ec != std::errc() || end != p->data() + p->size() || n < 0) return NotFound("no such attestation");
+  if (ec != std::errc() || end != p->data() + p->size() || n < 0)
+    return NotFound("no such attestation");
   return std::optional<int64_t>(n);
 }
 
@@ -55,11 +58,13 @@ Status Bad(std::string m) { return InvalidArgument(std::move(m)); }
 
 Result<std::vector<std::string>> Strings(simdjson::dom::object obj, std::string_view key) {
   simdjson::dom::array arr;
-  if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS) return Bad(std::string(key) + " must be a list");
+  if (obj.at_key(key).get_array().get(arr) != simdjson::SUCCESS)
+    return Bad(std::string(key) + " must be a list");
   std::vector<std::string> out;
   for (simdjson::dom::element e : arr) {
     std::string_view s;
-    if (e.get_string().get(s) != simdjson::SUCCESS) return Bad(std::string(key) + " must be a list of strings");
+    if (e.get_string().get(s) != simdjson::SUCCESS)
+      return Bad(std::string(key) + " must be a list of strings");
     out.emplace_back(s);
   }
   return out;
@@ -70,8 +75,10 @@ Result<std::vector<std::string>> Strings(simdjson::dom::object obj, std::string_
 Result<simdjson::dom::object> TpmQuoteItem(const simdjson::dom::element& doc, std::string_view list,
                                            std::vector<std::string>* other_types) {
   simdjson::dom::array items;
-  if (doc.at_pointer("/data/attributes/" + std::string(list)).get_array().get(items) != simdjson::SUCCESS) {
-    return Bad("data.attributes." + std::string(list) + " must be a list (JSON:API document expected)");
+  if (doc.at_pointer("/data/attributes/" + std::string(list)).get_array().get(items) !=
+      simdjson::SUCCESS) {
+    return Bad("data.attributes." + std::string(list) +
+               " must be a list (JSON:API document expected)");
   }
   std::optional<simdjson::dom::object> quote;
   for (simdjson::dom::element item : items) {
@@ -81,7 +88,8 @@ Result<simdjson::dom::object> TpmQuoteItem(const simdjson::dom::element& doc, st
     }
     if (type == "tpm_quote") {
       simdjson::dom::object o;
-      if (item.get_object().get(o) != simdjson::SUCCESS) return Bad("tpm_quote entry must be an object");
+      if (item.get_object().get(o) != simdjson::SUCCESS)
+        return Bad("tpm_quote entry must be an object");
       quote = o;
     } else if (other_types) {
       other_types->emplace_back(type);
@@ -165,7 +173,8 @@ Result<TpmCapabilities> DecodeCapabilities(const simdjson::dom::element& doc) {
   }
   for (auto [bank, list] : subjects) {
     simdjson::dom::array arr;
-    if (list.get_array().get(arr) != simdjson::SUCCESS) return Bad("available_subjects values must be PCR lists");
+    if (list.get_array().get(arr) != simdjson::SUCCESS)
+      return Bad("available_subjects values must be PCR lists");
     std::vector<int>& pcrs = c.available_subjects[std::string(bank)];
     for (simdjson::dom::element e : arr) {
       int64_t n = 0;
@@ -192,14 +201,17 @@ Result<QuoteSubmission> DecodeSubmission(const simdjson::dom::element& doc) {
   auto item = TpmQuoteItem(doc, "evidence_collected", &others);
   if (!item.ok()) return item.status();
   QuoteSubmission q;
-  for (auto [name, out] : {std::pair{"message", &q.message}, {"signature", &q.signature},
+  for (auto [name, out] : {std::pair{"message", &q.message},
+                           {"signature", &q.signature},
                            {"subject_data", &q.subject_data}}) {
     std::string_view text;
-    if (item->at_pointer(std::string("/data/") + name).get_string().get(text) != simdjson::SUCCESS) {
+    if (item->at_pointer(std::string("/data/") + name).get_string().get(text) !=
+        simdjson::SUCCESS) {
       return Bad(std::string("tpm_quote data.") + name + " is required (base64)");
     }
     auto bytes = Base64DecodeAny(text);
-    if (!bytes || bytes->empty()) return Bad(std::string("tpm_quote data.") + name + " is not base64");
+    if (!bytes || bytes->empty())
+      return Bad(std::string("tpm_quote data.") + name + " is not base64");
     *out = std::move(*bytes);
   }
   for (const std::string& t : others) {
@@ -242,16 +254,18 @@ void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttest
     ms == 0 ? w.Null() : w.String(Time(ms));
   }
   w.EndObject();
-  w.Key("links").BeginObject().Key("self").String("/v3.0/agents/" + std::string(agent_id) + "/attestations/" +
-                                                   std::to_string(a.index));
+  w.Key("links").BeginObject().Key("self").String("/v3.0/agents/" + std::string(agent_id) +
+                                                  "/attestations/" + std::to_string(a.index));
   w.EndObject().EndObject();
 }
 
-std::string Document(std::string_view agent_id, const PushAttestation& a, std::optional<int64_t> next_s) {
+std::string Document(std::string_view agent_id, const PushAttestation& a,
+                     std::optional<int64_t> next_s) {
   JsonWriter w;
   w.BeginObject().Key("data");
   WriteAttestation(w, agent_id, a);
-  if (next_s) w.Key("meta").BeginObject().Key("seconds_to_next_attestation").Int(*next_s).EndObject();
+  if (next_s)
+    w.Key("meta").BeginObject().Key("seconds_to_next_attestation").Int(*next_s).EndObject();
   return w.EndObject().Take();
 }
 
@@ -278,13 +292,15 @@ class PushApi {
   HttpResponse BeginPop(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
+      return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
     auto pop = s_.pop->Begin(*id);
     if (!pop.ok()) return JsonApiError(pop.status());
     JsonWriter w;
-    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(pop->session_id);
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(
+        pop->session_id);
     w.Key("attributes").BeginObject().Key("agent_id").String(*id);
     w.Key("auth_requested").BeginArray().BeginObject().Key("auth_class").String("pop");
     w.Key("auth_type").String("tpm_pop").Key("chosen_parameters").BeginObject();
@@ -299,15 +315,18 @@ class PushApi {
   HttpResponse CompletePop(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
+      return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
     std::string message, signature;
     for (auto [name, out] : {std::pair{"message", &message}, {"signature", &signature}}) {
       std::string_view text;
-      if (doc.at_pointer(std::string("/data/attributes/auth_provided/0/data/") + name).get_string().get(text) !=
-          simdjson::SUCCESS) {
-        return JsonApiError(400, std::string("data.attributes.auth_provided[0].data.") + name + " is required (base64)");
+      if (doc.at_pointer(std::string("/data/attributes/auth_provided/0/data/") + name)
+              .get_string()
+              .get(text) != simdjson::SUCCESS) {
+        return JsonApiError(400, std::string("data.attributes.auth_provided[0].data.") + name +
+                                     " is required (base64)");
       }
       auto bytes = Base64DecodeAny(text);
       if (!bytes || bytes->empty()) return JsonApiError(400, std::string(name) + " is not base64");
@@ -317,7 +336,8 @@ class PushApi {
     auto token = s_.pop->Complete(session_id, *id, message, signature);
     if (!token.ok()) return JsonApiError(token.status());
     JsonWriter w;
-    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(session_id);
+    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(
+        session_id);
     w.Key("attributes").BeginObject().Key("agent_id").String(*id).Key("evaluation").String("pass");
     w.Key("token").String(token->token).Key("token_expires_at").String(Time(token->expires_at_ms));
     w.EndObject().EndObject().EndObject();
@@ -325,7 +345,8 @@ class PushApi {
   }
 
   // Every attestation route: the agent's bearer token first.
-  HttpResponse Authorized(const HttpRequest& req, HttpResponse (PushApi::*route)(const HttpRequest&) const) const {
+  HttpResponse Authorized(const HttpRequest& req,
+                          HttpResponse (PushApi::*route)(const HttpRequest&) const) const {
     Status st = s_.pop->Authorize(req.params.at("id"), BearerToken(req));
     if (!st.ok()) {
       HttpResponse r = JsonApiError(st);
@@ -338,7 +359,8 @@ class PushApi {
   HttpResponse Begin(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
+      return JsonApiError(400, "the body is not valid JSON");
     auto caps = DecodeCapabilities(doc);
     if (!caps.ok()) return JsonApiError(caps.status());
     const std::string& id = req.params.at("id");
@@ -359,7 +381,8 @@ class PushApi {
     if (!index.ok()) return JsonApiError(index.status());
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) return JsonApiError(400, "the body is not valid JSON");
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
+      return JsonApiError(400, "the body is not valid JSON");
     auto submission = DecodeSubmission(doc);
     if (!submission.ok()) return JsonApiError(submission.status());
     const std::string& id = req.params.at("id");
@@ -395,14 +418,16 @@ class PushApi {
 
 void AddVerifierPushRoutes(Router& router, const KeylimeServices& services) {
   auto api = std::make_shared<PushApi>(services);
-  auto add = [&](const char* method, const char* suffix, HttpResponse (PushApi::*member)(const HttpRequest&) const) {
+  auto add = [&](const char* method, const char* suffix,
+                 HttpResponse (PushApi::*member)(const HttpRequest&) const) {
     keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
                                [api, member](const HttpRequest& r) { return ((*api).*member)(r); });
   };
   auto add_authorized = [&](const char* method, const char* suffix,
                             HttpResponse (PushApi::*member)(const HttpRequest&) const) {
-    keylime::AddVersionedRoute(router, method, suffix, keylime::Versions::kV3,
-                               [api, member](const HttpRequest& r) { return api->Authorized(r, member); });
+    keylime::AddVersionedRoute(
+        router, method, suffix, keylime::Versions::kV3,
+        [api, member](const HttpRequest& r) { return api->Authorized(r, member); });
   };
   add("POST", "/sessions", &PushApi::BeginPop);
   add("PATCH", "/sessions/:session", &PushApi::CompletePop);

@@ -29,7 +29,8 @@ Result<Registration> DecodeRegistration(const HttpRequest& req) {
   if (!body_id.ok()) return body_id.status();
   auto path_id = req.param("id");
   if (path_id) {
-    if (*body_id && **body_id != *path_id) return InvalidArgument("agent_id in the body differs from the path");
+    if (*body_id && **body_id != *path_id)
+      return InvalidArgument("agent_id in the body differs from the path");
     r.agent_id = std::string(*path_id);
   } else {
     if (!*body_id) return InvalidArgument("agent_id is required");

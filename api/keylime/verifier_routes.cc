@@ -36,37 +36,50 @@ struct AgentDecoder {
   void Str(std::string_view key, std::string* out, bool required = false) {
     if (!status.ok()) return;
     auto v = body.OptionalString(key);
-    if (!v.ok()) status = v.status();
-    else if (*v) *out = std::move(**v);
-    else if (required) status = InvalidArgument(std::string(key) + " is required");
+    if (!v.ok())
+      status = v.status();
+    else if (*v)
+      *out = std::move(**v);
+    else if (required)
+      status = InvalidArgument(std::string(key) + " is required");
   }
   void Json(std::string_view key, std::string* out, bool required = false) {
     if (!status.ok()) return;
     auto v = body.OptionalJsonText(key);
-    if (!v.ok()) status = v.status();
-    else if (*v) *out = std::move(**v);
-    else if (required) status = InvalidArgument(std::string(key) + " is required");
+    if (!v.ok())
+      status = v.status();
+    else if (*v)
+      *out = std::move(**v);
+    else if (required)
+      status = InvalidArgument(std::string(key) + " is required");
   }
   void List(std::string_view key, std::vector<std::string>* out) {
     if (!status.ok()) return;
     auto v = body.OptionalStringList(key);
-    if (!v.ok()) status = v.status();
-    else if (*v) *out = std::move(**v);
-    else status = InvalidArgument(std::string(key) + " is required");
+    if (!v.ok())
+      status = v.status();
+    else if (*v)
+      *out = std::move(**v);
+    else
+      status = InvalidArgument(std::string(key) + " is required");
   }
   void Bytes(std::string_view key, std::string* out) {
     std::string text;
     Str(key, &text, true);
     if (!status.ok()) return;
     auto bytes = Base64DecodeAny(text);
-    if (!bytes || bytes->empty()) status = InvalidArgument(std::string(key) + " is not base64");
-    else *out = std::move(*bytes);
+    if (!bytes || bytes->empty())
+      status = InvalidArgument(std::string(key) + " is not base64");
+    else
+      *out = std::move(*bytes);
   }
   void Port(std::string_view key, int* out) {
     if (!status.ok()) return;
     auto v = body.OptionalPort(key);
-    if (!v.ok()) status = v.status();
-    else *out = v->value_or(0);
+    if (!v.ok())
+      status = v.status();
+    else
+      *out = v->value_or(0);
   }
 };
 
@@ -184,8 +197,9 @@ class VerifierApi {
     if (Status st = body.Parse(req.body); !st.ok()) return EnvelopeFromStatus(st);
     NamedPolicy p;
     p.name = req.params.at("name");
-    Result<std::optional<std::string>> text = kind == PolicyKind::kRuntime ? body.OptionalString("runtime_policy")
-                                                                           : body.OptionalJsonText("mb_policy");
+    Result<std::optional<std::string>> text = kind == PolicyKind::kRuntime
+                                                  ? body.OptionalString("runtime_policy")
+                                                  : body.OptionalJsonText("mb_policy");
     if (!text.ok()) return EnvelopeFromStatus(text.status());
     p.body = text->value_or("");
     if (kind == PolicyKind::kRuntime && !p.body.empty()) {
@@ -226,7 +240,8 @@ class VerifierApi {
     if (!names.ok()) return EnvelopeFromStatus(names.status());
     JsonWriter w;
     w.BeginObject();
-    w.Key(kind == PolicyKind::kRuntime ? "runtimepolicy names" : "mbpolicy names").StringArray(*names);
+    w.Key(kind == PolicyKind::kRuntime ? "runtimepolicy names" : "mbpolicy names")
+        .StringArray(*names);
     w.EndObject();
     return Envelope(200, "Success", w.str());
   }
@@ -241,10 +256,12 @@ class VerifierApi {
 
   HttpResponse VerifyIdentity(const HttpRequest& req) const {
     IdentityCheck check;
-    for (auto [name, out] : {std::pair{"agent_uuid", &check.agent_id}, {"quote", &check.quote},
+    for (auto [name, out] : {std::pair{"agent_uuid", &check.agent_id},
+                             {"quote", &check.quote},
                              {"nonce", &check.nonce}}) {
       auto v = req.query_param(name);
-      if (!v || v->empty()) return EnvelopeError(400, std::string("query parameter ") + name + " is required");
+      if (!v || v->empty())
+        return EnvelopeError(400, std::string("query parameter ") + name + " is required");
       *out = std::string(*v);
     }
     check.hash_alg = std::string(req.query_param("hash_alg").value_or(""));
@@ -279,7 +296,9 @@ class VerifierApi {
   }
 
  private:
-  static HttpResponse Done(const Status& st) { return st.ok() ? Envelope(200, "Success") : EnvelopeFromStatus(st); }
+  static HttpResponse Done(const Status& st) {
+    return st.ok() ? Envelope(200, "Success") : EnvelopeFromStatus(st);
+  }
 
   static Result<EvidenceCheck> DecodeEvidence(const HttpRequest& req) {
     JsonBody body;
@@ -291,9 +310,11 @@ class VerifierApi {
     if (!data_text.ok()) return data_text.status();
     if (!*data_text) return InvalidArgument("data is required");
     JsonBody data;
-    if (Status st = data.Parse(**data_text); !st.ok()) return InvalidArgument("data must be a JSON object");
+    if (Status st = data.Parse(**data_text); !st.ok())
+      return InvalidArgument("data must be a JSON object");
     EvidenceCheck c;
-    for (auto [name, out] : {std::pair{"quote", &c.quote}, {"nonce", &c.nonce}, {"hash_alg", &c.hash_alg}}) {
+    for (auto [name, out] :
+         {std::pair{"quote", &c.quote}, {"nonce", &c.nonce}, {"hash_alg", &c.hash_alg}}) {
       auto v = data.RequiredString(name);
       if (!v.ok()) return v.status();
       *out = std::move(*v);
@@ -398,15 +419,25 @@ std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
                                      {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
     PolicyKind kind = policy_kind;  // a lambda may not capture a structured binding (C++20, clang)
     auto on = [&](const char* method, const std::string& suffix, auto fn) {
-      keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
-                                 [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); });
+      keylime::AddVersionedRoute(
+          *router, method, suffix, Versions::kV2,
+          [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); });
     };
     std::string one = std::string(prefix) + "/:name";
-    on("POST", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.PutPolicy(k, false, r); });
-    on("PUT", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.PutPolicy(k, true, r); });
-    on("GET", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.GetPolicy(k, r); });
-    on("DELETE", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.DeletePolicy(k, r); });
-    on("GET", prefix, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.ListPolicies(k, r); });
+    on("POST", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) {
+      return a.PutPolicy(k, false, r);
+    });
+    on("PUT", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) {
+      return a.PutPolicy(k, true, r);
+    });
+    on("GET", one,
+       [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) { return a.GetPolicy(k, r); });
+    on("DELETE", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) {
+      return a.DeletePolicy(k, r);
+    });
+    on("GET", prefix, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) {
+      return a.ListPolicies(k, r);
+    });
   }
   AddVerifierPushRoutes(*router, services);
   return router;

@@ -26,7 +26,8 @@ const std::set<std::string> kSchemes = {"rsassa", "rsapss", "ecdsa"};
 
 // The first of the agent's accepted names that the offer also has and
 // `usable` allows, in the order of the agent's list (Keylime's rule).
-std::optional<std::string> Pick(const std::vector<std::string>& accepted, const std::vector<std::string>& offered,
+std::optional<std::string> Pick(const std::vector<std::string>& accepted,
+                                const std::vector<std::string>& offered,
                                 const std::function<bool(const std::string&)>& usable) {
   for (const std::string& a : accepted) {
     if (std::find(offered.begin(), offered.end(), a) != offered.end() && usable(a)) return a;
@@ -43,7 +44,8 @@ Result<std::vector<int>> PolicyPcrs(const std::string& tpm_policy) {
 
 // Chooses hash, scheme, PCRs and key from the offer into `att`.
 Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAttestation* att) {
-  if (caps.component_version != "2.0") return InvalidArgument("tpm_quote component_version must be 2.0");
+  if (caps.component_version != "2.0")
+    return InvalidArgument("tpm_quote component_version must be 2.0");
   auto pcrs = PolicyPcrs(agent.tpm_policy);
   if (!pcrs.ok()) return pcrs.status();
   auto covers = [&](const std::string& bank) {
@@ -55,13 +57,16 @@ Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAt
   };
   auto hash = Pick(agent.accept_tpm_hash_algs, caps.hash_algorithms,
                    [&](const std::string& h) { return tpm::HashAlgByName(h) && covers(h); });
-  if (!hash) return InvalidArgument("no hash algorithm both accepted and offered covers the policy's PCRs");
+  if (!hash)
+    return InvalidArgument("no hash algorithm both accepted and offered covers the policy's PCRs");
   auto scheme = Pick(agent.accept_tpm_signing_algs, caps.signature_schemes,
                      [](const std::string& s) { return kSchemes.count(s) > 0; });
   if (!scheme) return InvalidArgument("no signature scheme both accepted and offered");
-  auto key = std::find_if(caps.certification_keys.begin(), caps.certification_keys.end(),
-                          [&](const CertificationKey& k) { return k.public_tpm2b == agent.ak_tpm; });
-  if (key == caps.certification_keys.end()) return InvalidArgument("the enrolled AK is not among the certification keys");
+  auto key =
+      std::find_if(caps.certification_keys.begin(), caps.certification_keys.end(),
+                   [&](const CertificationKey& k) { return k.public_tpm2b == agent.ak_tpm; });
+  if (key == caps.certification_keys.end())
+    return InvalidArgument("the enrolled AK is not among the certification keys");
   att->hash_algorithm = *hash;
   att->signature_scheme = *scheme;
   att->selected_pcrs = *pcrs;
@@ -70,7 +75,8 @@ Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAt
 }
 
 bool Open(const PushAttestation& a, int64_t now_ms) {
-  return a.stage == "evaluating_evidence" || (a.stage == "awaiting_evidence" && now_ms < a.challenges_expire_at_ms);
+  return a.stage == "evaluating_evidence" ||
+         (a.stage == "awaiting_evidence" && now_ms < a.challenges_expire_at_ms);
 }
 
 PushAttestation* Find(VerifierAgent& agent, std::optional<int64_t> index) {
@@ -92,8 +98,8 @@ struct Verdict {
 Verdict ReadVerdict(const Session& session) {
   Verdict v;
   if (session.state != SessionState::kComplete || !session.result) {
-    v.failures.push_back(Failure{"appraisal.error",
-                                 Value::MakeMap({{"reason", "the evidence could not be appraised"}})});
+    v.failures.push_back(Failure{
+        "appraisal.error", Value::MakeMap({{"reason", "the evidence could not be appraised"}})});
     v.first_failure = "appraisal.error";
     return v;
   }
@@ -134,7 +140,8 @@ Result<PushAttestation> AttestationService::Begin(std::string_view agent_id,
   auto agent = Agent(agent_id);
   if (!agent.ok()) return agent.status();
   if (!agent->push_model) return PermissionDenied("the agent is not enrolled in push mode");
-  if (agent->operational_state == AgentState::kTenantFailed) return PermissionDenied("the agent is stopped");
+  if (agent->operational_state == AgentState::kTenantFailed)
+    return PermissionDenied("the agent is stopped");
   PushAttestation att;
   if (Status st = Negotiate(*agent, caps, &att); !st.ok()) return st;
   auto session = sessions_->Create(std::nullopt, kChallengeBytes, std::string(agent_id));
@@ -209,7 +216,8 @@ Result<PushAttestation> AttestationService::Submit(std::string_view agent_id,
   });
   if (!updated.ok()) return updated.status();
   if (submission.has_ima_log || submission.has_uefi_log) {
-    LogInfo("verifier: push evidence carried logs attestd does not appraise yet", {{"agent_id", std::string(agent_id)}});
+    LogInfo("verifier: push evidence carried logs attestd does not appraise yet",
+            {{"agent_id", std::string(agent_id)}});
   }
   return *Find(*updated, index_value);
 }
@@ -234,8 +242,8 @@ Result<PushAttestation> AttestationService::Get(std::string_view agent_id,
 int64_t AttestationService::SecondsToNextAttestation(std::string_view agent_id) {
   auto agent = Agent(agent_id);
   if (!agent.ok() || agent->attestations.empty()) return 0;
-  int64_t wait_ms = agent->attestations.back().capabilities_received_at_ms + options_.quote_interval_s * 1000 -
-                    NowMillis();
+  int64_t wait_ms = agent->attestations.back().capabilities_received_at_ms +
+                    options_.quote_interval_s * 1000 - NowMillis();
   return wait_ms > 0 ? (wait_ms + 999) / 1000 : 0;
 }
 
@@ -280,10 +288,12 @@ bool AttestationService::ApplyOutcome(VerifierAgent& agent, const Session& sessi
   if (it == agent.attestations.end() || it->stage == "verification_complete") return false;
   Verdict v = ReadVerdict(session);
   if (!agent.runtime_policy.empty()) {
-    AddUnavailable(v, "runtime_policy.appraiser_unavailable", "runtime (IMA) policy appraisal is not implemented yet");
+    AddUnavailable(v, "runtime_policy.appraiser_unavailable",
+                   "runtime (IMA) policy appraisal is not implemented yet");
   }
   if (!agent.mb_policy.empty()) {
-    AddUnavailable(v, "measured_boot.appraiser_unavailable", "measured-boot policy appraisal is not implemented yet");
+    AddUnavailable(v, "measured_boot.appraiser_unavailable",
+                   "measured-boot policy appraisal is not implemented yet");
   }
   int64_t now = NowMillis();
   it->stage = "verification_complete";
@@ -296,7 +306,8 @@ bool AttestationService::ApplyOutcome(VerifierAgent& agent, const Session& sessi
   if (v.valid) agent.last_successful_attestation_s = now / 1000;
   // A token keeps working while its agent keeps passing.
   if (v.valid && !agent.token_hash.empty()) {
-    agent.token_expires_at_ms = std::max(agent.token_expires_at_ms, now + options_.token_ttl_s * 1000);
+    agent.token_expires_at_ms =
+        std::max(agent.token_expires_at_ms, now + options_.token_ttl_s * 1000);
   }
   if (!v.valid) agent.last_event_id = v.first_failure;
   return true;

@@ -12,7 +12,7 @@ namespace {
 const std::vector<std::string>& KnownAlgs(std::string_view kind) {
   static const std::vector<std::string> kHash = {"sha1", "sha256", "sha384", "sha512", "sm3_256"};
   static const std::vector<std::string> kEnc = {"rsa", "ecc"};
-  static const std::vector<std::string> kSign = {"rsassa", "rsapss", "ecdsa",
+  static const std::vector<std::string> kSign = {"rsassa", "rsapss",    "ecdsa",
                                                  "ecdaa",  "ecschnorr", "sm2"};
   return kind == "hash" ? kHash : kind == "encryption" ? kEnc : kSign;
 }
@@ -30,7 +30,8 @@ Status ValidateAk(std::string_view ak_tpm, const std::string& field) {
   if (ak_tpm.empty()) return InvalidArgument(field + " is required");
   auto key = tpm::ParseAk(ak_tpm);
   if (!key.ok()) return InvalidArgument(field + ": " + key.status().message());
-  if (!(*key)->HasAkAttributes()) return InvalidArgument(field + " is not a restricted signing key");
+  if (!(*key)->HasAkAttributes())
+    return InvalidArgument(field + " is not a restricted signing key");
   return Status::Ok();
 }
 

@@ -35,7 +35,8 @@ Result<VerifierAgent> PopService::Get(std::string_view agent_id) {
 Result<PopChallenge> PopService::Begin(std::string_view agent_id) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
-  if (!agent->push_model) return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");
+  if (!agent->push_model)
+    return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");
   auto challenge = RandomBytes(kPopChallengeBytes);
   if (!challenge.ok()) return challenge.status();
   auto id = NewUuidV4();
@@ -52,7 +53,7 @@ Result<PopChallenge> PopService::Begin(std::string_view agent_id) {
 }
 
 Result<BearerToken> PopService::Complete(std::string_view session_id, std::string_view agent_id,
-                                                            std::string_view message, std::string_view signature) {
+                                         std::string_view message, std::string_view signature) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
   if (agent->pop_session_id.empty() || agent->pop_session_id != session_id ||
@@ -61,7 +62,8 @@ Result<BearerToken> PopService::Complete(std::string_view session_id, std::strin
   }
   Status proof = tpm::VerifySelfCertify(agent->ak_tpm, message, signature, agent->pop_challenge);
   if (!proof.ok()) {
-    LogWarn("verifier: proof of possession failed", {{"agent_id", agent->agent_id}, {"reason", proof.message()}});
+    LogWarn("verifier: proof of possession failed",
+            {{"agent_id", agent->agent_id}, {"reason", proof.message()}});
     return proof;
   }
   auto random = RandomBytes(kTokenBytes);
@@ -69,7 +71,8 @@ Result<BearerToken> PopService::Complete(std::string_view session_id, std::strin
   BearerToken token{Base64UrlEncode(*random), NowMillis() + options_.token_ttl_s * 1000};
   auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {
     // One answer per challenge, even when two arrive at once.
-    if (a.pop_session_id != session_id) return NotFound("the proof-of-possession session was answered meanwhile");
+    if (a.pop_session_id != session_id)
+      return NotFound("the proof-of-possession session was answered meanwhile");
     a.pop_session_id.clear();
     a.pop_challenge.clear();
     a.token_hash = TokenHash(token.token);
@@ -83,10 +86,11 @@ Result<BearerToken> PopService::Complete(std::string_view session_id, std::strin
 Status PopService::Authorize(std::string_view agent_id, std::string_view token) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
-  if (!agent->push_model) return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");
+  if (!agent->push_model)
+    return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");
   if (token.empty()) return Unauthenticated("a bearer token is required (POST /v3/sessions)");
-  if (agent->token_hash.empty() ||
-      !ConstantTimeEquals(agent->token_hash, TokenHash(token)) || NowMillis() >= agent->token_expires_at_ms) {
+  if (agent->token_hash.empty() || !ConstantTimeEquals(agent->token_hash, TokenHash(token)) ||
+      NowMillis() >= agent->token_expires_at_ms) {
     return Unauthenticated("the bearer token is not valid for this agent");
   }
   return Status::Ok();

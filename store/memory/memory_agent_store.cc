@@ -15,8 +15,8 @@ Result<VerifierAgent> MemoryAgentStore::Get(std::string_view agent_id) {
   return it->second;
 }
 
-Result<VerifierAgent> MemoryAgentStore::Update(std::string_view agent_id,
-                                               const std::function<Status(VerifierAgent&)>& mutate) {
+Result<VerifierAgent> MemoryAgentStore::Update(
+    std::string_view agent_id, const std::function<Status(VerifierAgent&)>& mutate) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return NotFound("unknown agent");
@@ -44,7 +44,8 @@ Result<std::vector<std::string>> MemoryAgentStore::List() {
 
 Status MemoryPolicyStore::Create(PolicyKind kind, const NamedPolicy& policy) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!Of(kind).emplace(policy.name, policy).second) return Conflict("a policy with this name exists");
+  if (!Of(kind).emplace(policy.name, policy).second)
+    return Conflict("a policy with this name exists");
   return Status::Ok();
 }
 

@@ -15,8 +15,7 @@ class MemoryAttesterDirectory final : public AttesterDirectory {
   Result<Attester> Get(std::string_view agent_id) override;
   Status Put(std::string_view agent_id, const Attester& attester) override;
   Status Remove(std::string_view agent_id) override;
-  Result<ClockAdvance> AdvanceClock(std::string_view agent_id,
-                                    const ClockState& observed) override;
+  Result<ClockAdvance> AdvanceClock(std::string_view agent_id, const ClockState& observed) override;
 
  private:
   std::mutex mu_;

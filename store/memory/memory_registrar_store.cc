@@ -31,7 +31,8 @@ Status MemoryRegistrarStore::Activate(std::string_view agent_id, std::string_vie
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return NotFound("unknown agent");
-  if (it->second.challenge_key.empty() || !ConstantTimeEquals(it->second.challenge_key, challenge_key)) {
+  if (it->second.challenge_key.empty() ||
+      !ConstantTimeEquals(it->second.challenge_key, challenge_key)) {
     return Conflict("the registration's challenge changed");
   }
   it->second.active = true;
@@ -39,7 +40,8 @@ Status MemoryRegistrarStore::Activate(std::string_view agent_id, std::string_vie
   return Status::Ok();
 }
 
-Status MemoryRegistrarStore::DeleteIfChallenge(std::string_view agent_id, std::string_view challenge_key) {
+Status MemoryRegistrarStore::DeleteIfChallenge(std::string_view agent_id,
+                                               std::string_view challenge_key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return NotFound("unknown agent");

@@ -20,8 +20,7 @@ class MemorySessionStore : public SessionStore {
   Result<Session> Get(std::string_view id) override;
   Status Delete(std::string_view id) override;
   Result<Session> TransitionToProcessing(std::string_view id, std::string_view evidence_type,
-                                         std::string_view evidence,
-                                         int64_t min_expiry_ms) override;
+                                         std::string_view evidence, int64_t min_expiry_ms) override;
   Status TransitionToComplete(std::string_view id, const SessionResult& result) override;
   Status TransitionToFailed(std::string_view id, std::string_view error) override;
   Status Ping() override { return Status::Ok(); }

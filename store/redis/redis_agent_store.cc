@@ -49,7 +49,8 @@ return 'ok'
 )lua");
 
 // Values of `field` of every key matching prefix*, sorted.
-Result<std::vector<std::string>> ScanField(RedisPool& pool, const std::string& prefix, const char* field) {
+Result<std::vector<std::string>> ScanField(RedisPool& pool, const std::string& prefix,
+                                           const char* field) {
   auto keys = ScanKeys(pool, prefix);
   if (!keys.ok()) return keys.status();
   std::vector<std::string> out;
@@ -104,7 +105,8 @@ Result<VerifierAgent> RedisAgentStore::Update(std::string_view agent_id,
     if (!r.ok()) return r.status();
     if (r->str() == "ok") return agent;
     if (r->str() == "missing") return NotFound("unknown agent");
-    if (r->str() != "retry") return Internal("redis: unexpected answer from the agent update script");
+    if (r->str() != "retry")
+      return Internal("redis: unexpected answer from the agent update script");
     BackOff(attempt);
   }
   return Unavailable("the agent kept changing during the update; retry");

@@ -74,8 +74,8 @@ std::string RedisAttesterDirectory::KeyFor(std::string_view agent_id) {
 
 Result<Attester> RedisAttesterDirectory::Get(std::string_view agent_id) {
   std::string key = KeyFor(agent_id);
-  auto r = pool_->Command({"HMGET", key, "ak_tpm", "tpm_policy", "trusted", "clock",
-                           "reset_count", "restart_count"});
+  auto r = pool_->Command(
+      {"HMGET", key, "ak_tpm", "tpm_policy", "trusted", "clock", "reset_count", "restart_count"});
   if (!r.ok()) return r.status();
   if (!r->is_array() || r->size() != 6) return Internal("unexpected HMGET reply");
   if ((*r)[0].is_nil()) return NotFound("unknown attester");
@@ -93,8 +93,8 @@ Result<Attester> RedisAttesterDirectory::Get(std::string_view agent_id) {
 
 Status RedisAttesterDirectory::Put(std::string_view agent_id, const Attester& attester) {
   std::string key = KeyFor(agent_id);
-  auto r = pool_->Eval(kPut, {key}, {attester.ak_tpm, attester.tpm_policy,
-                                     attester.trusted ? "1" : "0"});
+  auto r = pool_->Eval(kPut, {key},
+                       {attester.ak_tpm, attester.tpm_policy, attester.trusted ? "1" : "0"});
   return r.status();
 }
 

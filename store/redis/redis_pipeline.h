@@ -95,9 +95,9 @@ class RedisPipeline {
 
   std::mutex mu_;
   std::condition_variable queued_;
-  std::vector<PipelinedCall> queue_;   // guarded by mu_
-  bool stopping_ = false;              // guarded by mu_
-  std::thread thread_;                 // started by the first Call
+  std::vector<PipelinedCall> queue_;  // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  std::thread thread_;                // started by the first Call
 };
 
 }  // namespace attestd

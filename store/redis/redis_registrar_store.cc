@@ -90,13 +90,20 @@ Result<RegistrarAgent> RedisRegistrarStore::Get(std::string_view agent_id) {
   for (size_t i = 0; i + 1 < r->size(); i += 2) {
     std::string_view name = (*r)[i].str();
     RedisValue value = (*r)[i + 1];
-    if (name == "aik_tpm") a.aik_tpm = value.to_string();
-    else if (name == "ek_tpm") a.ek_tpm = value.to_string();
-    else if (name == "ekcert") a.ekcert = value.to_string();
-    else if (name == "mtls_cert") a.mtls_cert = value.to_string();
-    else if (name == "ip") a.ip = value.to_string();
-    else if (name == "challenge_key") a.challenge_key = value.to_string();
-    else if (name == "active") a.active = value.str() == "1";
+    if (name == "aik_tpm")
+      a.aik_tpm = value.to_string();
+    else if (name == "ek_tpm")
+      a.ek_tpm = value.to_string();
+    else if (name == "ekcert")
+      a.ekcert = value.to_string();
+    else if (name == "mtls_cert")
+      a.mtls_cert = value.to_string();
+    else if (name == "ip")
+      a.ip = value.to_string();
+    else if (name == "challenge_key")
+      a.challenge_key = value.to_string();
+    else if (name == "active")
+      a.active = value.str() == "1";
     else if (name == "port") {
       int64_t p = 0;
       if (ParseInt64(value.str(), &p)) a.port = static_cast<int>(p);
@@ -114,7 +121,8 @@ Status RedisRegistrarStore::Activate(std::string_view agent_id, std::string_view
   return ChallengeOutcome(*r);
 }
 
-Status RedisRegistrarStore::DeleteIfChallenge(std::string_view agent_id, std::string_view challenge_key) {
+Status RedisRegistrarStore::DeleteIfChallenge(std::string_view agent_id,
+                                              std::string_view challenge_key) {
   auto r = pool_->Eval(kWithChallenge, {Key(agent_id)}, {challenge_key, "delete"});
   if (!r.ok()) return r.status();
   return ChallengeOutcome(*r);
@@ -134,7 +142,8 @@ Result<std::vector<std::string>> RedisRegistrarStore::ListActive() {
   for (const std::string& key : *keys) {
     auto fields = pool_->Command({"HMGET", key, "agent_id", "active"});
     if (!fields.ok()) return fields.status();
-    if ((*fields)[1].str() == "1" && !(*fields)[0].is_nil()) out.push_back((*fields)[0].to_string());
+    if ((*fields)[1].str() == "1" && !(*fields)[0].is_nil())
+      out.push_back((*fields)[0].to_string());
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -2,10 +2,10 @@
 //
 // One key per session, `attestd:session:{<id>}` (the braces are a cluster
 // hash tag, so every operation touches one slot), a HASH with the fields
-// nonce (raw bytes), state, expiry_ms, evidence_type, evidence, agent_id, result (EncodeSessionResult) and
-// error. The key's own expiry is set with PEXPIREAT to exactly expiry_ms, so
-// the stored `expiry_ms` is the instant Redis forgets the session and no
-// sweeper is needed. Every state change is one Lua script, hence atomic.
+// nonce (raw bytes), state, expiry_ms, evidence_type, evidence, agent_id, result
+// (EncodeSessionResult) and error. The key's own expiry is set with PEXPIREAT to exactly expiry_ms,
+// so the stored `expiry_ms` is the instant Redis forgets the session and no sweeper is needed.
+// Every state change is one Lua script, hence atomic.
 //
 // Keeps every SessionStore promise; not reaching Redis is kUnavailable.
 #pragma once

@@ -123,8 +123,8 @@ void RedisWorkQueue::CountDeliveries(WorkItem* item) {
   // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does
   // ([[id, consumer, idle, deliveries]]). Unknown stays 1: never give up on
   // an item only because this lookup failed.
-  Result<RedisReply> pending = pool_->Command(
-      {"XPENDING", kStreamKey, kGroup, item->entry_id, item->entry_id, "1"});
+  Result<RedisReply> pending =
+      pool_->Command({"XPENDING", kStreamKey, kGroup, item->entry_id, item->entry_id, "1"});
   if (!pending.ok() || !pending->is_array() || pending->size() == 0) return;
   RedisValue entry = (*pending)[0];
   if (entry.is_array() && entry.size() >= 4) item->deliveries = entry[3].integer();

@@ -13,8 +13,11 @@ namespace {
 Appraisal SampleAppraisal() {
   Appraisal a;
   a.is_valid = true;
-  a.claims = ParseValueJson(R"({"agent_id":"d432fbb3-d2f1-4a97-9ef7-75bd81c00000","hash_alg":"sha256","sign_alg":"rsassa",)"
-      R"("pcrs":{"sha256":{"15":"0000000000000000000000000000000000000000000000000000000000000000"}}})").value();
+  a.claims =
+      ParseValueJson(
+          R"({"agent_id":"d432fbb3-d2f1-4a97-9ef7-75bd81c00000","hash_alg":"sha256","sign_alg":"rsassa",)"
+          R"("pcrs":{"sha256":{"15":"0000000000000000000000000000000000000000000000000000000000000000"}}})")
+          .value();
   a.trust.instance_identity = 2;
   a.trust.hardware = 2;
   a.trust.executables = 2;
@@ -38,7 +41,8 @@ void BM_BareEcdsaP256Sign(benchmark::State& state) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = sizeof sig;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-    EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+    EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(payload.data()),
+                   payload.size());
     EVP_MD_CTX_free(ctx);
     benchmark::DoNotOptimize(sig);
   }

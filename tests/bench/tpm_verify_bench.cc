@@ -68,8 +68,8 @@ std::filesystem::path FixtureDir() {
     if (const char* env = std::getenv("ATTESTD_TPM_FIXTURES")) return std::filesystem::path(env);
     std::filesystem::path tmp = std::filesystem::temp_directory_path() /
                                 ("attestd-bench-tpm-" + std::to_string(::getpid()));
-    std::string cmd = "bash " ATTESTD_SOURCE_DIR "/scripts/tpm-fixtures.sh all " + tmp.string() +
-                      " >/dev/null";
+    std::string cmd =
+        "bash " ATTESTD_SOURCE_DIR "/scripts/tpm-fixtures.sh all " + tmp.string() + " >/dev/null";
     if (std::system(cmd.c_str()) != 0) {
       std::fprintf(stderr, "tpm_verify_bench: tpm-fixtures.sh failed\n");
       std::exit(2);
@@ -119,7 +119,8 @@ const Fixture& Load(const std::string& key) {
   f.md = EVP_sha256();
   if (sig.sigAlg == TPM2_ALG_ECDSA) {
     const TPMS_SIGNATURE_ECC& ecc = sig.signature.ecdsa;
-    f.der_signature = testing::EcdsaDer(tpm::Tpm2bView(ecc.signatureR), tpm::Tpm2bView(ecc.signatureS));
+    f.der_signature =
+        testing::EcdsaDer(tpm::Tpm2bView(ecc.signatureR), tpm::Tpm2bView(ecc.signatureS));
   } else {
     const TPM2B_PUBLIC_KEY_RSA& rsa = sig.signature.rsassa.sig;  // same layout for RSAPSS
     f.der_signature.assign(reinterpret_cast<const char*>(rsa.buffer), rsa.size);
@@ -141,10 +142,9 @@ void BareVerify(benchmark::State& state, const std::string& key) {
     EVP_PKEY_CTX* pctx = nullptr;
     EVP_DigestVerifyInit(ctx, &pctx, f.md, nullptr, f.ak->pkey.get());
     if (f.pss) EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
-    int ok = EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(f.der_signature.data()),
-                              f.der_signature.size(),
-                              reinterpret_cast<const unsigned char*>(f.attest.data()),
-                              f.attest.size());
+    int ok = EVP_DigestVerify(
+        ctx, reinterpret_cast<const unsigned char*>(f.der_signature.data()), f.der_signature.size(),
+        reinterpret_cast<const unsigned char*>(f.attest.data()), f.attest.size());
     if (ok != 1) state.SkipWithError("bare verify failed");
     EVP_MD_CTX_reset(ctx);
   }

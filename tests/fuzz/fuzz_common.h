@@ -16,9 +16,9 @@ namespace attestd::fuzz {
 inline constexpr char kAgent[] = "00112233-4455-6677-8899-aabbccddeeff";
 
 inline std::string ReadVector(const std::string& file) {
-  std::ifstream in(std::string(ATTESTD_TEST_DATA_DIR) + "/keylime/B_test-data_files_emulator/" +
-                       file,
-                   std::ios::binary);
+  std::ifstream in(
+      std::string(ATTESTD_TEST_DATA_DIR) + "/keylime/B_test-data_files_emulator/" + file,
+      std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

@@ -80,7 +80,10 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
     p.challenge = "c2VjcmV0";
     a.attestations.push_back(p);
     a.operational_state = AgentState::kTenantFailed;
-    a.pop_challenge = std::string("\x00\xff" "c", 3);
+    a.pop_challenge = std::string(
+        "\x00\xff"
+        "c",
+        3);
     a.token_hash = "ab12";
     a.token_expires_at_ms = 1234567890123;
     a.agent_id = "hijack";  // ignored
@@ -90,7 +93,9 @@ TEST_P(AgentStoreTest, UpdateKeepsAttestationsAndAbortsOnError) {
   auto got = agents_->Get("a");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->operational_state, AgentState::kTenantFailed);
-  EXPECT_EQ(got->pop_challenge, std::string("\x00\xff" "c", 3));
+  EXPECT_EQ(got->pop_challenge, std::string("\x00\xff"
+                                            "c",
+                                            3));
   EXPECT_EQ(got->token_hash, "ab12");
   EXPECT_EQ(got->token_expires_at_ms, 1234567890123);
   ASSERT_EQ(got->attestations.size(), 1u);
@@ -139,7 +144,8 @@ TEST_P(AgentStoreTest, PoliciesByKind) {
   EXPECT_EQ(policies_->Create(PolicyKind::kRuntime, p).code(), StatusCode::kConflict);
   EXPECT_EQ(policies_->Get(PolicyKind::kMeasuredBoot, "p1").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(policies_->Replace(PolicyKind::kMeasuredBoot, p).code(), StatusCode::kNotFound);
-  ASSERT_TRUE(policies_->Create(PolicyKind::kMeasuredBoot, NamedPolicy{"m", "", R"({"x" : 1})"}).ok());
+  ASSERT_TRUE(
+      policies_->Create(PolicyKind::kMeasuredBoot, NamedPolicy{"m", "", R"({"x" : 1})"}).ok());
   ASSERT_TRUE(policies_->Create(PolicyKind::kRuntime, NamedPolicy{"p0", "", "e30="}).ok());
   p.body = "e30=";
   ASSERT_TRUE(policies_->Replace(PolicyKind::kRuntime, p).ok());

@@ -33,8 +33,8 @@ class RegistrarStoreTest : public ::testing::TestWithParam<std::string> {
     a.ip = "10.0.0.1";
     a.port = 9002;
     a.challenge_key = challenge_key;
-    a.regcount = 99;   // ignored
-    a.active = true;   // ignored
+    a.regcount = 99;  // ignored
+    a.active = true;  // ignored
     return a;
   }
 
@@ -93,7 +93,8 @@ TEST_P(RegistrarStoreTest, ListIsSortedAndOnlyActive) {
   for (const char* id : {"c", "a", "b", "d"}) {
     ASSERT_TRUE(store_->Register(Agent(id, std::string("k-") + id)).ok());
   }
-  for (const char* id : {"c", "a", "b"}) ASSERT_TRUE(store_->Activate(id, std::string("k-") + id).ok());
+  for (const char* id : {"c", "a", "b"})
+    ASSERT_TRUE(store_->Activate(id, std::string("k-") + id).ok());
   EXPECT_EQ(*store_->ListActive(), (std::vector<std::string>{"a", "b", "c"}));
   ASSERT_TRUE(store_->Delete("b").ok());
   EXPECT_EQ(*store_->ListActive(), (std::vector<std::string>{"a", "c"}));

@@ -33,8 +33,8 @@ using testing::HttpClient;
 using testing::HttpResponse;
 using testing::JsonAt;
 
-constexpr char kEkRsaHandle[] = "0x81010001";   // provisioned by tpm-fixtures.sh
-constexpr char kEkEccHandle[] = "0x81010002";   // created by the ECC tests
+constexpr char kEkRsaHandle[] = "0x81010001";  // provisioned by tpm-fixtures.sh
+constexpr char kEkEccHandle[] = "0x81010002";  // created by the ECC tests
 constexpr char kAkRsaHandle[] = "0x81010010";
 constexpr char kAkEccHandle[] = "0x81010012";
 constexpr char kTpmQuoteType[] = "application/vnd.attestd.tpm2-quote+json";
@@ -55,7 +55,7 @@ void WriteFile(const std::string& path, const std::string& data) {
 struct AgentBody {
   std::optional<std::string> aik_tpm;  // raw bytes; base64-encoded in the body
   std::optional<std::string> ek_tpm;
-  std::optional<std::string> ekcert;   // raw DER, or "emulator" verbatim
+  std::optional<std::string> ekcert;  // raw DER, or "emulator" verbatim
   std::string mtls_cert = "disabled";
   std::string ip = "127.0.0.1";
   std::string port = "9002";
@@ -86,8 +86,8 @@ std::optional<std::string> ActivateOnTpm(const testing::Swtpm& tpm, const std::s
   std::string session = base + ".session";
   bool ok = tpm.Run({"tpm2_startauthsession", "--policy-session", "-S", session}) == 0 &&
             tpm.Run({"tpm2_policysecret", "-S", session, "-c", "e"}) == 0 &&
-            tpm.Run({"tpm2_activatecredential", "-c", ak_handle, "-C", ek_handle, "-i", base + ".blob",
-                     "-o", base + ".secret", "-P", "session:" + session}) == 0;
+            tpm.Run({"tpm2_activatecredential", "-c", ak_handle, "-C", ek_handle, "-i",
+                     base + ".blob", "-o", base + ".secret", "-P", "session:" + session}) == 0;
   tpm.Run({"tpm2_flushcontext", session});
   tpm.Run({"tpm2_flushcontext", "-t"});
   if (!ok) return std::nullopt;
@@ -162,7 +162,8 @@ class RegistrarTest : public ::testing::TestWithParam<std::string> {
   }
 
   // No Content-Type, as the Python agent sends it.
-  HttpResponse Register(const std::string& id, const AgentBody& body, const std::string& version = "v2.1") {
+  HttpResponse Register(const std::string& id, const AgentBody& body,
+                        const std::string& version = "v2.1") {
     return agent_->Request("POST", "/" + version + "/agents/" + id, {}, body.Json());
   }
   HttpResponse Activate(const std::string& id, const std::string& tag) {
@@ -175,8 +176,8 @@ class RegistrarTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Registers, activates on the TPM, and activates over HTTP.
-  void RegisterAndActivate(const std::string& id, const AgentBody& body, const std::string& ak_handle,
-                           const std::string& ek_handle) {
+  void RegisterAndActivate(const std::string& id, const AgentBody& body,
+                           const std::string& ak_handle, const std::string& ek_handle) {
     HttpResponse r = Register(id, body);
     ASSERT_EQ(r.status, 200) << r.body;
     auto secret = ActivateOnTpm(*tpm_, ak_handle, ek_handle, Blob(r));
@@ -239,7 +240,8 @@ TEST_P(RegistrarTest, VersionEnvelopeAndRouting) {
     EXPECT_EQ(JsonAt(r.body, "/code"), "404") << path;
   }
   // Every prefix and both slash forms reach the listing.
-  for (const char* v : {"v2", "v2.0", "v2.1", "v2.2", "v2.3", "v2.4", "v2.5", "v2.6", "v3", "v3.0"}) {
+  for (const char* v :
+       {"v2", "v2.0", "v2.1", "v2.2", "v2.3", "v2.4", "v2.5", "v2.6", "v3", "v3.0"}) {
     EXPECT_EQ(admin_->Request("GET", std::string("/") + v + "/agents").status, 200) << v;
     EXPECT_EQ(admin_->Request("GET", std::string("/") + v + "/agents/").status, 200) << v;
   }
@@ -334,8 +336,9 @@ TEST_P(RegistrarTest, EccEkRoundTripWithSwtpm) {
   auto secret3 = ActivateOnTpm(*tpm_, kAkRsaHandle, kEkEccHandle, Blob(r3));
   ASSERT_TRUE(secret3.has_value());
   // The Rust agent's form: PUT /agents/{id}.
-  EXPECT_EQ(agent_->Request("PUT", "/v3.0/agents/ecc-agent-2", {},
-                            "{\"auth_tag\":\"" + AuthTagFor(*secret3, "ecc-agent-2") + "\"}")
+  EXPECT_EQ(agent_
+                ->Request("PUT", "/v3.0/agents/ecc-agent-2", {},
+                          "{\"auth_tag\":\"" + AuthTagFor(*secret3, "ecc-agent-2") + "\"}")
                 .status,
             200);
   EXPECT_EQ(Listed(), (std::vector<std::string>{"ecc-agent-1", "ecc-agent-2"}));
@@ -373,7 +376,8 @@ TEST_P(RegistrarTest, ReRegistrationSameIdentityNewChallengeOtherIdentity403) {
   ASSERT_EQ(Activate(id, AuthTagFor(*secret, id)).status, 200);
   EXPECT_EQ(JsonAt(admin_->Request("GET", "/v2.1/agents/" + id).body, "/results/regcount"), "2");
   // Another AK, another EK: 403, and the registration is untouched.
-  for (const AgentBody& other : {PythonAgentBody(EkRsa(), AkEcc()), PythonAgentBody(EkEcc(), AkRsa())}) {
+  for (const AgentBody& other :
+       {PythonAgentBody(EkRsa(), AkEcc()), PythonAgentBody(EkEcc(), AkRsa())}) {
     HttpResponse r = Register(id, other);
     EXPECT_EQ(r.status, 403) << r.body;
     EXPECT_EQ(JsonAt(r.body, "/code"), "403");
@@ -393,10 +397,13 @@ TEST_P(RegistrarTest, BadInputIsRejectedAndLeavesNothingBehind) {
     change(b);
     return b.Json();
   };
-  bodies.emplace_back("truncated AK", with([&](AgentBody& b) { b.aik_tpm = ak.substr(0, ak.size() - 1); }));
-  bodies.emplace_back("oversized AK", with([&](AgentBody& b) { b.aik_tpm = ak + std::string("\0", 1); }));
+  bodies.emplace_back("truncated AK",
+                      with([&](AgentBody& b) { b.aik_tpm = ak.substr(0, ak.size() - 1); }));
+  bodies.emplace_back("oversized AK",
+                      with([&](AgentBody& b) { b.aik_tpm = ak + std::string("\0", 1); }));
   bodies.emplace_back("AK is a decrypt key (the EK)", with([&](AgentBody& b) { b.aik_tpm = ek; }));
-  bodies.emplace_back("AK not restricted", with([&](AgentBody& b) { b.aik_tpm = tpm_->AkPublic("unrestricted"); }));
+  bodies.emplace_back("AK not restricted",
+                      with([&](AgentBody& b) { b.aik_tpm = tpm_->AkPublic("unrestricted"); }));
   bodies.emplace_back("EK is a signing key", with([&](AgentBody& b) { b.ek_tpm = ak; }));
   bodies.emplace_back("truncated EK", with([&](AgentBody& b) { b.ek_tpm = ek.substr(0, 100); }));
   bodies.emplace_back("no EK at all", with([&](AgentBody& b) {
@@ -404,10 +411,13 @@ TEST_P(RegistrarTest, BadInputIsRejectedAndLeavesNothingBehind) {
                         b.ekcert = "emulator";
                       }));
   bodies.emplace_back("no AK", with([&](AgentBody& b) { b.aik_tpm.reset(); }));
-  bodies.emplace_back("EK cert is garbage", with([&](AgentBody& b) { b.ekcert = std::string("\x30\x03\x02\x01\x01", 5); }));
+  bodies.emplace_back("EK cert is garbage", with([&](AgentBody& b) {
+                        b.ekcert = std::string("\x30\x03\x02\x01\x01", 5);
+                      }));
   bodies.emplace_back("port out of range", with([&](AgentBody& b) { b.port = "70000"; }));
   bodies.emplace_back("port not a number", with([&](AgentBody& b) { b.port = "90a"; }));
-  bodies.emplace_back("mtls_cert not a certificate", with([&](AgentBody& b) { b.mtls_cert = "hello"; }));
+  bodies.emplace_back("mtls_cert not a certificate",
+                      with([&](AgentBody& b) { b.mtls_cert = "hello"; }));
   std::string good = PythonAgentBody(ek, ak).Json();
   auto replace = [&](const std::string& from, const std::string& to) {
     std::string s = good;
@@ -444,7 +454,8 @@ TEST_P(RegistrarTest, BadInputIsRejectedAndLeavesNothingBehind) {
   EXPECT_EQ(JsonAt(admin_->Request("GET", "/v2.1/agents/" + id).body, "/results/regcount"), "1");
   EXPECT_EQ(Listed(), std::vector<std::string>{id});
   if (redis_) {
-    EXPECT_EQ(redis_->Cli("--scan --pattern attestd:registrar:*"), "attestd:registrar:{" + id + "}");
+    EXPECT_EQ(redis_->Cli("--scan --pattern attestd:registrar:*"),
+              "attestd:registrar:{" + id + "}");
   }
 }
 
@@ -478,25 +489,29 @@ class EkCertificateTest : public ::testing::Test {
     fs::create_directories(d + "/localca");
     WriteFile(d + "/localca.conf", "statedir = " + d + "/localca\nsigningkey = " + d +
                                        "/localca/signkey.pem\nissuercert = " + d +
-                                       "/localca/issuercert.pem\ncertserial = " + d + "/localca/certserial\n");
-    WriteFile(d + "/setup.conf", "create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = " + d +
-                                     "/localca.conf\ncreate_certs_tool_options = /dev/null\n");
-    std::string cmd = "swtpm_setup --tpm2 --tpmstate " + d + "/state --create-ek-cert --config " + d +
-                      "/setup.conf --overwrite > " + d + "/setup.log 2>&1";
+                                       "/localca/issuercert.pem\ncertserial = " + d +
+                                       "/localca/certserial\n");
+    WriteFile(d + "/setup.conf",
+              "create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = " + d +
+                  "/localca.conf\ncreate_certs_tool_options = /dev/null\n");
+    std::string cmd = "swtpm_setup --tpm2 --tpmstate " + d + "/state --create-ek-cert --config " +
+                      d + "/setup.conf --overwrite > " + d + "/setup.log 2>&1";
     if (std::system(cmd.c_str()) != 0) return;
     port_ = FreePortPair();
-    pid_ = testing::Spawn({"swtpm", "socket", "--tpm2", "--server",
-                           "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1", "--ctrl",
-                           "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1",
-                           "--tpmstate", "dir=" + d + "/state", "--flags", "not-need-init,startup-clear"},
-                          d + "/swtpm.log");
+    pid_ = testing::Spawn(
+        {"swtpm", "socket", "--tpm2", "--server",
+         "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1", "--ctrl",
+         "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1", "--tpmstate",
+         "dir=" + d + "/state", "--flags", "not-need-init,startup-clear"},
+        d + "/swtpm.log");
     if (pid_ <= 0 || !testing::WaitForPort(port_, 5000)) return;
-    ready_ = Tool("tpm2_nvread 0x01c00002 -o " + d + "/ek-rsa.der") &&
-             Tool("tpm2_nvread 0x01c00016 -o " + d + "/ek-ecc384.der") &&
-             Tool("tpm2_createek -c " + d + "/ek-rsa.ctx -G rsa -u " + d + "/ek-rsa.pub") &&
-             Tool("tpm2_createek -c " + d + "/ek-ecc384.ctx -G ecc384 -u " + d + "/ek-ecc384.pub") &&
-             Tool("tpm2_createak -C " + d + "/ek-rsa.ctx -c " + d + "/ak.ctx -G rsa -g sha256 -s rsassa -u " +
-                  d + "/ak.pub");
+    ready_ =
+        Tool("tpm2_nvread 0x01c00002 -o " + d + "/ek-rsa.der") &&
+        Tool("tpm2_nvread 0x01c00016 -o " + d + "/ek-ecc384.der") &&
+        Tool("tpm2_createek -c " + d + "/ek-rsa.ctx -G rsa -u " + d + "/ek-rsa.pub") &&
+        Tool("tpm2_createek -c " + d + "/ek-ecc384.ctx -G ecc384 -u " + d + "/ek-ecc384.pub") &&
+        Tool("tpm2_createak -C " + d + "/ek-rsa.ctx -c " + d +
+             "/ak.ctx -G rsa -g sha256 -s rsassa -u " + d + "/ak.pub");
   }
   static void TearDownTestSuite() {
     if (pid_ > 0) testing::StopProcess(pid_);
@@ -546,16 +561,20 @@ TEST_F(EkCertificateTest, ChainsToTheLocalCaAndNotToAnotherStore) {
   fs::copy_file(dir_->path() + "/localca/swtpm-localca-rootca-cert.pem", good.path() + "/root.pem");
   auto store = tpm::EkCertificateStore::LoadDirectory(good.path());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_TRUE((*store)->Verify(File("ek-rsa.der")).ok()) << (*store)->Verify(File("ek-rsa.der")).ToString();
+  EXPECT_TRUE((*store)->Verify(File("ek-rsa.der")).ok())
+      << (*store)->Verify(File("ek-rsa.der")).ToString();
   EXPECT_TRUE((*store)->Verify(File("ek-ecc384.der")).ok());
   // Only the issuer (an intermediate) is enough too.
   testing::TempDir issuer_only;
   fs::copy_file(dir_->path() + "/localca/issuercert.pem", issuer_only.path() + "/issuer.pem");
-  EXPECT_TRUE((*tpm::EkCertificateStore::LoadDirectory(issuer_only.path()))->Verify(File("ek-rsa.der")).ok());
+  EXPECT_TRUE((*tpm::EkCertificateStore::LoadDirectory(issuer_only.path()))
+                  ->Verify(File("ek-rsa.der"))
+                  .ok());
   // A store with an unrelated CA rejects it; an empty directory is no store.
   auto tls = EnsureTlsMaterial(other.path() + "/d", "x", {});
   ASSERT_TRUE(tls.ok());
-  auto wrong = tpm::EkCertificateStore::LoadDirectory(fs::path(tls->ca_cert).parent_path().string());
+  auto wrong =
+      tpm::EkCertificateStore::LoadDirectory(fs::path(tls->ca_cert).parent_path().string());
   ASSERT_TRUE(wrong.ok());
   EXPECT_FALSE((*wrong)->Verify(File("ek-rsa.der")).ok());
   EXPECT_FALSE(tpm::EkCertificateStore::LoadDirectory(empty.path()).ok());
@@ -564,7 +583,8 @@ TEST_F(EkCertificateTest, ChainsToTheLocalCaAndNotToAnotherStore) {
 TEST_F(EkCertificateTest, RegistrationWithCertificateOnlyAndCertStore) {
   testing::TempDir store_dir, data;
   fs::copy_file(dir_->path() + "/localca/issuercert.pem", store_dir.path() + "/issuer.pem");
-  fs::copy_file(dir_->path() + "/localca/swtpm-localca-rootca-cert.pem", store_dir.path() + "/root.pem");
+  fs::copy_file(dir_->path() + "/localca/swtpm-localca-rootca-cert.pem",
+                store_dir.path() + "/root.pem");
   Config config;
   config.listen = "127.0.0.1:0";
   config.registrar_listen = "127.0.0.1:0";
@@ -593,10 +613,11 @@ TEST_F(EkCertificateTest, RegistrationWithCertificateOnlyAndCertStore) {
   std::string d = dir_->path();
   std::string env = "TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=" + std::to_string(port_) + " ";
   std::string script = env + "bash -c 'set -e; tpm2_startauthsession --policy-session -S " + d +
-                       "/s.ctx; tpm2_policysecret -S " + d + "/s.ctx -c e; tpm2_activatecredential -c " + d +
-                       "/ak.ctx -C " + d + "/ek-rsa.ctx -i " + d + "/cert.blob -o " + d + "/cert.secret -P session:" +
-                       d + "/s.ctx; tpm2_flushcontext " + d + "/s.ctx; tpm2_flushcontext -t' >> " + d +
-                       "/tools.log 2>&1";
+                       "/s.ctx; tpm2_policysecret -S " + d +
+                       "/s.ctx -c e; tpm2_activatecredential -c " + d + "/ak.ctx -C " + d +
+                       "/ek-rsa.ctx -i " + d + "/cert.blob -o " + d +
+                       "/cert.secret -P session:" + d + "/s.ctx; tpm2_flushcontext " + d +
+                       "/s.ctx; tpm2_flushcontext -t' >> " + d + "/tools.log 2>&1";
   ASSERT_EQ(std::system(script.c_str()), 0) << "see " << d << "/tools.log";
   std::string secret = File("cert.secret");
   HttpResponse a = agent.Request("PUT", "/v2.1/agents/" + id + "/activate", {},
@@ -676,14 +697,16 @@ TEST(RegistrarAdminTls, GeneratedCaClientCertificateRequiredAndReused) {
   ASSERT_TRUE((*app)->Start().ok());
   EXPECT_EQ((*app)->registrar_port(), 0);
   const TlsMaterial tls = (*app)->registrar_tls();
-  for (const std::string& f : {tls.ca_cert, tls.server_cert, tls.server_key, tls.client_cert, tls.client_key}) {
+  for (const std::string& f :
+       {tls.ca_cert, tls.server_cert, tls.server_key, tls.client_cert, tls.client_key}) {
     struct stat st {};
     ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
   }
-  std::string url = "https://127.0.0.1:" + std::to_string((*app)->registrar_admin_port()) + "/v2.1/agents/";
-  CurlResult ok = Curl("--cacert " + tls.ca_cert + " --cert " + tls.client_cert + " --key " + tls.client_key +
-                       " " + url);
+  std::string url =
+      "https://127.0.0.1:" + std::to_string((*app)->registrar_admin_port()) + "/v2.1/agents/";
+  CurlResult ok = Curl("--cacert " + tls.ca_cert + " --cert " + tls.client_cert + " --key " +
+                       tls.client_key + " " + url);
   EXPECT_EQ(ok.exit_code, 0);
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(JsonAt(ok.body, "/results/uuids"), "[]");

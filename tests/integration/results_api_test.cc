@@ -7,12 +7,12 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <sys/wait.h>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sys/wait.h>
 #include <sstream>
 
 #include "common/base64.h"
@@ -56,7 +56,8 @@ std::string PemFromEcJwk(const std::string& jwk) {
   std::string y = *Base64DecodeAny(*JsonAt(jwk, "/y"));
   std::string point = "\x04" + x + y;
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-  OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, crv == "P-256" ? "prime256v1" : "secp384r1", 0);
+  OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                  crv == "P-256" ? "prime256v1" : "secp384r1", 0);
   OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
   OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
@@ -107,17 +108,21 @@ class ResultsApiTest : public ::testing::Test {
     std::string nonce = *Base64DecodeAny(*JsonAt(s.body, "/nonce"));
     std::string loc = s.header("location");
     if (loc.rfind("session/", 0) == 0) loc = "/challenge-response/v1/" + loc;
-    return client_->Request("POST", loc, {{"Content-Type", testing::kEchoType}}, valid ? nonce : "nope");
+    return client_->Request("POST", loc, {{"Content-Type", testing::kEchoType}},
+                            valid ? nonce : "nope");
   }
   // openssl dgst's verdict on a compact ES256 JWS with a PEM public key.
   bool OpensslVerifies(const std::string& jws, const std::string& pem) {
     size_t dot = jws.rfind('.');
     WriteFile(dir_.path() + "/input", jws.substr(0, dot));
-    WriteFile(dir_.path() + "/sig.der", DerFromJoseSignature(*Base64DecodeAny(jws.substr(dot + 1))));
+    WriteFile(dir_.path() + "/sig.der",
+              DerFromJoseSignature(*Base64DecodeAny(jws.substr(dot + 1))));
     WriteFile(dir_.path() + "/pub.pem", pem);
     int rc = -1;
-    std::string out = RunCommand("openssl dgst -sha256 -verify " + dir_.path() + "/pub.pem -signature " +
-                          dir_.path() + "/sig.der " + dir_.path() + "/input", &rc);
+    std::string out =
+        RunCommand("openssl dgst -sha256 -verify " + dir_.path() + "/pub.pem -signature " +
+                       dir_.path() + "/sig.der " + dir_.path() + "/input",
+                   &rc);
     return rc == 0 && out.find("Verified OK") != std::string::npos;
   }
   std::string Payload(const std::string& jws) {
@@ -156,7 +161,7 @@ TEST_F(ResultsApiTest, EarVerifiesWithTheDiscoveryKeyAndTamperingFails) {
 TEST_F(ResultsApiTest, ReadmeScriptVerifiesWithOpensslCommandLine) {
   StartServer();
   std::string jwk = *JsonAt(client_->Request("GET", "/.well-known/veraison/verification").body,
-                             "/ear-verification-key");
+                            "/ear-verification-key");
   std::string jws = *JsonAt(CompleteSession(true).body, "/result/ear");
   WriteFile(dir_.path() + "/jwk.json", jwk);
   WriteFile(dir_.path() + "/ear.jws", jws);
@@ -255,7 +260,8 @@ TEST_F(ResultsApiTest, VeraisonModeDocumentsAreWhatVeraisonClientsParse) {
 // (# HELP / # TYPE) or `name{labels} value`; every sample's family has a TYPE.
 std::map<std::string, double> ParseExposition(const std::string& text, std::string* error) {
   static const std::regex kHelp(R"(^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");
-  static const std::regex kType(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  static const std::regex kType(
+      R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
   static const std::regex kSample(
       R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*")(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*")*\})? (-?[0-9.eE+-]+|\+Inf|-Inf|NaN)$)");
   std::map<std::string, double> out;
@@ -295,11 +301,19 @@ TEST_F(ResultsApiTest, MetricsMoveByExactlyTheRequestsMade) {
   ASSERT_EQ(error, "");
   auto delta = [&](const std::string& k) { return after[k] - before[k]; };
   const std::string cr = "listener=\"challenge-response\",route=";
-  EXPECT_EQ(delta("attestd_http_requests_total{" + cr + "\"/challenge-response/v1/newSession\",status=\"201\"}"), 2);
-  EXPECT_EQ(delta("attestd_http_requests_total{" + cr + "\"/challenge-response/v1/session/:id\",status=\"200\"}"), 2);
-  EXPECT_EQ(delta("attestd_http_requests_total{" + cr + "\"/challenge-response/v1/session/:id\",status=\"400\"}"), 1);
+  EXPECT_EQ(delta("attestd_http_requests_total{" + cr +
+                  "\"/challenge-response/v1/newSession\",status=\"201\"}"),
+            2);
+  EXPECT_EQ(delta("attestd_http_requests_total{" + cr +
+                  "\"/challenge-response/v1/session/:id\",status=\"200\"}"),
+            2);
+  EXPECT_EQ(delta("attestd_http_requests_total{" + cr +
+                  "\"/challenge-response/v1/session/:id\",status=\"400\"}"),
+            1);
   EXPECT_EQ(delta("attestd_http_requests_total{" + cr + "\"/metrics\",status=\"200\"}"), 1);
-  EXPECT_EQ(delta("attestd_http_request_duration_seconds_count{" + cr + "\"/challenge-response/v1/newSession\"}"), 2);
+  EXPECT_EQ(delta("attestd_http_request_duration_seconds_count{" + cr +
+                  "\"/challenge-response/v1/newSession\"}"),
+            2);
   EXPECT_EQ(delta("attestd_sessions_created_total"), 2);
   EXPECT_EQ(delta("attestd_sessions_completed_total"), 2);
   std::string mt = std::string("media_type=\"") + testing::kEchoType + "\"";

@@ -32,12 +32,13 @@ namespace {
 SessionResult SampleResult() {
   SessionResult r;
   r.appraisal.is_valid = true;
-  r.appraisal.claims = Value::MakeMap({{"agent_id", "a"},
-                                       {"clock", Value(uint64_t{1} << 40)},
-                                       {"safe", true},
-                                       {"pcrs", Value::MakeMap({{"sha256", Value::MakeMap({{"0", "00ff"}})}})}});
-  r.appraisal.failures = {Failure{"pcr_validation.invalid_pcr_23",
-                                  Value::MakeMap({{"reason", "r"}, {"pcr", 23}})}};
+  r.appraisal.claims =
+      Value::MakeMap({{"agent_id", "a"},
+                      {"clock", Value(uint64_t{1} << 40)},
+                      {"safe", true},
+                      {"pcrs", Value::MakeMap({{"sha256", Value::MakeMap({{"0", "00ff"}})}})}});
+  r.appraisal.failures = {
+      Failure{"pcr_validation.invalid_pcr_23", Value::MakeMap({{"reason", "r"}, {"pcr", 23}})}};
   r.appraisal.trust.hardware = 2;
   r.appraisal.trust.executables = 33;
   r.appraisal.policy_id = "p";

@@ -34,7 +34,8 @@ using tpm::kEnactTrustType;
 using tpm::kTpmQuoteJsonType;
 
 constexpr char kAgent[] = "6a1b3c4d-0000-4000-8000-00000000abcd";
-constexpr char kAllSha256[] = "sha256:0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23";
+constexpr char kAllSha256[] =
+    "sha256:0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23";
 using Types = std::vector<std::string>;
 
 class TpmQuoteTest : public ::testing::Test {
@@ -175,8 +176,8 @@ TEST_F(TpmQuoteTest, FlippedBytes) {
     ASSERT_EQ(FailureTypes(a), Types{"quote_validation.signature"}) << at;
   }
   // Signature: its last byte, and its hash algorithm field.
-  Appraisal s = AppraiseParts(q.attest, FlipBit(q.signature, q.signature.size() - 1), q.pcrblob,
-                              nonce);
+  Appraisal s =
+      AppraiseParts(q.attest, FlipBit(q.signature, q.signature.size() - 1), q.pcrblob, nonce);
   EXPECT_EQ(FailureTypes(s), Types{"quote_validation.signature"});
   // A PCR value (the first digest byte of the first list).
   Appraisal p = AppraiseParts(q.attest, q.signature, FlipBit(q.pcrblob, 142), nonce);
@@ -222,7 +223,8 @@ TEST_F(TpmQuoteTest, WrongAk) {
   TpmQuote q = Quote("rsa", nonce);
   // Another RSA AK of the same TPM with the same scheme: signature fails.
   Enrol(tpm_->AkPublic("rsa-sha1"));
-  EXPECT_EQ(FailureTypes(AppraiseQuote(q, nonce, std::nullopt)), Types{"quote_validation.signature"});
+  EXPECT_EQ(FailureTypes(AppraiseQuote(q, nonce, std::nullopt)),
+            Types{"quote_validation.signature"});
   // An RSA key from another TPM (Keylime vector B).
   Enrol(testing::KeylimeVector(testing::kVectorB, "ak.pub"));
   EXPECT_EQ(FailureTypes(AppraiseQuote(q, nonce)), Types{"quote_validation.signature"});
@@ -300,8 +302,8 @@ TEST_F(TpmQuoteTest, PcrPolicyRightWrongAndMissing) {
   std::string pcr16 = PcrHex(q, TPM2_ALG_SHA256, 16);
   ASSERT_EQ(pcr16.size(), 64u);
   ASSERT_NE(pcr16, std::string(64, '0')) << "the suite extended PCR 16";
-  Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + pcr16 + R"("],"0":[")" + std::string(64, '0') +
-                                   R"("],"mask":"0x10001"})");
+  Enrol(tpm_->AkPublic("rsa"),
+        R"({"16":[")" + pcr16 + R"("],"0":[")" + std::string(64, '0') + R"("],"mask":"0x10001"})");
   Appraisal good = AppraiseQuote(q, nonce);
   EXPECT_TRUE(good.is_valid) << AppraisalJson(good);
   EXPECT_EQ(good.trust.executables, 2);
@@ -313,8 +315,8 @@ TEST_F(TpmQuoteTest, PcrPolicyRightWrongAndMissing) {
   EXPECT_EQ(JsonAt(ContextJson(wrong.failures[0]), "/value"), pcr16);
 
   SetUp();
-  Enrol(tpm_->AkPublic("rsa"), R"({"16":[")" + pcr16 + R"("],"9":[")" + std::string(64, '0') +
-                                   R"("]})");
+  Enrol(tpm_->AkPublic("rsa"),
+        R"({"16":[")" + pcr16 + R"("],"9":[")" + std::string(64, '0') + R"("]})");
   Appraisal missing = AppraiseQuote(q, nonce);
   ASSERT_EQ(FailureTypes(missing), Types{"pcr_validation.missing_pcrs"});
   EXPECT_EQ(JsonAt(ContextJson(missing.failures[0]), "/pcrs"), "[9]");
@@ -349,7 +351,8 @@ TEST_F(TpmQuoteTest, EnactTrustFormOfAFreshQuote) {
   Appraisal a = Appraise(ev, nonce, kEnactTrustType);
   EXPECT_TRUE(a.is_valid) << AppraisalJson(a);
   EXPECT_EQ(a.trust.executables, 2);
-  EXPECT_EQ(FailureTypes(Appraise(ev, Nonce(), kEnactTrustType)), (Types{"quote_validation.nonce", "clock.reset_rollback"}));
+  EXPECT_EQ(FailureTypes(Appraise(ev, Nonce(), kEnactTrustType)),
+            (Types{"quote_validation.nonce", "clock.reset_rollback"}));
 }
 
 // For every fresh fixture and its mutations, attestd's verdict on signature,
@@ -362,10 +365,9 @@ TEST_F(TpmQuoteTest, DifferentialAgainstTpm2Checkquote) {
     const char* pcrs;
     const char* hash;
   };
-  for (const Fixture& f : {Fixture{"rsa", "sha256:0,16,23+sha1:23", "sha256"},
-                           Fixture{"ecc", kAllSha256, "sha256"},
-                           Fixture{"rsa-sha1", "sha1:16,23", "sha1"},
-                           Fixture{"rsapss", "sha256:16", "sha256"}}) {
+  for (const Fixture& f :
+       {Fixture{"rsa", "sha256:0,16,23+sha1:23", "sha256"}, Fixture{"ecc", kAllSha256, "sha256"},
+        Fixture{"rsa-sha1", "sha1:16,23", "sha1"}, Fixture{"rsapss", "sha256:16", "sha256"}}) {
     SCOPED_TRACE(f.key);
     Enrol(tpm_->AkPublic(f.key));
     std::string nonce = Nonce();
@@ -404,8 +406,9 @@ TEST_F(TpmQuoteTest, DifferentialAgainstTpm2Checkquote) {
           std::ofstream(p + ".attest", std::ios::binary) << c.attest;
           std::ofstream(p + ".sig", std::ios::binary) << c.sig.substr(6);
         }
-        int pem = tpm_->Run({"sh", "-c", "tpm2_print -t TPM2B_PUBLIC -f pem " + tpm_->dir() +
-                                             "/ak-rsapss.pub > " + p + ".pem"});
+        int pem = tpm_->Run({"sh", "-c",
+                             "tpm2_print -t TPM2B_PUBLIC -f pem " + tpm_->dir() +
+                                 "/ak-rsapss.pub > " + p + ".pem"});
         ASSERT_EQ(pem, 0);
         int sig_ok = tpm_->Run({"openssl", "dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss",
                                 "-sigopt", "rsa_pss_saltlen:-2", "-verify", p + ".pem",
@@ -454,8 +457,8 @@ TEST_F(TpmQuoteTest, ConcurrentAppraisalsWithOneAkEachGetTheirOwnSignatureVerdic
             testing::SplitQuoteJson(kAgent, q.attest, tamper ? bad_sig : q.signature, q.pcrblob,
                                     "sha256"),
             kTpmQuoteJsonType, nonce);
-        bool signature_failed = r.ok() && !r->failures.empty() &&
-                                r->failures[0].type == "quote_validation.signature";
+        bool signature_failed =
+            r.ok() && !r->failures.empty() && r->failures[0].type == "quote_validation.signature";
         if (!r.ok() || signature_failed != tamper) ++wrong;
       }
     });

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "common/base64.h"
 #include "common/json_writer.h"
@@ -63,7 +63,8 @@ TEST(VerifierListener, GeneratedCaRequiresClientCertificate) {
   ASSERT_TRUE(app.ok()) << app.status().ToString();
   ASSERT_TRUE((*app)->Start().ok());
   const TlsMaterial tls = (*app)->verifier_tls();
-  for (const std::string& f : {tls.ca_cert, tls.server_cert, tls.server_key, tls.client_cert, tls.client_key}) {
+  for (const std::string& f :
+       {tls.ca_cert, tls.server_cert, tls.server_key, tls.client_cert, tls.client_key}) {
     struct stat st {};
     ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
@@ -88,8 +89,9 @@ TEST(VerifierListener, GeneratedCaRequiresClientCertificate) {
   testing::TempDir other;
   auto foreign = EnsureTlsMaterial(other.path(), "verifier", {});
   ASSERT_TRUE(foreign.ok());
-  HttpClient stranger((*app)->verifier_port(),
-                      testing::TlsClientOptions{tls.ca_cert, foreign->client_cert, foreign->client_key});
+  HttpClient stranger(
+      (*app)->verifier_port(),
+      testing::TlsClientOptions{tls.ca_cert, foreign->client_cert, foreign->client_key});
   stranger.set_timeout_ms(2000);
   EXPECT_EQ(stranger.Request("GET", "/version").status, 0);
   // Plain HTTP to the TLS port gets nothing useful.
@@ -178,7 +180,12 @@ struct TenantBody {
     w.Key("ima_sign_verification_keys").String("[]");
     w.Key("metadata").String("{}");
     w.Key("revocation_key").String("");
-    w.Key("accept_tpm_hash_algs").BeginArray().String("sha512").String("sha384").String("sha256").EndArray();
+    w.Key("accept_tpm_hash_algs")
+        .BeginArray()
+        .String("sha512")
+        .String("sha384")
+        .String("sha256")
+        .EndArray();
     w.Key("accept_tpm_encryption_algs").BeginArray().String("ecc").String("rsa").EndArray();
     w.Key("accept_tpm_signing_algs").BeginArray().String("ecschnorr").String("rsassa").EndArray();
     w.Key("ak_tpm").String(Base64Encode(ak_tpm));
@@ -221,10 +228,12 @@ class VerifierApiTest : public ::testing::TestWithParam<std::string> {
   }
 
   // What the tenant does: the HTTP status and the body's code must agree.
-  HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "") {
+  HttpResponse Call(const std::string& method, const std::string& target,
+                    const std::string& body = "") {
     HttpResponse r = tenant_->Request(method, target, {}, body);
     if (r.status != 204) {
-      EXPECT_EQ(JsonAt(r.body, "/code"), std::to_string(r.status)) << method << " " << target << ": " << r.body;
+      EXPECT_EQ(JsonAt(r.body, "/code"), std::to_string(r.status))
+          << method << " " << target << ": " << r.body;
     }
     return r;
   }
@@ -296,8 +305,9 @@ TEST_P(VerifierApiTest, TenantEnrolsQueriesAndDeletesAPushAgent) {
   EXPECT_EQ(JsonAt(r.body, "/results/verifier_port"), std::to_string(app_->verifier_port()));
   EXPECT_EQ(JsonAt(r.body, "/results/severity_level"), "null");
   EXPECT_EQ(JsonAt(r.body, "/results/last_event_id"), "null");
-  for (const char* f : {"v", "hash_alg", "enc_alg", "sign_alg", "verifier_id", "last_received_quote",
-                        "last_successful_attestation", "attestation_period", "maximum_attestation_interval"}) {
+  for (const char* f :
+       {"v", "hash_alg", "enc_alg", "sign_alg", "verifier_id", "last_received_quote",
+        "last_successful_attestation", "attestation_period", "maximum_attestation_interval"}) {
     EXPECT_TRUE(JsonAt(r.body, std::string("/results/") + f).has_value()) << f;
   }
   // Keylime's nested list shape; a trailing slash is optional.
@@ -311,7 +321,8 @@ TEST_P(VerifierApiTest, TenantEnrolsQueriesAndDeletesAPushAgent) {
   ASSERT_TRUE(tpm_->Extend(23, "sha256", kOnes));
   s = QuoteSession("agent-1");
   EXPECT_EQ(JsonAt(s.body, "/result/is_valid"), "false");
-  EXPECT_EQ(FailureTypesOf(s.body, "/result/failures"), std::vector<std::string>{"pcr_validation.invalid_pcr_23"});
+  EXPECT_EQ(FailureTypesOf(s.body, "/result/failures"),
+            std::vector<std::string>{"pcr_validation.invalid_pcr_23"});
 
   // stop / reactivate
   EXPECT_EQ(Call("PUT", "/v2.6/agents/agent-1/stop").status, 200);
@@ -327,7 +338,8 @@ TEST_P(VerifierApiTest, TenantEnrolsQueriesAndDeletesAPushAgent) {
   EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents").body, "/results/uuids"), "[]");
   // Deleted: the directory no longer vouches for the AK.
   s = QuoteSession("agent-1");
-  EXPECT_EQ(FailureTypesOf(s.body, "/result/failures"), std::vector<std::string>{"identity.unknown_attester"});
+  EXPECT_EQ(FailureTypesOf(s.body, "/result/failures"),
+            std::vector<std::string>{"identity.unknown_attester"});
 }
 
 TEST_P(VerifierApiTest, PullAgentStartsInStart) {
@@ -352,23 +364,29 @@ TEST_P(VerifierApiTest, BadEnrolmentsAre400AndStoreNothing) {
     std::string out = body;
     std::string needle = "\"" + key + "\":";
     size_t at = out.find(needle);
-    if (at == std::string::npos) return out.substr(0, out.size() - 1) + "," + needle + value_json + "}";
+    if (at == std::string::npos)
+      return out.substr(0, out.size() - 1) + "," + needle + value_json + "}";
     size_t start = at + needle.size();
     size_t depth = 0, end = start;
     bool in_string = false;
     for (; end < out.size(); ++end) {
       char c = out[end];
       if (in_string) {
-        if (c == '\\') ++end;
-        else if (c == '"') in_string = false;
+        if (c == '\\')
+          ++end;
+        else if (c == '"')
+          in_string = false;
         continue;
       }
-      if (c == '"') in_string = true;
-      else if (c == '[' || c == '{') ++depth;
+      if (c == '"')
+        in_string = true;
+      else if (c == '[' || c == '{')
+        ++depth;
       else if (c == ']' || c == '}') {
         if (depth == 0) break;
         --depth;
-      } else if (c == ',' && depth == 0) break;
+      } else if (c == ',' && depth == 0)
+        break;
     }
     return out.substr(0, start) + value_json + out.substr(end);
   };
@@ -383,13 +401,15 @@ TEST_P(VerifierApiTest, BadEnrolmentsAre400AndStoreNothing) {
       {"tpm_policy short value", with("tpm_policy", "\"{\\\"15\\\": [\\\"0000\\\"]}\"")},
       {"tpm_policy two banks", with("tpm_policy", "\"{\\\"15\\\": [\\\"" + kZeros + "\\\", \\\"" +
                                                       std::string(40, '0') + "\\\"]}\"")},
-      {"tpm_policy non-hex", with("tpm_policy", "\"{\\\"15\\\": [\\\"" + std::string(64, 'z') + "\\\"]}\"")},
+      {"tpm_policy non-hex",
+       with("tpm_policy", "\"{\\\"15\\\": [\\\"" + std::string(64, 'z') + "\\\"]}\"")},
       {"tpm_policy bad mask", with("tpm_policy", "\"{\\\"mask\\\": \\\"0xZZ\\\"}\"")},
       {"tpm_policy a number", with("tpm_policy", "7")},
       {"ak_tpm missing", without("ak_tpm")},
       {"ak_tpm not base64", with("ak_tpm", "\"***\"")},
       {"ak_tpm not a key", with("ak_tpm", "\"" + Base64Encode("garbage") + "\"")},
-      {"ak_tpm unrestricted", with("ak_tpm", "\"" + Base64Encode(tpm_->AkPublic("unrestricted")) + "\"")},
+      {"ak_tpm unrestricted",
+       with("ak_tpm", "\"" + Base64Encode(tpm_->AkPublic("unrestricted")) + "\"")},
       {"ak_tpm a number", with("ak_tpm", "5")},
       {"hash algs missing", without("accept_tpm_hash_algs")},
       {"hash algs empty", with("accept_tpm_hash_algs", "[]")},
@@ -435,7 +455,8 @@ TEST_P(VerifierApiTest, RuntimePoliciesByName) {
   EXPECT_EQ(JsonAt(r.body, "/results/name"), "p1");
   EXPECT_EQ(JsonAt(r.body, "/results/runtime_policy"), policy2);
   EXPECT_EQ(JsonAt(r.body, "/results/tpm_policy"), tpm_policy);
-  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/allowlists/").body, "/results/runtimepolicy names"), R"(["p1"])");
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/allowlists/").body, "/results/runtimepolicy names"),
+            R"(["p1"])");
 
   // Bad bodies.
   EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", "{").status, 400);
@@ -444,7 +465,9 @@ TEST_P(VerifierApiTest, RuntimePoliciesByName) {
   EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", body(Base64Encode("not json"))).status, 400);
   EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2", "{\"runtime_policy\": 5}").status, 400);
   EXPECT_EQ(Call("POST", "/v2.6/allowlists/p2",
-                 "{\"runtime_policy\": \"" + policy + "\", \"tpm_policy\": \"{\\\"30\\\": []}\"}").status, 400);
+                 "{\"runtime_policy\": \"" + policy + "\", \"tpm_policy\": \"{\\\"30\\\": []}\"}")
+                .status,
+            400);
   EXPECT_EQ(Call("POST", "/v2.6/allowlists/bad%7Bname", body(policy)).status, 400);
 
   // An agent using it keeps it from being deleted.
@@ -518,25 +541,33 @@ std::string EvidenceBody(const std::string& tpm_policy, const std::string& extra
 }
 
 TEST_P(VerifierApiTest, VerifyEvidenceWithVectorB) {
-  const std::string policy = "{\"15\":[\"" + kZeros + "\"],\"22\":[\"" + kOnes + "\"],\"mask\":\"0x408000\"}";
+  const std::string policy =
+      "{\"15\":[\"" + kZeros + "\"],\"22\":[\"" + kOnes + "\"],\"mask\":\"0x408000\"}";
   HttpResponse r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(policy));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "true") << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/failures"), "[]");
   EXPECT_EQ(JsonAt(r.body, "/results/claims/pcrs/sha256/22"), kOnes);
   // Before API 2.5 `valid` is a number.
-  EXPECT_EQ(JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(policy)).body, "/results/valid"), "1");
+  EXPECT_EQ(
+      JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(policy)).body, "/results/valid"),
+      "1");
 
   // A PCR 22 value the quote does not have.
-  const std::string wrong = "{\"15\":[\"" + kZeros + "\"],\"22\":[\"" + std::string(63, 'f') + "e\"]}";
+  const std::string wrong =
+      "{\"15\":[\"" + kZeros + "\"],\"22\":[\"" + std::string(63, 'f') + "e\"]}";
   r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(wrong));
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "false");
-  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"), std::vector<std::string>{"pcr_validation.invalid_pcr_22"});
+  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"),
+            std::vector<std::string>{"pcr_validation.invalid_pcr_22"});
   EXPECT_EQ(JsonAt(r.body, "/results/failures/0/context/pcr"), "22");
-  EXPECT_EQ(JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(wrong)).body, "/results/valid"), "0");
+  EXPECT_EQ(
+      JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(wrong)).body, "/results/valid"),
+      "0");
 
   // A runtime policy or log needs an appraiser attestd lacks: never a pass.
-  r = Call("POST", "/v2.6/verify/evidence", EvidenceBody(policy, "\"ima_measurement_list\":\"10 aa ima-ng\""));
+  r = Call("POST", "/v2.6/verify/evidence",
+           EvidenceBody(policy, "\"ima_measurement_list\":\"10 aa ima-ng\""));
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "false");
   EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"),
             std::vector<std::string>{"runtime_policy.appraiser_unavailable"});
@@ -546,9 +577,11 @@ TEST_P(VerifierApiTest, VerifyEvidenceWithVectorB) {
 
   // Another nonce: the quote is not fresh.
   std::string stale = EvidenceBody(policy);
-  stale.replace(stale.find(Trimmed(testing::KeylimeVector(testing::kVectorB, "nonce.b64"))), 4, "AAAA");
+  stale.replace(stale.find(Trimmed(testing::KeylimeVector(testing::kVectorB, "nonce.b64"))), 4,
+                "AAAA");
   r = Call("POST", "/v2.6/verify/evidence", stale);
-  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"), std::vector<std::string>{"quote_validation.nonce"});
+  EXPECT_EQ(FailureTypesOf(r.body, "/results/failures"),
+            std::vector<std::string>{"quote_validation.nonce"});
 }
 
 TEST_P(VerifierApiTest, VerifyEvidenceBadInput) {
@@ -565,7 +598,9 @@ TEST_P(VerifierApiTest, VerifyEvidenceBadInput) {
       {"no data", "{\"type\":\"tpm\"}"},
       {"data not an object", "{\"type\":\"tpm\",\"data\":[1]}"},
       {"quote missing", replaced("\"quote\":", "\"quoteX\":")},
-      {"nonce a number", "{\"type\":\"tpm\",\"data\":{\"quote\":\"r\",\"nonce\":1,\"hash_alg\":\"sha256\",\"tpm_ak\":\"x\"}}"},
+      {"nonce a number",
+       "{\"type\":\"tpm\",\"data\":{\"quote\":\"r\",\"nonce\":1,\"hash_alg\":\"sha256\",\"tpm_ak\":"
+       "\"x\"}}"},
       {"tpm_ak missing", replaced("\"tpm_ak\":", "\"tpm_akX\":")},
       {"tpm_ak not a key", replaced("\"tpm_ak\":\"", "\"tpm_ak\":\"AAAA")},
       {"tpm_policy PCR 24", EvidenceBody("{\"24\":[\"" + kZeros + "\"]}")},
@@ -581,8 +616,8 @@ TEST_P(VerifierApiTest, VerifyIdentityWithVectorA) {
   using testing::KeylimeVector;
   using testing::kVectorA;
   // Vector A ships its AK as PEM only: enrol it as a TPM2B_PUBLIC.
-  auto ak = tpm::Tpm2bPublicFromPem(KeylimeVector(kVectorA, "ak_pub.pem"), tpm::kAkRequiredAttributes,
-                                    TPM2_ALG_NULL, TPM2_ALG_NULL);
+  auto ak = tpm::Tpm2bPublicFromPem(KeylimeVector(kVectorA, "ak_pub.pem"),
+                                    tpm::kAkRequiredAttributes, TPM2_ALG_NULL, TPM2_ALG_NULL);
   ASSERT_TRUE(ak.ok()) << ak.status().ToString();
   TenantBody body;
   body.ak_tpm = *ak;
@@ -591,7 +626,8 @@ TEST_P(VerifierApiTest, VerifyIdentityWithVectorA) {
   std::string quote = Trimmed(KeylimeVector(kVectorA, "keylime_quote_string.txt"));
   std::string nonce = Trimmed(KeylimeVector(kVectorA, "nonce.txt"));
   auto target = [&](const std::string& agent, const std::string& n) {
-    return "/v2.5/verify/identity?agent_uuid=" + agent + "&quote=" + quote + "&nonce=" + n + "&hash_alg=sha256";
+    return "/v2.5/verify/identity?agent_uuid=" + agent + "&quote=" + quote + "&nonce=" + n +
+           "&hash_alg=sha256";
   };
   HttpResponse r = Call("GET", target("vec-a", nonce));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -614,9 +650,19 @@ constexpr char kJsonApi[] = "application/vnd.api+json";
 std::string Capabilities(const std::string& ak, const std::string& subjects = "",
                          const std::string& version = "2.0") {
   JsonWriter w;
-  w.BeginObject().Key("data").BeginObject().Key("type").String("attestation").Key("attributes").BeginObject();
+  w.BeginObject()
+      .Key("data")
+      .BeginObject()
+      .Key("type")
+      .String("attestation")
+      .Key("attributes")
+      .BeginObject();
   w.Key("evidence_supported").BeginArray();
-  w.BeginObject().Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
+  w.BeginObject()
+      .Key("evidence_class")
+      .String("certification")
+      .Key("evidence_type")
+      .String("tpm_quote");
   w.Key("capabilities").BeginObject().Key("component_version").String(version);
   w.Key("hash_algorithms").BeginArray().String("sha384").String("sha256").String("sha1").EndArray();
   w.Key("signature_schemes").BeginArray().String("rsassa").EndArray();
@@ -633,13 +679,33 @@ std::string Capabilities(const std::string& ak, const std::string& subjects = ""
     w.Raw(subjects);
   }
   w.Key("certification_keys").BeginArray().BeginObject();
-  w.Key("key_class").String("asymmetric").Key("key_origin").String("tpm").Key("key_algorithm").String("rsa");
-  w.Key("key_size").Int(2048).Key("server_identifier").String("ak").Key("public").String(Base64Encode(ak));
+  w.Key("key_class")
+      .String("asymmetric")
+      .Key("key_origin")
+      .String("tpm")
+      .Key("key_algorithm")
+      .String("rsa");
+  w.Key("key_size")
+      .Int(2048)
+      .Key("server_identifier")
+      .String("ak")
+      .Key("public")
+      .String(Base64Encode(ak));
   w.EndObject().EndArray().EndObject().EndObject();
   w.BeginObject().Key("evidence_class").String("log").Key("evidence_type").String("uefi_log");
-  w.Key("capabilities").BeginObject().Key("evidence_version").String("2.1").Key("entry_count").Int(20);
+  w.Key("capabilities")
+      .BeginObject()
+      .Key("evidence_version")
+      .String("2.1")
+      .Key("entry_count")
+      .Int(20);
   w.Key("supports_partial_access").Bool(false).Key("appendable").Bool(false);
-  w.Key("formats").BeginArray().String("application/octet-stream").EndArray().EndObject().EndObject();
+  w.Key("formats")
+      .BeginArray()
+      .String("application/octet-stream")
+      .EndArray()
+      .EndObject()
+      .EndObject();
   w.EndArray();
   w.Key("system_info").BeginObject().Key("boot_time").String("2026-11-24T12:12:51Z").EndObject();
   return w.EndObject().EndObject().EndObject().Take();
@@ -647,18 +713,28 @@ std::string Capabilities(const std::string& ak, const std::string& subjects = ""
 
 std::string Evidence(const testing::TpmQuote& q) {
   JsonWriter w;
-  w.BeginObject().Key("data").BeginObject().Key("type").String("attestation").Key("attributes").BeginObject();
+  w.BeginObject()
+      .Key("data")
+      .BeginObject()
+      .Key("type")
+      .String("attestation")
+      .Key("attributes")
+      .BeginObject();
   w.Key("evidence_collected").BeginArray().BeginObject();
   w.Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
   w.Key("data").BeginObject().Key("subject_data").String(Base64Encode(q.pcrblob));
-  w.Key("message").String(Base64Encode(q.attest)).Key("signature").String(Base64Encode(q.signature));
+  w.Key("message")
+      .String(Base64Encode(q.attest))
+      .Key("signature")
+      .String(Base64Encode(q.signature));
   w.EndObject().EndObject().EndArray();
   return w.EndObject().EndObject().EndObject().Take();
 }
 
 class PushTest : public VerifierApiTest {
  protected:
-  HttpResponse V3(const std::string& method, const std::string& target, const std::string& body = "") {
+  HttpResponse V3(const std::string& method, const std::string& target,
+                  const std::string& body = "") {
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", kJsonApi}};
     if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
     HttpResponse r = tenant_->Request(method, target, headers, body);
@@ -671,19 +747,26 @@ class PushTest : public VerifierApiTest {
   // One attestation: capabilities, quote over the challenge, evidence;
   // then waits for the verdict. Returns the final attestation document.
   HttpResponse Attest(const std::string& id) {
-    HttpResponse r = V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")));
+    HttpResponse r =
+        V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")));
     EXPECT_EQ(r.status, 201) << r.body;
     const std::string params = "/data/attributes/evidence_requested/0/chosen_parameters";
-    std::string challenge = Base64DecodeStd(JsonAt(r.body, params + "/challenge").value_or("")).value_or("");
+    std::string challenge =
+        Base64DecodeStd(JsonAt(r.body, params + "/challenge").value_or("")).value_or("");
     EXPECT_EQ(challenge.size(), 16u);
-    EXPECT_EQ(JsonAt(r.body, params + "/hash_algorithm"), "sha256");  // sha384 offered, but no PCRs in that bank
+    EXPECT_EQ(JsonAt(r.body, params + "/hash_algorithm"),
+              "sha256");  // sha384 offered, but no PCRs in that bank
     EXPECT_EQ(JsonAt(r.body, params + "/signature_scheme"), "rsassa");
     EXPECT_EQ(JsonAt(r.body, params + "/selected_subjects"), R"({"sha256":[23]})");
-    EXPECT_EQ(JsonAt(r.body, params + "/certification_key/public"), Base64Encode(tpm_->AkPublic("rsa")));
+    EXPECT_EQ(JsonAt(r.body, params + "/certification_key/public"),
+              Base64Encode(tpm_->AkPublic("rsa")));
     EXPECT_EQ(JsonAt(r.body, "/data/attributes/stage"), "awaiting_evidence");
     EXPECT_TRUE(JsonAt(r.body, "/data/attributes/challenges_expire_at").has_value());
     // One at a time.
-    EXPECT_EQ(V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa"))).status, 409);
+    EXPECT_EQ(
+        V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")))
+            .status,
+        409);
     auto q = tpm_->Quote("rsa", challenge, "sha256:23", "sha256", "rsassa");
     EXPECT_TRUE(q.has_value());
     if (!q) return r;
@@ -702,7 +785,8 @@ class PushTest : public VerifierApiTest {
   }
 
   void WaitForInterval(const std::string& id) {
-    HttpResponse r = V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")));
+    HttpResponse r =
+        V3("POST", "/v3.0/agents/" + id + "/attestations", Capabilities(tpm_->AkPublic("rsa")));
     ASSERT_EQ(r.status, 429) << r.body;
     int wait = std::atoi(r.header("retry-after").c_str());
     ASSERT_GE(wait, 1);
@@ -723,26 +807,39 @@ class PushTest : public VerifierApiTest {
   }
   static std::string ProofBody(const std::string& id, const testing::Swtpm::Certification& c) {
     JsonWriter w;
-    w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("attributes").BeginObject();
+    w.BeginObject()
+        .Key("data")
+        .BeginObject()
+        .Key("type")
+        .String("session")
+        .Key("attributes")
+        .BeginObject();
     w.Key("agent_id").String(id).Key("auth_provided").BeginArray().BeginObject();
     w.Key("auth_class").String("pop").Key("auth_type").String("tpm_pop").Key("data").BeginObject();
-    w.Key("message").String(Base64Encode(c.attest)).Key("signature").String(Base64Encode(c.signature));
+    w.Key("message")
+        .String(Base64Encode(c.attest))
+        .Key("signature")
+        .String(Base64Encode(c.signature));
     return w.EndObject().EndObject().EndArray().EndObject().EndObject().EndObject().Take();
   }
 
   // POST /v3/sessions, TPM2_Certify of `object` by `signer` over the
   // challenge, PATCH: the PATCH's answer.
-  HttpResponse ProveOnce(const std::string& id, const std::string& object, const std::string& signer) {
+  HttpResponse ProveOnce(const std::string& id, const std::string& object,
+                         const std::string& signer) {
     HttpResponse r = V3("POST", "/v3.0/sessions", SessionBody(id));
     EXPECT_EQ(r.status, 201) << r.body;
     std::string challenge =
-        Base64DecodeStd(JsonAt(r.body, "/data/attributes/auth_requested/0/chosen_parameters/challenge").value_or(""))
+        Base64DecodeStd(
+            JsonAt(r.body, "/data/attributes/auth_requested/0/chosen_parameters/challenge")
+                .value_or(""))
             .value_or("");
     EXPECT_EQ(challenge.size(), 16u);
     auto cert = tpm_->Certify(object, signer, challenge);
     EXPECT_TRUE(cert.has_value()) << "Esys_Certify failed";
     if (!cert) return r;
-    return V3("PATCH", "/v3.0/sessions/" + JsonAt(r.body, "/data/id").value_or(""), ProofBody(id, *cert));
+    return V3("PATCH", "/v3.0/sessions/" + JsonAt(r.body, "/data/id").value_or(""),
+              ProofBody(id, *cert));
   }
 
   void Authenticate(const std::string& id, const std::string& key = "rsa") {
@@ -786,7 +883,9 @@ TEST_P(PushTest, AttestPassThenFailAfterAPcrChanges) {
   EXPECT_EQ(JsonAt(r.body, "/data/0/attributes/evaluation"), "pass");
   EXPECT_EQ(JsonAt(r.body, "/data/1/attributes/evaluation"), "fail");
   EXPECT_FALSE(JsonAt(r.body, "/data/2").has_value());
-  EXPECT_EQ(JsonAt(V3("GET", "/v3.0/agents/push-1/attestations/0").body, "/data/attributes/evaluation"), "pass");
+  EXPECT_EQ(
+      JsonAt(V3("GET", "/v3.0/agents/push-1/attestations/0").body, "/data/attributes/evaluation"),
+      "pass");
   EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/7").status, 404);
   EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/x").status, 404);
 }
@@ -821,13 +920,16 @@ TEST_P(PushTest, RefusalsAndBadDocuments) {
   // Nothing was opened by the refusals.
   HttpResponse r = V3("POST", "/v3.0/agents/push-2/attestations", Capabilities(ak));
   ASSERT_EQ(r.status, 201) << r.body;
-  for (const std::string& body : {std::string("{}"), std::string(R"({"data":{"attributes":{"evidence_collected":
+  for (const std::string& body :
+       {std::string("{}"), std::string(R"({"data":{"attributes":{"evidence_collected":
         [{"evidence_class":"certification","evidence_type":"tpm_quote","data":{"message":"AAAA"}}]}}})")}) {
     EXPECT_EQ(V3("PATCH", "/v3.0/agents/push-2/attestations/latest", body).status, 400) << body;
   }
   EXPECT_EQ(V3("PATCH", "/v3.0/agents/push-2/attestations/9", "{}").status, 400);
   // v3 routes are not served under v2 prefixes (and the reverse).
-  EXPECT_EQ(tenant_->Request("POST", "/v2.6/agents/push-2/attestations", {}, Capabilities(ak)).status, 404);
+  EXPECT_EQ(
+      tenant_->Request("POST", "/v2.6/agents/push-2/attestations", {}, Capabilities(ak)).status,
+      404);
   EXPECT_EQ(tenant_->Request("GET", "/v3.0/agents/push-2").status, 404);
   // A stopped agent may not attest.
   ASSERT_EQ(Call("PUT", "/v2.6/agents/push-2/stop").status, 200);
@@ -872,8 +974,10 @@ TEST_P(PushTest, ProofOfPossessionIssuesTheToken) {
   EXPECT_EQ(V3("POST", "/v3.0/sessions", "{").status, 400);
   EXPECT_EQ(V3("POST", "/v3.0/sessions", R"({"data":{"attributes":{}}})").status, 400);
   EXPECT_EQ(V3("POST", "/v3.0/sessions", SessionBody("nobody")).status, 404);
-  EXPECT_EQ(V3("PATCH", "/v3.0/sessions/" + session, R"({"data":{"attributes":{"agent_id":"pop-1"}}})").status,
-            400);
+  EXPECT_EQ(
+      V3("PATCH", "/v3.0/sessions/" + session, R"({"data":{"attributes":{"agent_id":"pop-1"}}})")
+          .status,
+      400);
   EXPECT_EQ(V3("PATCH", "/v3.0/sessions/no-such-session", ProofBody("pop-1", *stale)).status, 404);
 }
 
@@ -908,10 +1012,14 @@ TEST_P(PushTest, OutcomeRecordedByTheWorkerOfAnotherProcess) {
 
   EnrolPushAgent("far-1", tpm_->AkPublic("rsa"));
   Authenticate("far-1");
-  HttpResponse r = V3("POST", "/v3.0/agents/far-1/attestations", Capabilities(tpm_->AkPublic("rsa")));
+  HttpResponse r =
+      V3("POST", "/v3.0/agents/far-1/attestations", Capabilities(tpm_->AkPublic("rsa")));
   ASSERT_EQ(r.status, 201) << r.body;
-  std::string challenge = Base64DecodeStd(
-      JsonAt(r.body, "/data/attributes/evidence_requested/0/chosen_parameters/challenge").value_or("")).value_or("");
+  std::string challenge =
+      Base64DecodeStd(
+          JsonAt(r.body, "/data/attributes/evidence_requested/0/chosen_parameters/challenge")
+              .value_or(""))
+          .value_or("");
   auto q = tpm_->Quote("rsa", challenge, "sha256:23", "sha256", "rsassa");
   ASSERT_TRUE(q.has_value());
   ASSERT_EQ(V3("PATCH", "/v3.0/agents/far-1/attestations/latest", Evidence(*q)).status, 202);

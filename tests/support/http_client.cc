@@ -35,7 +35,8 @@ void HttpClient::SslFree::operator()(ssl_st* s) const { SSL_free(s); }
 bool HttpClient::StartTls() {
   if (!ctx_) {
     ctx_.reset(SSL_CTX_new(TLS_client_method()));
-    if (!ctx_ || SSL_CTX_load_verify_locations(ctx_.get(), tls_->ca.c_str(), nullptr) != 1) return false;
+    if (!ctx_ || SSL_CTX_load_verify_locations(ctx_.get(), tls_->ca.c_str(), nullptr) != 1)
+      return false;
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
     if (!tls_->cert.empty() &&
         (SSL_CTX_use_certificate_chain_file(ctx_.get(), tls_->cert.c_str()) != 1 ||

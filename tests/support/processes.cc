@@ -34,8 +34,8 @@ int FreePort() {
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   pid_t pid = ::fork();
   if (pid != 0) return pid;
-  int fd = ::open(log_path.empty() ? "/dev/null" : log_path.c_str(),
-                  O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int fd = ::open(log_path.empty() ? "/dev/null" : log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                  0644);
   if (fd >= 0) {
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
@@ -91,8 +91,8 @@ RedisServer::~RedisServer() { Stop(); }
 
 bool RedisServer::Start() {
   if (port_ == 0) port_ = FreePort();
-  pid_ = Spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no"},
+  pid_ = Spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+                "", "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no"},
                dir_.path() + "/redis.log");
   if (pid_ > 0 && !WaitForPort(port_, 5000)) {
     StopProcess(pid_);

@@ -9,8 +9,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,9 +91,9 @@ pid_t StartSwtpm(const std::string& state, int port, int ctrl, const std::string
 std::string TemplateState() {
   std::string script = Slurp(TpmFixturesScript());
   size_t h = std::hash<std::string>{}(script);
-  fs::path base = fs::temp_directory_path() /
-                  ("attestd-swtpm-template-" + std::to_string(::getuid()) + "-" +
-                   std::to_string(h));
+  fs::path base =
+      fs::temp_directory_path() /
+      ("attestd-swtpm-template-" + std::to_string(::getuid()) + "-" + std::to_string(h));
   fs::path done = base / "ready";
   if (fs::exists(done)) return base.string();
 
@@ -109,12 +109,13 @@ std::string TemplateState() {
     int port = FreePortPair(), ctrl = port + 1;
     std::string log = (base / "provision.log").string();
     pid_t pid = StartSwtpm((base / "state").string(), port, ctrl, log);
-    bool ok = pid > 0 && WaitForPort(port, 5000) &&
-              RunWithEnv({"bash", TpmFixturesScript(), "attach", base.string(),
-                          std::to_string(port)},
-                         "", log) == 0;
+    bool ok =
+        pid > 0 && WaitForPort(port, 5000) &&
+        RunWithEnv({"bash", TpmFixturesScript(), "attach", base.string(), std::to_string(port)}, "",
+                   log) == 0;
     // Orderly shutdown, or the copies would start with clockInfo.safe = 0.
-    ok = ok && RunWithEnv({"tpm2_shutdown", "-c"}, "swtpm:host=127.0.0.1,port=" + std::to_string(port), log) == 0;
+    ok = ok && RunWithEnv({"tpm2_shutdown", "-c"},
+                          "swtpm:host=127.0.0.1,port=" + std::to_string(port), log) == 0;
     StopProcess(pid);
     if (ok) Write(done.string(), "ok\n");
   }
@@ -125,7 +126,9 @@ std::string TemplateState() {
 
 }  // namespace
 
-std::string TpmFixturesScript() { return std::string(ATTESTD_SOURCE_DIR) + "/scripts/tpm-fixtures.sh"; }
+std::string TpmFixturesScript() {
+  return std::string(ATTESTD_SOURCE_DIR) + "/scripts/tpm-fixtures.sh";
+}
 
 Swtpm::Swtpm() {
   std::string tmpl = TemplateState();
@@ -172,9 +175,11 @@ std::string Swtpm::AkPublic(const std::string& key) const {
 namespace {
 
 uint32_t KeyHandle(const std::string& key) {
-  static const std::pair<const char*, uint32_t> kHandles[] = {
-      {"rsa", 0x81010010}, {"rsapss", 0x81010011}, {"ecc", 0x81010012},
-      {"rsa-sha1", 0x81010013}, {"unrestricted", 0x81010020}};
+  static const std::pair<const char*, uint32_t> kHandles[] = {{"rsa", 0x81010010},
+                                                              {"rsapss", 0x81010011},
+                                                              {"ecc", 0x81010012},
+                                                              {"rsa-sha1", 0x81010013},
+                                                              {"unrestricted", 0x81010020}};
   for (const auto& [k, h] : kHandles) {
     if (key == k) return h;
   }
@@ -183,10 +188,12 @@ uint32_t KeyHandle(const std::string& key) {
 
 }  // namespace
 
-std::optional<Swtpm::Certification> Swtpm::Certify(const std::string& object, const std::string& signer,
+std::optional<Swtpm::Certification> Swtpm::Certify(const std::string& object,
+                                                   const std::string& signer,
                                                    const std::string& qualifying) const {
   uint32_t object_handle = KeyHandle(object), sign_handle = KeyHandle(signer);
-  if (!object_handle || !sign_handle || qualifying.size() > sizeof(TPM2B_DATA::buffer)) return std::nullopt;
+  if (!object_handle || !sign_handle || qualifying.size() > sizeof(TPM2B_DATA::buffer))
+    return std::nullopt;
   TSS2_TCTI_CONTEXT* tcti = nullptr;
   std::string conf = "swtpm:host=127.0.0.1,port=" + std::to_string(port_);
   if (Tss2_TctiLdr_Initialize(conf.c_str(), &tcti) != TSS2_RC_SUCCESS) return std::nullopt;
@@ -201,15 +208,18 @@ std::optional<Swtpm::Certification> Swtpm::Certify(const std::string& object, co
     scheme.scheme = TPM2_ALG_NULL;  // the signing key's own scheme
     TPM2B_ATTEST* attest = nullptr;
     TPMT_SIGNATURE* sig = nullptr;
-    if (Esys_TR_FromTPMPublic(ctx, object_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &obj) == 0 &&
-        Esys_TR_FromTPMPublic(ctx, sign_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sign) == 0 &&
-        Esys_Certify(ctx, obj, sign, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &q, &scheme, &attest,
-                     &sig) == TSS2_RC_SUCCESS) {
+    if (Esys_TR_FromTPMPublic(ctx, object_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &obj) ==
+            0 &&
+        Esys_TR_FromTPMPublic(ctx, sign_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sign) ==
+            0 &&
+        Esys_Certify(ctx, obj, sign, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &q, &scheme,
+                     &attest, &sig) == TSS2_RC_SUCCESS) {
       uint8_t buf[sizeof(TPMT_SIGNATURE)];
       size_t off = 0;
       if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, buf, sizeof buf, &off) == TSS2_RC_SUCCESS) {
-        out = Certification{std::string(reinterpret_cast<const char*>(attest->attestationData), attest->size),
-                            std::string(reinterpret_cast<const char*>(buf), off)};
+        out = Certification{
+            std::string(reinterpret_cast<const char*>(attest->attestationData), attest->size),
+            std::string(reinterpret_cast<const char*>(buf), off)};
       }
     }
     Esys_Free(attest);
@@ -223,9 +233,11 @@ std::optional<Swtpm::Certification> Swtpm::Certify(const std::string& object, co
 std::optional<TpmQuote> Swtpm::Quote(const std::string& key, const std::string& nonce,
                                      const std::string& pcrs, const std::string& hash,
                                      const std::string& scheme) {
-  static const std::pair<const char*, const char*> kHandles[] = {
-      {"rsa", "0x81010010"}, {"rsapss", "0x81010011"}, {"ecc", "0x81010012"},
-      {"rsa-sha1", "0x81010013"}, {"unrestricted", "0x81010020"}};
+  static const std::pair<const char*, const char*> kHandles[] = {{"rsa", "0x81010010"},
+                                                                 {"rsapss", "0x81010011"},
+                                                                 {"ecc", "0x81010012"},
+                                                                 {"rsa-sha1", "0x81010013"},
+                                                                 {"unrestricted", "0x81010020"}};
   std::string handle;
   for (const auto& [k, h] : kHandles) {
     if (key == k) handle = h;
@@ -233,9 +245,19 @@ std::optional<TpmQuote> Swtpm::Quote(const std::string& key, const std::string& 
   if (handle.empty()) return std::nullopt;
   TpmQuote q;
   q.prefix = dir() + "/q" + std::to_string(++counter_);
-  std::vector<std::string> argv = {"tpm2_quote", "-c", handle, "-l", pcrs, "-q", HexEncode(nonce),
-                                   "-m", q.prefix + ".attest", "-s", q.prefix + ".sig",
-                                   "-o", q.prefix + ".pcrs"};
+  std::vector<std::string> argv = {"tpm2_quote",
+                                   "-c",
+                                   handle,
+                                   "-l",
+                                   pcrs,
+                                   "-q",
+                                   HexEncode(nonce),
+                                   "-m",
+                                   q.prefix + ".attest",
+                                   "-s",
+                                   q.prefix + ".sig",
+                                   "-o",
+                                   q.prefix + ".pcrs"};
   std::string s = scheme.empty() && key == "rsapss" ? "rsapss" : scheme;
   std::string g = hash.empty() && key == "rsa-sha1" ? "sha1" : hash;
   if (!g.empty()) argv.insert(argv.end(), {"-g", g});

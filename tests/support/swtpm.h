@@ -63,9 +63,9 @@ class Swtpm {
   bool Extend(int pcr, const std::string& bank, const std::string& hex);
 
   // tpm2_checkquote's exit code for files written by `prefix`-style names.
-  int CheckQuote(const std::string& key, const std::string& nonce,
-                 const std::string& attest, const std::string& signature,
-                 const std::string& pcrblob, const std::string& hash = "sha256");
+  int CheckQuote(const std::string& key, const std::string& nonce, const std::string& attest,
+                 const std::string& signature, const std::string& pcrblob,
+                 const std::string& hash = "sha256");
 
   // Stops swtpm and starts it again on the same state: a TPM reset
   // (resetCount goes up). Orderly: TPM2_Shutdown first; otherwise the TPM

@@ -1,5 +1,5 @@
-#include "common/value_json.h"
 #include "tests/support/test_verifiers.h"
+#include "common/value_json.h"
 
 #include <thread>
 

@@ -1,6 +1,6 @@
+#include "tests/support/tpm_evidence.h"
 #include "api/appraisal_json.h"
 #include "common/value_json.h"
-#include "tests/support/tpm_evidence.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bn.h>

@@ -1,14 +1,14 @@
 #include <gtest/gtest.h>
 
-#include "common/value_json.h"
 #include "api/http_server.h"
 #include "api/negotiation.h"
 #include "api/problem.h"
 #include "api/router.h"
 #include "api/session_json.h"
-#include "common/time_util.h"
-#include "tests/support/json.h"
 #include "common/appraisal.h"
+#include "common/time_util.h"
+#include "common/value_json.h"
+#include "tests/support/json.h"
 #include "verifiers/registry.h"
 
 namespace attestd {
@@ -17,13 +17,15 @@ namespace {
 using testing::JsonAt;
 
 TEST(MediaType, NormalizesCaseAndDropsParameters) {
-  EXPECT_EQ(NormalizeMediaType("Application/VND.Foo+JSON; charset=utf-8"), "application/vnd.foo+json");
+  EXPECT_EQ(NormalizeMediaType("Application/VND.Foo+JSON; charset=utf-8"),
+            "application/vnd.foo+json");
   EXPECT_EQ(NormalizeMediaType("  application/x  "), "application/x");
   EXPECT_EQ(NormalizeMediaType("application/x;q=1;b=2"), "application/x");
 }
 
 TEST(MediaType, RejectsNonMediaTypes) {
-  for (const char* bad : {"", "garbage", "/json", "application/", "a/b/c", "appli cation/x", "a/\x01"}) {
+  for (const char* bad :
+       {"", "garbage", "/json", "application/", "a/b/c", "appli cation/x", "a/\x01"}) {
     EXPECT_EQ(NormalizeMediaType(bad), "") << bad;
   }
 }
@@ -140,7 +142,8 @@ TEST(Router, MatchesParamsMethodsAndErrors) {
     resp.body = std::string(*q.param("id"));
     return resp;
   });
-  r.Add("POST", "/a/:id", [](const api::HttpRequest&) -> api::HttpResponse { throw std::runtime_error("x"); });
+  r.Add("POST", "/a/:id",
+        [](const api::HttpRequest&) -> api::HttpResponse { throw std::runtime_error("x"); });
   api::HttpRequest q;
   q.method = "GET";
   q.path = "/a/42";

@@ -49,21 +49,24 @@ TEST(Config, HelpListsEveryOptionWithDefaults) {
 }
 
 TEST(Config, BadValuesNameTheOption) {
-  struct Case { std::vector<std::string> args; const char* option; };
+  struct Case {
+    std::vector<std::string> args;
+    const char* option;
+  };
   for (const Case& k : std::vector<Case>{{{"--threads", "x"}, "threads"},
-                                          {{"--threads", "0"}, "threads"},
-                                          {{"--listen", "nowhere"}, "listen"},
-                                          {{"--store", "mysql://x"}, "store"},
-                                          {{"--default-nonce-size", "7"}, "default-nonce-size"},
-                                          {{"--max-body", "lots"}, "max-body"},
-                                          {{"--log-level", "loud"}, "log-level"},
-                                          {{"--tls-cert", "/nonexistent"}, "tls-cert"},
-                                          {{"--session-ttl", "0"}, "session-ttl"},
-                                          {{"--verifier-listen", "nowhere"}, "verifier-listen"},
-                                          {{"--verifier-tls-cert", "/nonexistent"}, "verifier-tls-"},
-                                          {{"--verifier-tls-ca", "/nonexistent"}, "verifier-tls-ca"},
-                                          {{"--quote-interval", "-1"}, "quote-interval"},
-                                          {{"--bogus"}, "bogus"}}) {
+                                         {{"--threads", "0"}, "threads"},
+                                         {{"--listen", "nowhere"}, "listen"},
+                                         {{"--store", "mysql://x"}, "store"},
+                                         {{"--default-nonce-size", "7"}, "default-nonce-size"},
+                                         {{"--max-body", "lots"}, "max-body"},
+                                         {{"--log-level", "loud"}, "log-level"},
+                                         {{"--tls-cert", "/nonexistent"}, "tls-cert"},
+                                         {{"--session-ttl", "0"}, "session-ttl"},
+                                         {{"--verifier-listen", "nowhere"}, "verifier-listen"},
+                                         {{"--verifier-tls-cert", "/nonexistent"}, "verifier-tls-"},
+                                         {{"--verifier-tls-ca", "/nonexistent"}, "verifier-tls-ca"},
+                                         {{"--quote-interval", "-1"}, "quote-interval"},
+                                         {{"--bogus"}, "bogus"}}) {
     auto c = Parse(k.args);
     ASSERT_FALSE(c.ok()) << k.option;
     EXPECT_NE(c.status().message().find(k.option), std::string::npos) << c.status().message();

@@ -35,8 +35,9 @@ TEST(KeylimeApi, VersionPrefixes) {
 
 TEST(KeylimeApi, RouterVersionsSlashesAndErrors) {
   auto router = MakeKeylimeRouter();
-  AddVersionedRoute(*router, "GET", "/things/:id", Versions::kV2,
-                    [](const HttpRequest& r) { return Envelope(200, "Success", "{\"id\":\"" + r.params.at("id") + "\"}"); });
+  AddVersionedRoute(*router, "GET", "/things/:id", Versions::kV2, [](const HttpRequest& r) {
+    return Envelope(200, "Success", "{\"id\":\"" + r.params.at("id") + "\"}");
+  });
   auto dispatch = [&](const std::string& method, const std::string& path) {
     HttpRequest r;
     r.method = method;
@@ -79,7 +80,8 @@ TEST(KeylimeApi, JsonBodyTypes) {
 TEST(RegistrarAuthTag, IsHexHmacSha384OfTheAgentIdKeyedByBase64Challenge) {
   // printf agent-1 | openssl dgst -sha384 -hmac MTIzNA==
   EXPECT_EQ(RegistrarService::AuthTag("MTIzNA==", "agent-1"),
-            "db0a57125b1ffe91520f63d4c1eb1170286003ab7625bb68d43a9b5624ed5b202d9e70b90c238124682fa4a54068638c");
+            "db0a57125b1ffe91520f63d4c1eb1170286003ab7625bb68d43a9b5624ed5b202d9e70b90c238124682fa4"
+            "a54068638c");
 }
 
 TEST(RegistrarAgentId, KeylimeRule) {

@@ -52,7 +52,8 @@ TEST(MakeCredentialVectorM, RsaFirst80BytesMatchKeylime) {
   EXPECT_STREQ((*ek)->description, "rsa2048");
   MakeCredentialSeams seams;
   seams.rsa_seed = std::string(32, '\x12');
-  auto blob = MakeCredentialForTest(**ek, MHex("rsa_challenge.hex"), MHex("rsa_aik_name.hex"), seams);
+  auto blob =
+      MakeCredentialForTest(**ek, MHex("rsa_challenge.hex"), MHex("rsa_aik_name.hex"), seams);
   ASSERT_TRUE(blob.ok()) << blob.status().ToString();
   EXPECT_EQ(blob->size(), 336u);
   std::string expected = MHex("rsa_expected.hex");
@@ -60,7 +61,8 @@ TEST(MakeCredentialVectorM, RsaFirst80BytesMatchKeylime) {
   EXPECT_EQ(HexEncode(blob->substr(0, 80)), HexEncode(expected));
   // A different seed changes everything after the header.
   seams.rsa_seed = std::string(32, '\x13');
-  auto other = MakeCredentialForTest(**ek, MHex("rsa_challenge.hex"), MHex("rsa_aik_name.hex"), seams);
+  auto other =
+      MakeCredentialForTest(**ek, MHex("rsa_challenge.hex"), MHex("rsa_aik_name.hex"), seams);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->substr(0, 80), expected);
 }
@@ -71,13 +73,15 @@ TEST(MakeCredentialVectorM, EccAll148BytesMatchKeylime) {
   EXPECT_STREQ((*ek)->description, "ecc-p256");
   MakeCredentialSeams seams;
   seams.ecc_ephemeral_private = DecimalToBytes(M("ecc_ephemeral_priv.dec"), 32);
-  auto blob = MakeCredentialForTest(**ek, MHex("ecc_challenge.hex"), MHex("ecc_aik_name.hex"), seams);
+  auto blob =
+      MakeCredentialForTest(**ek, MHex("ecc_challenge.hex"), MHex("ecc_aik_name.hex"), seams);
   ASSERT_TRUE(blob.ok()) << blob.status().ToString();
   EXPECT_EQ(HexEncode(*blob), HexEncode(MHex("ecc_expected.hex")));
   // The ephemeral point in the blob is the vector's.
   std::string x = DecimalToBytes(M("ecc_ephemeral_x.dec"), 32);
   std::string y = DecimalToBytes(M("ecc_ephemeral_y.dec"), 32);
-  EXPECT_EQ(blob->substr(148 - 68), std::string("\x00\x20", 2) + x + std::string("\x00\x20", 2) + y);
+  EXPECT_EQ(blob->substr(148 - 68),
+            std::string("\x00\x20", 2) + x + std::string("\x00\x20", 2) + y);
 }
 
 TEST(MakeCredentialVectorM, RandomRunsDiffer) {
@@ -114,7 +118,8 @@ TEST(MakeCredentialVectorB, EkAkAndNameFromTheEmulatorFiles) {
 std::string SoftwareActivate(EVP_PKEY* ek_private, const HashAlg& hash, size_t sym_bits,
                              const std::string& blob, const std::string& name) {
   auto u16 = [&](size_t at) {
-    return (static_cast<size_t>(static_cast<uint8_t>(blob[at])) << 8) | static_cast<uint8_t>(blob[at + 1]);
+    return (static_cast<size_t>(static_cast<uint8_t>(blob[at])) << 8) |
+           static_cast<uint8_t>(blob[at + 1]);
   };
   size_t id_size = u16(8);
   std::string id_object = blob.substr(10, id_size);
@@ -128,8 +133,8 @@ std::string SoftwareActivate(EVP_PKEY* ek_private, const HashAlg& hash, size_t s
   EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, OPENSSL_memdup("IDENTITY", 9), 9);
   unsigned char seed[512];
   size_t seed_len = sizeof seed;
-  int ok = EVP_PKEY_decrypt(ctx, seed, &seed_len, reinterpret_cast<const unsigned char*>(secret.data()),
-                            secret.size());
+  int ok = EVP_PKEY_decrypt(ctx, seed, &seed_len,
+                            reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
   EVP_PKEY_CTX_free(ctx);
   if (ok != 1) return "";
   std::string seed_s(reinterpret_cast<char*>(seed), seed_len);
@@ -141,16 +146,19 @@ std::string SoftwareActivate(EVP_PKEY* ek_private, const HashAlg& hash, size_t s
   size_t mac_len = 0;
   std::string mac_in = enc + name;
   EVP_Q_mac(nullptr, "HMAC", nullptr, hash.name, nullptr, hmac_key->data(), hmac_key->size(),
-            reinterpret_cast<const unsigned char*>(mac_in.data()), mac_in.size(), mac, sizeof mac, &mac_len);
+            reinterpret_cast<const unsigned char*>(mac_in.data()), mac_in.size(), mac, sizeof mac,
+            &mac_len);
   if (std::string(reinterpret_cast<char*>(mac), mac_len) != outer) return "";
   auto sym = Kdfa(hash, seed_s, "STORAGE", name, "", sym_bits);
   EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
   unsigned char iv[16] = {0};
   std::string plain(enc.size() + 16, '\0');
   int len = 0;
-  EVP_DecryptInit_ex(c, EVP_aes_128_cfb128(), nullptr, reinterpret_cast<const unsigned char*>(sym->data()), iv);
+  EVP_DecryptInit_ex(c, EVP_aes_128_cfb128(), nullptr,
+                     reinterpret_cast<const unsigned char*>(sym->data()), iv);
   EVP_DecryptUpdate(c, reinterpret_cast<unsigned char*>(plain.data()), &len,
-                    reinterpret_cast<const unsigned char*>(enc.data()), static_cast<int>(enc.size()));
+                    reinterpret_cast<const unsigned char*>(enc.data()),
+                    static_cast<int>(enc.size()));
   EVP_CIPHER_CTX_free(c);
   plain.resize(static_cast<size_t>(len));
   size_t n = (static_cast<uint8_t>(plain[0]) << 8) | static_cast<uint8_t>(plain[1]);

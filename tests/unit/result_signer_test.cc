@@ -2,16 +2,16 @@
 // (libjwt's verifier) for ES256/ES384, and by EVP_DigestVerify for PS256.
 #include <gtest/gtest.h>
 #include <jwt.h>
-#include <openssl/ec.h>
-#include <openssl/pem.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include <fstream>
 
-#include "common/value_json.h"
 #include "common/base64.h"
+#include "common/value_json.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
 #include "verifiers/ear/result_signer.h"
@@ -51,8 +51,9 @@ Appraisal Sample() {
 
 bool LibjwtVerifies(const std::string& token, const std::string& public_pem) {
   jwt_t* jwt = nullptr;
-  int rc = jwt_decode(&jwt, token.c_str(), reinterpret_cast<const unsigned char*>(public_pem.data()),
-                      static_cast<int>(public_pem.size()));
+  int rc =
+      jwt_decode(&jwt, token.c_str(), reinterpret_cast<const unsigned char*>(public_pem.data()),
+                 static_cast<int>(public_pem.size()));
   if (jwt) jwt_free(jwt);
   return rc == 0;
 }
@@ -97,7 +98,8 @@ TEST(ResultSigner, Ps256VerifiesWithRsaPss) {
   EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
   EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32);
   EXPECT_EQ(EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
+                             reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+            1);
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pub);
 }
@@ -106,12 +108,16 @@ TEST(ResultSigner, KidIsTheRfc7638Thumbprint) {
   // RFC 7638 §3.1's example key and thumbprint.
   testing::TempDir dir;
   std::string n =
-      "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCi"
-      "FV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZg"
-      "nYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIq"
+      "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
+      "BJECPebWKRXjBZCi"
+      "FV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
+      "FDW2QvzqY368QQMicAtaSqzs8KJZg"
+      "nYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+      "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIq"
       "bw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
   std::string der_n = *Base64DecodeAny(n);
-  BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(der_n.data()), static_cast<int>(der_n.size()), nullptr);
+  BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(der_n.data()),
+                           static_cast<int>(der_n.size()), nullptr);
   BIGNUM* bn_e = BN_new();
   BN_set_word(bn_e, 65537);
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
@@ -135,7 +141,8 @@ TEST(ResultSigner, KidIsTheRfc7638Thumbprint) {
   auto signer = ResultSigner::Create({"", path, "b", "d"});
   ASSERT_TRUE(signer.ok()) << signer.status().ToString();
   EXPECT_TRUE((*signer)->ephemeral());
-  EXPECT_EQ(JsonAt((*signer)->jwks(), "/keys/1/kid"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+  EXPECT_EQ(JsonAt((*signer)->jwks(), "/keys/1/kid"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
 }
 
 TEST(ResultSigner, RejectsUnreadableAndUnsupportedKeys) {

@@ -47,8 +47,7 @@ TEST(Base64, AgreesWithOpenSslAtEveryLengthAndRefusesEveryJunkByte) {
     ASSERT_EQ(Base64DecodeAny(url), bytes) << n;
     bytes.push_back(static_cast<char>(n * 37 + 11));
   }
-  const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
   for (int c = 0; c < 256; ++c) {
     if (alphabet.find(static_cast<char>(c)) != std::string::npos) continue;
     for (size_t at = 0; at < 8; ++at) {
@@ -112,8 +111,18 @@ TEST(Time, Rfc3339WithMilliseconds) {
 
 TEST(JsonWriter, EscapesAndSeparates) {
   JsonWriter w;
-  w.BeginObject().Key("a").String("x\"\n\x01").Key("b").BeginArray().Int(-1).Bool(true).Null()
-      .EndArray().Key("c").Raw("{}").EndObject();
+  w.BeginObject()
+      .Key("a")
+      .String("x\"\n\x01")
+      .Key("b")
+      .BeginArray()
+      .Int(-1)
+      .Bool(true)
+      .Null()
+      .EndArray()
+      .Key("c")
+      .Raw("{}")
+      .EndObject();
   EXPECT_EQ(w.str(), R"({"a":"x\"\n\u0001","b":[-1,true,null],"c":{}})");
 }
 

@@ -114,14 +114,15 @@ TEST(QuoteString, AcceptsOnlyTheKeylimeForm) {
   EXPECT_EQ(ok->attest, "attest");
   EXPECT_EQ(ok->signature, "sig");
   EXPECT_EQ(ok->pcrblob, "pcrs");
-  for (const std::string& bad : std::vector<std::string>{"", "r", "r::", a + ":" + s + ":" + p,
-                          "r" + a + ":" + s, "r" + a + ":" + s + ":" + p + ":" + p,
-                          "r" + a + ":" + s + ":", "r" + a + ":" + s + ":" + "cGNycw",
-                          "r" + a + ":" + s + ":" + "cGNy c3M=", "R" + a + ":" + s + ":" + p}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "r", "r::", a + ":" + s + ":" + p, "r" + a + ":" + s,
+           "r" + a + ":" + s + ":" + p + ":" + p, "r" + a + ":" + s + ":",
+           "r" + a + ":" + s + ":" + "cGNycw",
+           "r" + a + ":" + s + ":" + "cGNy c3M=", "R" + a + ":" + s + ":" + p}) {
     EXPECT_FALSE(ParseKeylimeQuote(bad).ok()) << bad;
   }
-  EXPECT_FALSE(ParseKeylimeQuote("r" + std::string(kMaxQuotePartChars + 4, 'A') + ":" + s + ":" + p)
-                   .ok());
+  EXPECT_FALSE(
+      ParseKeylimeQuote("r" + std::string(kMaxQuotePartChars + 4, 'A') + ":" + s + ":" + p).ok());
 }
 
 TEST(JsonEvidence, FieldsAndTheirTypes) {
@@ -136,9 +137,8 @@ TEST(JsonEvidence, FieldsAndTheirTypes) {
   std::string split = R"("message":"YQ==","signature":"cw==","pcrs":"cA==")";
   EXPECT_TRUE(ParseQuoteJsonEvidence(R"({"agent_id":"x",)" + split + "}").ok());
   for (const std::string& bad : std::vector<std::string>{
-           "{", "[]", "null", R"({"quote":")" + q + R"("})",
-           R"({"agent_id":"x"})", R"({"agent_id":7,"quote":")" + q + R"("})",
-           R"({"agent_id":"","quote":")" + q + R"("})",
+           "{", "[]", "null", R"({"quote":")" + q + R"("})", R"({"agent_id":"x"})",
+           R"({"agent_id":7,"quote":")" + q + R"("})", R"({"agent_id":"","quote":")" + q + R"("})",
            R"({"agent_id":"a b","quote":")" + q + R"("})",
            R"({"agent_id":"x","agent_id":"y","quote":")" + q + R"("})",
            R"({"agent_id":"x","quote":")" + q + R"(",)" + split + "}",
@@ -273,9 +273,9 @@ TEST(PcrPolicy, KeylimeFormat) {
   EXPECT_TRUE(ParseTpmPolicy("")->empty());
   EXPECT_TRUE(ParseTpmPolicy("null")->empty());
   EXPECT_TRUE(ParseTpmPolicy(R"({"mask":"0x0"})")->empty());
-  for (const char* bad : {"{", "[]", R"({"24":["00"]})", R"({"x":["00"]})", R"({"01":["00"]})",
-                          R"({"1":[]})", R"({"1":[1]})", R"({"1":["0g"]})", R"({"1":{}})",
-                          R"({"1":["00"],"1":["00"]})"}) {
+  for (const char* bad :
+       {"{", "[]", R"({"24":["00"]})", R"({"x":["00"]})", R"({"01":["00"]})", R"({"1":[]})",
+        R"({"1":[1]})", R"({"1":["0g"]})", R"({"1":{}})", R"({"1":["00"],"1":["00"]})"}) {
     EXPECT_FALSE(ParseTpmPolicy(bad).ok()) << bad;
   }
   PolicyVerdict v = EvaluatePolicy(*p, {{15, "\xab"}, {3, "x"}});
@@ -316,7 +316,8 @@ TEST_F(GarbageTest, OneMebibyteFields) {
   ExpectStructure(mib, kTpmQuoteJsonType);
   ExpectStructure(mib, kEnactTrustType);
   ExpectStructure(testing::QuoteJson("agent", b64), kTpmQuoteJsonType);
-  ExpectStructure(testing::QuoteJson("agent", "r" + b64 + ":" + b64 + ":" + b64), kTpmQuoteJsonType);
+  ExpectStructure(testing::QuoteJson("agent", "r" + b64 + ":" + b64 + ":" + b64),
+                  kTpmQuoteJsonType);
   ExpectStructure(testing::QuoteJson(b64, q), kTpmQuoteJsonType);
   ExpectStructure(testing::QuoteJson("agent", q, b64), kTpmQuoteJsonType);
   ExpectStructure(testing::SplitQuoteJson("agent", mib, "s", "p"), kTpmQuoteJsonType);
@@ -333,7 +334,8 @@ TEST_F(GarbageTest, OneMebibyteFields) {
 TEST_F(GarbageTest, RandomAndTruncatedInputs) {
   std::string q = KeylimeVector(kVectorB, "keylime_quote_string.txt");
   std::string json = testing::QuoteJson("agent", q.substr(0, q.find('\n')));
-  for (size_t n = 0; n < json.size(); n += 13) ExpectStructure(json.substr(0, n), kTpmQuoteJsonType);
+  for (size_t n = 0; n < json.size(); n += 13)
+    ExpectStructure(json.substr(0, n), kTpmQuoteJsonType);
   for (int i = 0; i < 200; ++i) {
     std::string junk = *RandomBytes(static_cast<size_t>(i) * 5);
     ExpectStructure(junk, kEnactTrustType);
@@ -346,9 +348,8 @@ TEST_F(GarbageTest, RandomAndTruncatedInputs) {
 
 TEST(TpmVerifier, RegistersBothMediaTypesAsCheap) {
   TpmQuoteVerifier v(nullptr);
-  EXPECT_EQ(v.MediaTypes(),
-            (std::vector<std::string>{"application/vnd.attestd.tpm2-quote+json",
-                                      "application/vnd.enacttrust.tpm-evidence"}));
+  EXPECT_EQ(v.MediaTypes(), (std::vector<std::string>{"application/vnd.attestd.tpm2-quote+json",
+                                                      "application/vnd.enacttrust.tpm-evidence"}));
   EXPECT_TRUE(v.IsCheap());
 }
 

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "api/keylime/keylime_api.h"
+#include "service/keylime/agent_service.h"
 #include "store/memory/memory_agent_store.h"
 #include "store/memory/memory_attester_directory.h"
 #include "store/memory/memory_registrar_store.h"
-#include "service/keylime/agent_service.h"
 #include "tests/support/tpm_evidence.h"
 #include "verifiers/tpm/certify.h"
 
@@ -18,17 +18,19 @@ const std::string k32(64, 'a');
 const std::string k20(40, 'b');
 
 TEST(VerifierRules, TpmPolicyValidation) {
-  for (const std::string& ok : {std::string("{}"), std::string(R"({"mask":"0x0"})"),
-                                R"({"0":[")" + k32 + R"("],"23":[")" + k32 + R"(","0x)" + k32 + R"("]})",
-                                R"({"15":")" + k20 + R"(","mask":"408000"})"}) {
+  for (const std::string& ok :
+       {std::string("{}"), std::string(R"({"mask":"0x0"})"),
+        R"({"0":[")" + k32 + R"("],"23":[")" + k32 + R"(","0x)" + k32 + R"("]})",
+        R"({"15":")" + k20 + R"(","mask":"408000"})"}) {
     EXPECT_TRUE(AgentService::ValidateTpmPolicy(ok).ok()) << ok;
   }
-  for (const std::string& bad : {std::string("[]"), std::string("{"), std::string(R"({"24":["00"]})"),
-                                 R"({"-1":[")" + k32 + R"("]})", R"({"01":[")" + k32 + R"("]})",
-                                 R"({"x":[")" + k32 + R"("]})", std::string(R"({"15":["abcd"]})"),
-                                 R"({"15":[")" + k32 + R"("],"16":[")" + k20 + R"("]})",
-                                 std::string(R"({"15":[]})"), std::string(R"({"15":[1]})"),
-                                 std::string(R"({"mask":"0xZZ"})"), std::string(R"({"mask":17})")}) {
+  for (const std::string& bad :
+       {std::string("[]"), std::string("{"), std::string(R"({"24":["00"]})"),
+        R"({"-1":[")" + k32 + R"("]})", R"({"01":[")" + k32 + R"("]})",
+        R"({"x":[")" + k32 + R"("]})", std::string(R"({"15":["abcd"]})"),
+        R"({"15":[")" + k32 + R"("],"16":[")" + k20 + R"("]})", std::string(R"({"15":[]})"),
+        std::string(R"({"15":[1]})"), std::string(R"({"mask":"0xZZ"})"),
+        std::string(R"({"mask":17})")}) {
     Status st = AgentService::ValidateTpmPolicy(bad);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(st.message().find("tpm_policy"), std::string::npos) << bad << ": " << st.message();

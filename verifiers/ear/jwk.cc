@@ -23,7 +23,8 @@ std::string BnParam(EVP_PKEY* key, const char* name, size_t pad_to) {
 std::string CurveName(EVP_PKEY* key) {
   char group[64] = {0};
   size_t len = 0;
-  if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len)) return "";
+  if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len))
+    return "";
   std::string g(group, len);
   if (g == "prime256v1" || g == "P-256") return "P-256";
   if (g == "secp384r1" || g == "P-384") return "P-384";
@@ -31,7 +32,9 @@ std::string CurveName(EVP_PKEY* key) {
   return "";
 }
 
-size_t CoordinateBytes(const std::string& crv) { return crv == "P-256" ? 32 : crv == "P-384" ? 48 : 66; }
+size_t CoordinateBytes(const std::string& crv) {
+  return crv == "P-256" ? 32 : crv == "P-384" ? 48 : 66;
+}
 
 }  // namespace
 
@@ -41,8 +44,10 @@ std::string DefaultJwsAlg(EVP_PKEY* key) {
       std::string crv = CurveName(key);
       return crv == "P-256" ? "ES256" : crv == "P-384" ? "ES384" : crv == "P-521" ? "ES512" : "";
     }
-    case EVP_PKEY_RSA: return "PS256";
-    default: return "";
+    case EVP_PKEY_RSA:
+      return "PS256";
+    default:
+      return "";
   }
 }
 
@@ -55,24 +60,47 @@ Result<PublicJwk> MakePublicJwk(EVP_PKEY* key, std::string_view alg) {
     if (crv.empty()) return InvalidArgument("unsupported EC curve");
     std::string x = Base64UrlEncode(BnParam(key, OSSL_PKEY_PARAM_EC_PUB_X, CoordinateBytes(crv)));
     std::string y = Base64UrlEncode(BnParam(key, OSSL_PKEY_PARAM_EC_PUB_Y, CoordinateBytes(crv)));
-    required.BeginObject().Key("crv").String(crv).Key("kty").String("EC").Key("x").String(x)
-        .Key("y").String(y).EndObject();
+    required.BeginObject()
+        .Key("crv")
+        .String(crv)
+        .Key("kty")
+        .String("EC")
+        .Key("x")
+        .String(x)
+        .Key("y")
+        .String(y)
+        .EndObject();
   } else if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA) {
     std::string e = Base64UrlEncode(BnParam(key, OSSL_PKEY_PARAM_RSA_E, 0));
     std::string n = Base64UrlEncode(BnParam(key, OSSL_PKEY_PARAM_RSA_N, 0));
-    required.BeginObject().Key("e").String(e).Key("kty").String("RSA").Key("n").String(n).EndObject();
+    required.BeginObject()
+        .Key("e")
+        .String(e)
+        .Key("kty")
+        .String("RSA")
+        .Key("n")
+        .String(n)
+        .EndObject();
   } else {
     return InvalidArgument("result signing keys must be EC or RSA");
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(required.str().data()), required.str().size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(required.str().data()), required.str().size(),
+         digest);
   PublicJwk out;
   out.kid = Base64UrlEncode(std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
   // Extend the canonical object with alg, kid and use.
   std::string json = required.str();
   json.pop_back();
   JsonWriter extra;
-  extra.BeginObject().Key("alg").String(alg).Key("kid").String(out.kid).Key("use").String("sig").EndObject();
+  extra.BeginObject()
+      .Key("alg")
+      .String(alg)
+      .Key("kid")
+      .String(out.kid)
+      .Key("use")
+      .String("sig")
+      .EndObject();
   out.json = json + "," + extra.str().substr(1);
   return out;
 }

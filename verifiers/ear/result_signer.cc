@@ -9,8 +9,8 @@
 
 #include "common/base64.h"
 #include "common/json_writer.h"
-#include "common/value_json.h"
 #include "common/log.h"
+#include "common/value_json.h"
 #include "verifiers/ear/jwk.h"
 
 namespace attestd {
@@ -42,7 +42,9 @@ Result<std::shared_ptr<ResultSigner>> ResultSigner::Create(const ResultSignerOpt
     if (!s->key_) return Internal("cannot generate an ephemeral P-256 key");
   } else {
     s->key_ = ReadKeyFile(options.key_path, false);
-    if (!s->key_) return InvalidArgument("--result-key: cannot read a PEM private key from '" + options.key_path + "'");
+    if (!s->key_)
+      return InvalidArgument("--result-key: cannot read a PEM private key from '" +
+                             options.key_path + "'");
   }
   s->alg_ = DefaultJwsAlg(s->key_);
   if (s->alg_.empty() || s->alg_ == "ES512") {
@@ -95,7 +97,8 @@ std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int
   w.Key("ear.status").String(EarStatusName(WorstStatus(a.trust)));
   w.Key("ear.trustworthiness-vector");
   WriteTrustVector(w, a.trust);
-  w.Key("ear.appraisal-policy-id").String(a.policy_id.empty() ? "policy:attestd/" + a.scheme : a.policy_id);
+  w.Key("ear.appraisal-policy-id")
+      .String(a.policy_id.empty() ? "policy:attestd/" + a.scheme : a.policy_id);
   // Veraison's name for the verifier's own claims, so its tools show them.
   w.Key("ear.veraison.annotated-evidence");
   WriteValue(w, a.claims);
@@ -104,9 +107,17 @@ std::string ResultSigner::Claims(const Appraisal& a, std::string_view nonce, int
   return w.Take();
 }
 
-Result<std::string> ResultSigner::Sign(const Appraisal& a, std::string_view nonce, int64_t iat) const {
+Result<std::string> ResultSigner::Sign(const Appraisal& a, std::string_view nonce,
+                                       int64_t iat) const {
   JsonWriter h;
-  h.BeginObject().Key("alg").String(alg_).Key("kid").String(kid_).Key("typ").String("JWT").EndObject();
+  h.BeginObject()
+      .Key("alg")
+      .String(alg_)
+      .Key("kid")
+      .String(kid_)
+      .Key("typ")
+      .String("JWT")
+      .EndObject();
   std::string input = Base64UrlEncode(h.str()) + "." + Base64UrlEncode(Claims(a, nonce, iat));
   auto sig = SignatureOver(input);
   if (!sig.ok()) return sig.status();
@@ -127,22 +138,25 @@ Result<std::string> ResultSigner::SignatureOver(const std::string& input) const 
   }
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
   size_t len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) return Internal("openssl: sign failed");
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1)
+    return Internal("openssl: sign failed");
   std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data, input.size()) != 1) {
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
+                     input.size()) != 1) {
     return Internal("openssl: sign failed");
   }
   sig.resize(len);
   if (rsa) return sig;
   // ECDSA: OpenSSL gives DER; JWS wants r and s as fixed-width big-endian.
   const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
-  std::unique_ptr<ECDSA_SIG, void (*)(ECDSA_SIG*)> ec(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)),
-                                                      ECDSA_SIG_free);
+  std::unique_ptr<ECDSA_SIG, void (*)(ECDSA_SIG*)> ec(
+      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)), ECDSA_SIG_free);
   if (!ec) return Internal("openssl: malformed ECDSA signature");
   int width = alg_ == "ES384" ? 48 : 32;
   std::string rs(static_cast<size_t>(2 * width), '\0');
   BN_bn2binpad(ECDSA_SIG_get0_r(ec.get()), reinterpret_cast<unsigned char*>(rs.data()), width);
-  BN_bn2binpad(ECDSA_SIG_get0_s(ec.get()), reinterpret_cast<unsigned char*>(rs.data()) + width, width);
+  BN_bn2binpad(ECDSA_SIG_get0_s(ec.get()), reinterpret_cast<unsigned char*>(rs.data()) + width,
+               width);
   return rs;
 }
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
 #include "common/appraisal.h"
+#include "common/status.h"
 
 namespace attestd {
 

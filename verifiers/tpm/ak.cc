@@ -1,10 +1,10 @@
 #include "verifiers/tpm/ak.h"
 
 #include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -93,10 +93,14 @@ Result<std::string> EcdsaDer(const TPMS_SIGNATURE_ECDSA& e, size_t field_bytes) 
 
 TPMI_ALG_HASH SignatureHash(const TPMT_SIGNATURE& sig) {
   switch (sig.sigAlg) {
-    case TPM2_ALG_RSASSA: return sig.signature.rsassa.hash;
-    case TPM2_ALG_RSAPSS: return sig.signature.rsapss.hash;
-    case TPM2_ALG_ECDSA: return sig.signature.ecdsa.hash;
-    default: return TPM2_ALG_NULL;
+    case TPM2_ALG_RSASSA:
+      return sig.signature.rsassa.hash;
+    case TPM2_ALG_RSAPSS:
+      return sig.signature.rsapss.hash;
+    case TPM2_ALG_ECDSA:
+      return sig.signature.ecdsa.hash;
+    default:
+      return TPM2_ALG_NULL;
   }
 }
 
@@ -151,7 +155,8 @@ Status CheckSignatureScheme(const AkKey& key, const TPMT_SIGNATURE& sig) {
                            " differs from the AK's scheme " + AlgName(key.scheme));
   }
   const HashAlg* hash = HashAlgById(SignatureHash(sig));
-  if (!hash) return InvalidArgument("signature hash " + AlgName(SignatureHash(sig)) + " unsupported");
+  if (!hash)
+    return InvalidArgument("signature hash " + AlgName(SignatureHash(sig)) + " unsupported");
   if (key.scheme_hash != nullptr && hash != key.scheme_hash) {
     return InvalidArgument("signature hash " + std::string(hash->name) +
                            " differs from the AK's scheme hash " + key.scheme_hash->name);
@@ -186,8 +191,7 @@ EVP_PKEY_CTX* PreparedVerifyContext(const AkKey& key, TPM2_ALG_ID scheme, const 
 
 }  // namespace
 
-Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig,
-                            std::string_view message) {
+Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig, std::string_view message) {
   const HashAlg* hash = HashAlgById(SignatureHash(sig));
   if (!hash) return InvalidArgument("signature hash unsupported");
   std::string der;
@@ -195,7 +199,8 @@ Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig,
   if (sig.sigAlg == TPM2_ALG_RSASSA || sig.sigAlg == TPM2_ALG_RSAPSS) {
     const TPM2B_PUBLIC_KEY_RSA& s =
         sig.sigAlg == TPM2_ALG_RSASSA ? sig.signature.rsassa.sig : sig.signature.rsapss.sig;
-    if (s.size != key.signature_bytes) return InvalidArgument("RSA signature length is not the modulus length");
+    if (s.size != key.signature_bytes)
+      return InvalidArgument("RSA signature length is not the modulus length");
     sig_bytes = Tpm2bView(s);
   } else if (sig.sigAlg == TPM2_ALG_ECDSA) {
     auto d = EcdsaDer(sig.signature.ecdsa, key.signature_bytes);
@@ -233,8 +238,8 @@ Result<std::string> Tpm2bPublicFromPem(std::string_view pem, uint32_t attributes
                                        TPM2_ALG_ID scheme, TPM2_ALG_ID scheme_hash) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return Internal("BIO_new_mem_buf failed");
-  std::unique_ptr<EVP_PKEY, EvpPkeyFree> pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr,
-                                                                  nullptr));
+  std::unique_ptr<EVP_PKEY, EvpPkeyFree> pkey(
+      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (!pkey) return InvalidArgument("not a PEM public key");
   TPM2B_PUBLIC pub{};
   TPMT_PUBLIC& a = pub.publicArea;

@@ -17,10 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <utility>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/openssl_ptr.h"
 #include "common/status.h"
@@ -36,14 +36,14 @@ inline constexpr uint32_t kAkRequiredAttributes = 0x00050072;
 
 struct AkKey {
   TPMT_PUBLIC public_area{};
-  std::string tpm2b_public;      // the bytes it was parsed from
-  std::string name;              // nameAlg (u16, big-endian) ‖ H_nameAlg(TPMT_PUBLIC)
+  std::string tpm2b_public;  // the bytes it was parsed from
+  std::string name;          // nameAlg (u16, big-endian) ‖ H_nameAlg(TPMT_PUBLIC)
   std::unique_ptr<EVP_PKEY, EvpPkeyFree> pkey;
-  TPM2_ALG_ID type = TPM2_ALG_NULL;    // TPM2_ALG_RSA or TPM2_ALG_ECC
-  TPM2_ALG_ID scheme = TPM2_ALG_NULL;  // the key's own signing scheme, or NULL
+  TPM2_ALG_ID type = TPM2_ALG_NULL;      // TPM2_ALG_RSA or TPM2_ALG_ECC
+  TPM2_ALG_ID scheme = TPM2_ALG_NULL;    // the key's own signing scheme, or NULL
   const HashAlg* scheme_hash = nullptr;  // the scheme's hash, null when scheme is NULL
-  size_t signature_bytes = 0;    // RSA: modulus bytes; ECC: field bytes (per coordinate)
-  const char* description = "";  // "rsa2048", "ecc-p256", ...
+  size_t signature_bytes = 0;            // RSA: modulus bytes; ECC: field bytes (per coordinate)
+  const char* description = "";          // "rsa2048", "ecc-p256", ...
 
   // Verification contexts already set up for this key, one per (signature
   // scheme, hash), each copied per quote: EVP_PKEY_CTX_dup costs a fraction
@@ -71,8 +71,7 @@ Status CheckSignatureScheme(const AkKey& key, const TPMT_SIGNATURE& sig);
 // Verifies `sig` over H(message) with OpenSSL EVP (RSAPSS: any salt length,
 // MGF1 with the signature hash). Assumes CheckSignatureScheme passed.
 // kInvalidArgument when the signature does not verify.
-Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig,
-                            std::string_view message);
+Status VerifyQuoteSignature(const AkKey& key, const TPMT_SIGNATURE& sig, std::string_view message);
 
 // Builds a TPM2B_PUBLIC around a PEM public key (RSA or EC P-256/384/521),
 // for keys that reach attestd as PEM only (and for tests). nameAlg sha256,

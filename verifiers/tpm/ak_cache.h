@@ -39,7 +39,7 @@ class AkCache {
   };
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::list<Entry> lru_;  // most recent first
+  std::list<Entry> lru_;                                                    // most recent first
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views into lru_
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

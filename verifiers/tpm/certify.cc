@@ -7,11 +7,13 @@
 namespace attestd::tpm {
 
 namespace {
-Status Refused(std::string why) { return {StatusCode::kUnauthenticated, "proof of possession failed: " + why}; }
+Status Refused(std::string why) {
+  return {StatusCode::kUnauthenticated, "proof of possession failed: " + why};
+}
 }  // namespace
 
-Status VerifySelfCertify(std::string_view ak_tpm2b, std::string_view attest, std::string_view signature,
-                         std::string_view challenge) {
+Status VerifySelfCertify(std::string_view ak_tpm2b, std::string_view attest,
+                         std::string_view signature, std::string_view challenge) {
   auto key = ParseAk(ak_tpm2b);
   if (!key.ok()) return Refused("the enrolled AK does not parse: " + key.status().message());
   auto sig = ParseSignature(signature);

@@ -14,7 +14,7 @@
 
 namespace attestd::tpm {
 
-Status VerifySelfCertify(std::string_view ak_tpm2b, std::string_view attest, std::string_view signature,
-                         std::string_view challenge);
+Status VerifySelfCertify(std::string_view ak_tpm2b, std::string_view attest,
+                         std::string_view signature, std::string_view challenge);
 
 }  // namespace attestd::tpm

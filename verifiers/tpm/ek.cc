@@ -58,9 +58,11 @@ std::string Marshal2b(const TPMT_PUBLIC& area) {
 
 // Bytes of a BIGNUM left-padded to `width`.
 // TCG EK Credential Profile 2.0, policy digests of the default templates.
-constexpr char kPolicyA_Sha256[] = "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa";
+constexpr char kPolicyA_Sha256[] =
+    "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa";
 constexpr char kPolicyB_Sha384[] =
-    "b26e7d28d11a50bc53d882bcf5fd3a1a074148bb35d3b4e4cb1c0ad9bde419cacb47ba09699646150f9fc000f3f80e12";
+    "b26e7d28d11a50bc53d882bcf5fd3a1a074148bb35d3b4e4cb1c0ad9bde419cacb47ba09699646150f9fc000f3f80e"
+    "12";
 
 void FillTemplateCommon(TPMT_PUBLIC& t, bool high_range) {
   // fixedTPM | fixedParent | sensitiveDataOrigin | adminWithPolicy |
@@ -82,13 +84,15 @@ Result<std::shared_ptr<const EkKey>> ParseEk(std::string_view tpm2b_public) {
   key->public_area = area;
   key->tpm2b_public = std::string(tpm2b_public);
   key->type = area.type;
-  if (area.type != TPM2_ALG_RSA && area.type != TPM2_ALG_ECC) return InvalidArgument("EK is neither RSA nor ECC");
+  if (area.type != TPM2_ALG_RSA && area.type != TPM2_ALG_ECC)
+    return InvalidArgument("EK is neither RSA nor ECC");
   key->name_alg = HashAlgById(area.nameAlg);
   if (!key->name_alg || key->name_alg->id == TPM2_ALG_SHA1) {
     return InvalidArgument("EK nameAlg is not sha256, sha384 or sha512");
   }
   uint32_t needed = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
-  if ((area.objectAttributes & needed) != needed || (area.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
+  if ((area.objectAttributes & needed) != needed ||
+      (area.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
     return InvalidArgument("EK is not a restricted decryption key");
   }
   const TPMT_SYM_DEF_OBJECT& sym = SymmetricOf(area);
@@ -188,7 +192,8 @@ std::vector<std::unique_ptr<X509, X509Free>> CertificatesIn(const std::string& b
 
 }  // namespace
 
-Result<std::shared_ptr<const EkCertificateStore>> EkCertificateStore::LoadDirectory(const std::string& dir) {
+Result<std::shared_ptr<const EkCertificateStore>> EkCertificateStore::LoadDirectory(
+    const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (!d) return InvalidArgument("cannot read the TPM cert store directory '" + dir + "'");
   std::shared_ptr<EkCertificateStore> store(new EkCertificateStore());
@@ -213,7 +218,8 @@ Result<std::shared_ptr<const EkCertificateStore>> EkCertificateStore::LoadDirect
     }
   }
   closedir(d);
-  if (store->count_ == 0) return InvalidArgument("no certificate in the TPM cert store directory '" + dir + "'");
+  if (store->count_ == 0)
+    return InvalidArgument("no certificate in the TPM cert store directory '" + dir + "'");
   return std::shared_ptr<const EkCertificateStore>(std::move(store));
 }
 

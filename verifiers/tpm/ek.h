@@ -37,7 +37,7 @@ struct EkKey {
   TPMT_PUBLIC public_area{};
   std::string tpm2b_public;  // the bytes it was parsed from
   std::unique_ptr<EVP_PKEY, EvpPkeyFree> pkey;
-  TPM2_ALG_ID type = TPM2_ALG_NULL;  // TPM2_ALG_RSA or TPM2_ALG_ECC
+  TPM2_ALG_ID type = TPM2_ALG_NULL;   // TPM2_ALG_RSA or TPM2_ALG_ECC
   const HashAlg* name_alg = nullptr;  // OAEP / KDF hash of MakeCredential
   size_t symmetric_key_bits = 0;      // AES key bits (CFB mode)
   const char* description = "";       // "rsa2048", "ecc-p256", ...

@@ -168,7 +168,8 @@ constexpr int kPartsFields = 7;
 
 void PutField(std::string& out, std::string_view field) {
   uint32_t n = static_cast<uint32_t>(field.size());
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
   out.append(field);
 }
 
@@ -189,9 +190,9 @@ std::string EncodeQuoteParts(const QuotePartsEvidence& p) {
   std::string out(kPartsMagic);
   out.reserve(64 + p.agent_id.size() + p.keylime_quote.size() + p.attest.size() +
               p.signature.size() + p.pcrblob.size());
-  for (std::string_view f : {std::string_view(p.agent_id), std::string_view(p.keylime_quote),
-                             std::string_view(p.attest), std::string_view(p.signature),
-                             std::string_view(p.pcrblob)}) {
+  for (std::string_view f :
+       {std::string_view(p.agent_id), std::string_view(p.keylime_quote), std::string_view(p.attest),
+        std::string_view(p.signature), std::string_view(p.pcrblob)}) {
     PutField(out, f);
   }
   PutField(out, p.hash_alg ? "1" : "0");

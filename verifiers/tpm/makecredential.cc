@@ -30,7 +30,9 @@ using ParamFree = OpenSslFree<OSSL_PARAM_free>;
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 using Pkey = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
-const unsigned char* U8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* U8(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 void PutU16(std::string& out, size_t v) {
   out.push_back(static_cast<char>((v >> 8) & 0xff));
@@ -38,7 +40,8 @@ void PutU16(std::string& out, size_t v) {
 }
 
 void PutU32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 Result<std::string> Hmac(const HashAlg& hash, std::string_view key, std::string_view data) {
@@ -55,10 +58,14 @@ Result<std::string> Hmac(const HashAlg& hash, std::string_view key, std::string_
 
 const EVP_CIPHER* AesCfb(size_t bits) {
   switch (bits) {
-    case 128: return EVP_aes_128_cfb128();
-    case 192: return EVP_aes_192_cfb128();
-    case 256: return EVP_aes_256_cfb128();
-    default: return nullptr;
+    case 128:
+      return EVP_aes_128_cfb128();
+    case 192:
+      return EVP_aes_192_cfb128();
+    case 256:
+      return EVP_aes_256_cfb128();
+    default:
+      return nullptr;
   }
 }
 
@@ -72,7 +79,8 @@ Result<std::string> AesCfbEncrypt(size_t bits, std::string_view key, std::string
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, U8(key), iv) != 1 ||
       EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, U8(plain),
                         static_cast<int>(plain.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &tail) != 1) {
+      EVP_EncryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &tail) !=
+          1) {
     ERR_clear_error();
     return Internal("AES-CFB encryption failed");
   }
@@ -82,7 +90,8 @@ Result<std::string> AesCfbEncrypt(size_t bits, std::string_view key, std::string
 
 // RSA-OAEP(EK; nameAlg; label "IDENTITY\0") of the seed.
 Result<std::string> RsaEncryptSeed(const EkKey& ek, std::string_view seed) {
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, ek.pkey.get(), nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, ek.pkey.get(), nullptr));
   static constexpr char kLabel[] = "IDENTITY";  // sizeof includes the NUL
   unsigned char* label = static_cast<unsigned char*>(OPENSSL_memdup(kLabel, sizeof kLabel));
   if (!ctx || !label || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
@@ -121,9 +130,12 @@ struct EcCurveInfo {
 
 Result<EcCurveInfo> CurveOf(const EkKey& ek) {
   switch (ek.public_area.parameters.eccDetail.curveID) {
-    case TPM2_ECC_NIST_P256: return EcCurveInfo{NID_X9_62_prime256v1, "P-256", 32};
-    case TPM2_ECC_NIST_P384: return EcCurveInfo{NID_secp384r1, "P-384", 48};
-    default: return InvalidArgument("EK curve unsupported");
+    case TPM2_ECC_NIST_P256:
+      return EcCurveInfo{NID_X9_62_prime256v1, "P-256", 32};
+    case TPM2_ECC_NIST_P384:
+      return EcCurveInfo{NID_secp384r1, "P-384", 48};
+    default:
+      return InvalidArgument("EK curve unsupported");
   }
 }
 
@@ -147,7 +159,8 @@ Result<Pkey> EcKeyFromPrivate(const EcCurveInfo& curve, std::string_view scalar)
     return Internal("OSSL_PARAM_BLD failed");
   }
   std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
@@ -165,8 +178,8 @@ Result<std::string> Coordinate(const EVP_PKEY* key, const char* which, size_t by
   }
   Bn bn(raw);
   std::string out(bytes, '\0');
-  if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(bytes)) !=
-      static_cast<int>(bytes)) {
+  if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()),
+                   static_cast<int>(bytes)) != static_cast<int>(bytes)) {
     return Internal("EC coordinate too large");
   }
   return out;
@@ -192,7 +205,8 @@ Result<EccSeed> EccDeriveSeed(const EkKey& ek, std::string_view fixed_private) {
       return Internal("ephemeral EC key generation failed");
     }
   }
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, eph.get(), nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, eph.get(), nullptr));
   size_t zlen = 0;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
       EVP_PKEY_derive_set_peer(ctx.get(), ek.pkey.get()) != 1 ||
@@ -222,19 +236,21 @@ Result<EccSeed> EccDeriveSeed(const EkKey& ek, std::string_view fixed_private) {
   return out;
 }
 
-Result<std::string> Build(const EkKey& ek, std::string_view credential, std::string_view object_name,
-                          const MakeCredentialSeams* seams) {
+Result<std::string> Build(const EkKey& ek, std::string_view credential,
+                          std::string_view object_name, const MakeCredentialSeams* seams) {
   if (!ek.name_alg || !ek.pkey) return InvalidArgument("EK not parsed");
   const HashAlg& hash = *ek.name_alg;
   if (credential.empty() || credential.size() > hash.size) {
     return InvalidArgument("credential must be 1 to nameAlg-digest bytes");
   }
-  if (object_name.size() < 2 || object_name.size() > 2 + 64) return InvalidArgument("object name size");
+  if (object_name.size() < 2 || object_name.size() > 2 + 64)
+    return InvalidArgument("object name size");
 
   std::string seed, encrypted_secret;
   if (ek.type == TPM2_ALG_RSA) {
     if (seams && !seams->rsa_seed.empty()) {
-      if (seams->rsa_seed.size() != hash.size) return InvalidArgument("seed must be nameAlg-digest bytes");
+      if (seams->rsa_seed.size() != hash.size)
+        return InvalidArgument("seed must be nameAlg-digest bytes");
       seed = seams->rsa_seed;
     } else {
       auto r = RandomBytes(hash.size);
@@ -245,7 +261,8 @@ Result<std::string> Build(const EkKey& ek, std::string_view credential, std::str
     if (!enc.ok()) return enc.status();
     encrypted_secret = std::move(*enc);
   } else if (ek.type == TPM2_ALG_ECC) {
-    auto e = EccDeriveSeed(ek, seams ? std::string_view(seams->ecc_ephemeral_private) : std::string_view());
+    auto e = EccDeriveSeed(
+        ek, seams ? std::string_view(seams->ecc_ephemeral_private) : std::string_view());
     if (!e.ok()) return e.status();
     seed = std::move(e->seed);
     encrypted_secret = std::move(e->encrypted_secret);
@@ -300,14 +317,18 @@ Result<std::string> Kdfa(const HashAlg& hash, std::string_view key, std::string_
   params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, mode.data(), 0);
   params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, mac.data(), 0);
   params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest.data(), 0);
-  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key_copy.data(), key_copy.size());
-  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, label_copy.data(), label_copy.size());
+  params[n++] =
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key_copy.data(), key_copy.size());
+  params[n++] =
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, label_copy.data(), label_copy.size());
   if (!context.empty()) {
-    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, context.data(), context.size());
+    params[n++] =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, context.data(), context.size());
   }
   params[n] = OSSL_PARAM_construct_end();
   std::string out(bits / 8, '\0');
-  int ok = EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params);
+  int ok =
+      EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params);
   OPENSSL_cleanse(key_copy.data(), key_copy.size());
   if (ok != 1) {
     ERR_clear_error();

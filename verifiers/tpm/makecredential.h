@@ -34,7 +34,7 @@ inline constexpr uint32_t kCredentialFileVersion = 1;
 
 // Test seam: fixed randomness, so that known-answer vectors can be checked.
 struct MakeCredentialSeams {
-  std::string rsa_seed;             // RSA EK: the seed (nameAlg-digest bytes)
+  std::string rsa_seed;               // RSA EK: the seed (nameAlg-digest bytes)
   std::string ecc_ephemeral_private;  // ECC EK: big-endian private scalar
 };
 

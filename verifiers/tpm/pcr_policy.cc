@@ -40,9 +40,9 @@ bool ParseMask(std::string_view s, uint32_t* out) {
   uint32_t v = 0;
   for (char c : s) {
     int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-            : (c >= 'a' && c <= 'f')                   ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F')                   ? c - 'A' + 10
-                                                       : -1;
+            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                        : -1;
     if (d < 0) return false;
     v = v * 16 + static_cast<uint32_t>(d);
   }

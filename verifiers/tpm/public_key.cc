@@ -153,8 +153,8 @@ Result<Pkey> EccKeyFromTpm(const TPMT_PUBLIC& pub) {
   }
   auto pkey = FromParams("EC", bld.get());
   if (!pkey.ok()) return InvalidArgument("ECC point is not on the curve");
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey->get(),
-                                                                        nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, pkey->get(), nullptr));
   if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1) {
     return InvalidArgument("ECC point is not on the curve");
   }

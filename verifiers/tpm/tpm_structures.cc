@@ -59,10 +59,14 @@ const HashAlg* HashAlgByName(std::string_view name) {
 std::string AlgName(TPM2_ALG_ID id) {
   if (const HashAlg* a = HashAlgById(id)) return a->name;
   switch (id) {
-    case TPM2_ALG_RSASSA: return "rsassa";
-    case TPM2_ALG_RSAPSS: return "rsapss";
-    case TPM2_ALG_ECDSA: return "ecdsa";
-    default: break;
+    case TPM2_ALG_RSASSA:
+      return "rsassa";
+    case TPM2_ALG_RSAPSS:
+      return "rsapss";
+    case TPM2_ALG_ECDSA:
+      return "ecdsa";
+    default:
+      break;
   }
   char buf[8];
   std::snprintf(buf, sizeof buf, "0x%04x", static_cast<unsigned>(id));
@@ -89,8 +93,8 @@ Result<TPM2B_PUBLIC> ParsePublic(std::string_view bytes) {
 Result<std::string> MarshalPublicArea(const TPMT_PUBLIC& pub) {
   std::string out(sizeof(TPMT_PUBLIC), '\0');
   size_t offset = 0;
-  TSS2_RC rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub, reinterpret_cast<uint8_t*>(out.data()),
-                                           out.size(), &offset);
+  TSS2_RC rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub, reinterpret_cast<uint8_t*>(out.data()), out.size(),
+                                           &offset);
   if (rc != TSS2_RC_SUCCESS) return InvalidArgument("TPMT_PUBLIC does not marshal");
   out.resize(offset);
   return out;
@@ -99,8 +103,8 @@ Result<std::string> MarshalPublicArea(const TPMT_PUBLIC& pub) {
 std::string Digest(const HashAlg& alg, std::string_view data) {
   std::string out(alg.size, '\0');
   unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &n,
-                 alg.md, nullptr) != 1 ||
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &n, alg.md,
+                 nullptr) != 1 ||
       n != alg.size) {
     return std::string();
   }

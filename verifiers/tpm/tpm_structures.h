@@ -23,9 +23,9 @@ namespace attestd::tpm {
 // A hash algorithm a quote may be signed with or a PCR bank may use.
 struct HashAlg {
   TPM2_ALG_ID id;
-  const char* name;    // "sha1", "sha256", "sha384", "sha512" (Keylime's names)
-  size_t size;         // digest bytes
-  const EVP_MD* md;    // fetched once per process; never freed
+  const char* name;  // "sha1", "sha256", "sha384", "sha512" (Keylime's names)
+  size_t size;       // digest bytes
+  const EVP_MD* md;  // fetched once per process; never freed
 };
 
 // The algorithm for a TPM_ALG_ID, or nullptr when it is not one of
