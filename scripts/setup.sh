@@ -10,7 +10,7 @@ PACKAGES=(
   libpistache-dev libhiredis-dev libsimdjson-dev libtss2-dev libssl-dev
   libboost-dev libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjwt-dev redis-server redis-tools swtpm swtpm-tools tpm2-tools wrk
-  python3 openssl libre2-dev ima-evm-utils
+  python3 openssl libre2-dev ima-evm-utils clang-format
 )
 # Fuzzing and sanitizer builds use clang's runtime; optional for the test run.
 OPTIONAL=(clang libclang-rt-14-dev)

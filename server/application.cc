@@ -210,7 +210,7 @@ void Application::RegisterMetrics(const std::string& listener, const api::Router
   Metrics& m = GlobalMetrics();
   m.set_enabled(config_.metrics);
   m.RegisterRoutes(listener, router.Patterns());
-  m.RegisterMediaTypes(registry_->MediaTypes());
+  m.RegisterMediaTypes(registry_->AllMediaTypes());
   // Gauges read this Application's objects (a later one in the same
   // process, as in tests, takes them over).
   std::weak_ptr<WorkQueue> queue = stores_.queue;

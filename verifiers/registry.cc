@@ -75,6 +75,12 @@ Status Registry::Register(std::shared_ptr<const Verifier> verifier) {
   return Status::Ok();
 }
 
+std::vector<std::string> Registry::AllMediaTypes() const {
+  std::vector<std::string> all = types_;
+  for (const auto& [type, verifier] : internal_) all.push_back(type);
+  return all;
+}
+
 const Verifier* Registry::FindPublic(std::string_view normalized_type) const {
   auto it = by_type_.find(std::string(normalized_type));
   return it == by_type_.end() ? nullptr : it->second;

@@ -37,6 +37,8 @@ class Registry {
 
   // Every public media type, in registration order.
   const std::vector<std::string>& MediaTypes() const { return types_; }
+  // Public and internal media types (metrics count appraisals of both).
+  std::vector<std::string> AllMediaTypes() const;
 
  private:
   std::vector<std::shared_ptr<const Verifier>> verifiers_;
