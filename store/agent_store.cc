@@ -169,26 +169,58 @@ std::string EncodeAgent(const VerifierAgent& a) {
   return w.Take();
 }
 
-Result<VerifierAgent> DecodeAgent(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  Reader r;
-  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS ||
-      root.get_object().get(r.obj) != simdjson::SUCCESS) {
-    return Internal("stored agent record is not a JSON object");
+namespace {
+
+Status ReadCertificationKey(Reader& ar, CertificationKey* k) {
+  Reader kr;
+  if (ar.obj.at_key("certification_key").get_object().get(kr.obj) != simdjson::SUCCESS) {
+    return Status::Ok();  // written by an older attestd
   }
-  VerifierAgent a;
-  int64_t n = 0;
+  kr.Str("key_class", &k->key_class);
+  kr.Str("key_algorithm", &k->key_algorithm);
+  kr.Int("key_size", &k->key_size);
+  kr.Str("server_identifier", &k->server_identifier);
+  kr.Str("local_identifier", &k->local_identifier);
+  kr.Bytes("public", &k->public_tpm2b);
+  kr.List("allowable_hash_algorithms", &k->allowable_hash_algorithms);
+  kr.List("allowable_signature_schemes", &k->allowable_signature_schemes);
+  return kr.ok ? Status::Ok() : Internal("stored certification key has a field of the wrong type");
+}
+
+Result<PushAttestation> ReadAttestation(simdjson::dom::element e) {
+  Reader ar;
+  if (e.get_object().get(ar.obj) != simdjson::SUCCESS) {
+    return Internal("stored attestation is not an object");
+  }
+  PushAttestation p;
+  ar.Int("index", &p.index);
+  ar.Str("session_id", &p.session_id);
+  ar.Str("stage", &p.stage);
+  ar.Str("evaluation", &p.evaluation);
+  ar.Str("failure_reason", &p.failure_reason);
+  ar.Failures("failures", &p.failures);
+  ar.Str("hash_algorithm", &p.hash_algorithm);
+  ar.Str("signature_scheme", &p.signature_scheme);
+  ar.Ints("selected_pcrs", &p.selected_pcrs);
+  if (Status st = ReadCertificationKey(ar, &p.certification_key); !st.ok()) return st;
+  ar.Str("challenge", &p.challenge);
+  ar.Int("capabilities_received_at", &p.capabilities_received_at_ms);
+  ar.Int("challenges_expire_at", &p.challenges_expire_at_ms);
+  ar.Int("evidence_received_at", &p.evidence_received_at_ms);
+  ar.Int("verification_completed_at", &p.verification_completed_at_ms);
+  if (!ar.ok) return Internal("stored attestation has a field of the wrong type");
+  return p;
+}
+
+// What the tenant enrolled.
+void ReadEnrolment(Reader& r, VerifierAgent& a) {
   r.Str("agent_id", &a.agent_id);
-  n = static_cast<int>(a.operational_state);
-  r.Int("operational_state", &n);
-  a.operational_state = static_cast<AgentState>(n);
   r.Bool("push_model", &a.push_model);
   r.Str("v", &a.v);
   r.Str("ip", &a.ip);
-  n = 0;
-  r.Int("port", &n);
-  a.port = static_cast<int>(n);
+  int64_t port = 0;
+  r.Int("port", &port);
+  a.port = static_cast<int>(port);
   r.Str("tpm_policy", &a.tpm_policy);
   r.Bytes("ak_tpm", &a.ak_tpm);
   r.Str("mtls_cert", &a.mtls_cert);
@@ -203,6 +235,14 @@ Result<VerifierAgent> DecodeAgent(std::string_view json) {
   r.List("accept_tpm_encryption_algs", &a.accept_tpm_encryption_algs);
   r.List("accept_tpm_signing_algs", &a.accept_tpm_signing_algs);
   r.Str("supported_version", &a.supported_version);
+  r.Int("created_at", &a.created_at_ms);
+}
+
+// What attestd learned since: state, counters, proof of possession.
+void ReadProgress(Reader& r, VerifierAgent& a) {
+  int64_t n = static_cast<int>(a.operational_state);
+  r.Int("operational_state", &n);
+  a.operational_state = static_cast<AgentState>(n);
   r.Str("hash_alg", &a.hash_alg);
   r.Str("enc_alg", &a.enc_alg);
   r.Str("sign_alg", &a.sign_alg);
@@ -214,49 +254,33 @@ Result<VerifierAgent> DecodeAgent(std::string_view json) {
   r.Int("last_received_quote", &a.last_received_quote_s);
   r.Int("last_successful_attestation", &a.last_successful_attestation_s);
   r.Str("attestation_status", &a.attestation_status);
-  r.Int("created_at", &a.created_at_ms);
   r.Str("pop_session_id", &a.pop_session_id);
   r.Bytes("pop_challenge", &a.pop_challenge);
   r.Int("pop_expires_at", &a.pop_expires_at_ms);
   r.Str("token_hash", &a.token_hash);
   r.Int("token_expires_at", &a.token_expires_at_ms);
   r.Int("next_attestation_index", &a.next_attestation_index);
+}
+
+}  // namespace
+
+Result<VerifierAgent> DecodeAgent(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  Reader r;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS ||
+      root.get_object().get(r.obj) != simdjson::SUCCESS) {
+    return Internal("stored agent record is not a JSON object");
+  }
+  VerifierAgent a;
+  ReadEnrolment(r, a);
+  ReadProgress(r, a);
   simdjson::dom::array list;
   if (r.obj.at_key("attestations").get_array().get(list) == simdjson::SUCCESS) {
     for (simdjson::dom::element e : list) {
-      Reader ar;
-      if (e.get_object().get(ar.obj) != simdjson::SUCCESS)
-        return Internal("stored attestation is not an object");
-      PushAttestation p;
-      ar.Int("index", &p.index);
-      ar.Str("session_id", &p.session_id);
-      ar.Str("stage", &p.stage);
-      ar.Str("evaluation", &p.evaluation);
-      ar.Str("failure_reason", &p.failure_reason);
-      ar.Failures("failures", &p.failures);
-      ar.Str("hash_algorithm", &p.hash_algorithm);
-      ar.Str("signature_scheme", &p.signature_scheme);
-      ar.Ints("selected_pcrs", &p.selected_pcrs);
-      Reader kr;
-      if (ar.obj.at_key("certification_key").get_object().get(kr.obj) == simdjson::SUCCESS) {
-        CertificationKey& k = p.certification_key;
-        kr.Str("key_class", &k.key_class);
-        kr.Str("key_algorithm", &k.key_algorithm);
-        kr.Int("key_size", &k.key_size);
-        kr.Str("server_identifier", &k.server_identifier);
-        kr.Str("local_identifier", &k.local_identifier);
-        kr.Bytes("public", &k.public_tpm2b);
-        kr.List("allowable_hash_algorithms", &k.allowable_hash_algorithms);
-        kr.List("allowable_signature_schemes", &k.allowable_signature_schemes);
-        if (!kr.ok) return Internal("stored certification key has a field of the wrong type");
-      }
-      ar.Str("challenge", &p.challenge);
-      ar.Int("capabilities_received_at", &p.capabilities_received_at_ms);
-      ar.Int("challenges_expire_at", &p.challenges_expire_at_ms);
-      ar.Int("evidence_received_at", &p.evidence_received_at_ms);
-      ar.Int("verification_completed_at", &p.verification_completed_at_ms);
-      if (!ar.ok) return Internal("stored attestation has a field of the wrong type");
-      a.attestations.push_back(std::move(p));
+      auto p = ReadAttestation(e);
+      if (!p.ok()) return p.status();
+      a.attestations.push_back(std::move(*p));
     }
   }
   if (!r.ok) return Internal("stored agent record has a field of the wrong type");

@@ -243,13 +243,20 @@ std::string RegexEscape(std::string_view s) {
   return out;
 }
 
-Result<std::string> RefStateFromLog(const EventLog& log, bool without_secureboot) {
-  BootSummary summary = Summarize(log);
-  bool secureboot = summary.secure_boot.value_or(false);
-  if (!secureboot && !without_secureboot) {
-    return InvalidArgument("the log has Secure Boot disabled (ask for a refstate without it)");
-  }
-  // Boot applications from disk, and the PCR 8/9 strings grub logged.
+namespace {
+
+// What a reference state records of a log, gathered in one pass.
+struct RefStateParts {
+  std::string initrd, vmlinuz, cmdline, scrtm;
+  bool have_initrd = false, have_vmlinuz = false, have_cmdline = false, have_scrtm = false;
+  std::vector<std::string> firmware, mok, mokx;
+  std::vector<SignatureList> pk, kek, db, dbx;
+  std::vector<SignatureData> vendor_db;
+};
+
+// Boot applications loaded from disk (not firmware), as SHA-256 hex.
+Result<std::vector<std::string>> DiskApplications(const EventLog& log, const BootSummary& summary,
+                                                  bool secureboot) {
   std::vector<std::string> apps;
   for (const BootApplication& a : summary.boot_applications) {
     if (IsFirmwareApp(a.device_path)) continue;
@@ -260,89 +267,125 @@ Result<std::string> RefStateFromLog(const EventLog& log, bool without_secureboot
                            std::string(secureboot ? "3 (shim, grub, kernel)" : "2 (shim, grub)") +
                            " boot applications, the log has " + std::to_string(apps.size()));
   }
-  std::string initrd, vmlinuz, cmdline, scrtm;
-  bool have_initrd = false, have_vmlinuz = false, have_cmdline = false, have_scrtm = false;
-  std::vector<std::string> firmware, mok, mokx;
-  JsonWriter w(8192);
-  w.BeginObject().Key("has_secureboot").Bool(secureboot);
-  std::vector<SignatureList> pk, kek, db, dbx;
-  std::vector<SignatureData> vendor_db;
+  return apps;
+}
+
+void CollectDriverConfig(const Event& e, RefStateParts& p) {
+  auto v = DecodeVariable(e.data);
+  if (!v.ok()) return;
+  std::string name = v->name;
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto lists = DecodeSignatureLists(v->data);
+  std::vector<SignatureList> value = lists.ok() ? std::move(*lists) : std::vector<SignatureList>{};
+  if (name == "pk") p.pk = std::move(value);
+  if (name == "kek") p.kek = std::move(value);
+  if (name == "db") p.db = std::move(value);
+  if (name == "dbx") p.dbx = std::move(value);
+}
+
+void CollectAuthority(const Event& e, RefStateParts& p) {
+  auto v = DecodeVariable(e.data);
+  if (!v.ok() || v->name != "vendor_db") return;
+  auto sig = DecodeSignatureData(v->data);
+  if (sig.ok()) p.vendor_db.push_back(*sig);
+}
+
+// Shim's MOK lists, and the initrd, kernel and command line grub logged in
+// PCRs 8 and 9 (the first of each).
+void CollectIpl(const EventLog& log, const Event& e, RefStateParts& p) {
+  std::string text = EventText(e.data);
+  if (text == "MokList") p.mok.push_back(Sha256Of(log, e));
+  if (text == "MokListX") p.mokx.push_back(Sha256Of(log, e));
+  if (e.pcr == 9 && !p.have_initrd &&
+      (text.find("initrd") != std::string::npos || text.find("initramfs") != std::string::npos)) {
+    p.have_initrd = true;
+    p.initrd = Sha256Of(log, e);
+  }
+  if (e.pcr == 9 && !p.have_vmlinuz && text.find("vmlinuz") != std::string::npos) {
+    p.have_vmlinuz = true;
+    p.vmlinuz = Sha256Of(log, e);
+  }
+  if (e.pcr == 8 && !p.have_cmdline && text.find("kernel_cmdline") != std::string::npos) {
+    p.have_cmdline = true;
+    p.cmdline = RegexEscape(text.size() > 16 ? std::string_view(text).substr(16) : "");
+  }
+}
+
+RefStateParts CollectParts(const EventLog& log) {
+  RefStateParts p;
   for (const Event& e : log.events) {
-    if (e.type == kEvSCrtmVersion && !have_scrtm) {
-      have_scrtm = true;
-      scrtm = Sha256Of(log, e);
+    if (e.type == kEvSCrtmVersion && !p.have_scrtm) {
+      p.have_scrtm = true;
+      p.scrtm = Sha256Of(log, e);
     } else if (e.type == kEvEfiPlatformFirmwareBlob || e.type == kEvEfiPlatformFirmwareBlob2) {
-      firmware.push_back(Sha256Of(log, e));
+      p.firmware.push_back(Sha256Of(log, e));
     } else if (e.type == kEvEfiVariableDriverConfig) {
-      auto v = DecodeVariable(e.data);
-      if (!v.ok()) continue;
-      std::string name = v->name;
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      auto lists = DecodeSignatureLists(v->data);
-      std::vector<SignatureList> value =
-          lists.ok() ? std::move(*lists) : std::vector<SignatureList>{};
-      if (name == "pk") pk = std::move(value);
-      if (name == "kek") kek = std::move(value);
-      if (name == "db") db = std::move(value);
-      if (name == "dbx") dbx = std::move(value);
+      CollectDriverConfig(e, p);
     } else if (e.type == kEvEfiVariableAuthority) {
-      auto v = DecodeVariable(e.data);
-      if (!v.ok() || v->name != "vendor_db") continue;
-      auto sig = DecodeSignatureData(v->data);
-      if (sig.ok()) vendor_db.push_back(*sig);
+      CollectAuthority(e, p);
     } else if (e.type == kEvIpl) {
-      std::string text = EventText(e.data);
-      if (text == "MokList") mok.push_back(Sha256Of(log, e));
-      if (text == "MokListX") mokx.push_back(Sha256Of(log, e));
-      if (e.pcr == 9 && !have_initrd &&
-          (text.find("initrd") != std::string::npos ||
-           text.find("initramfs") != std::string::npos)) {
-        have_initrd = true;
-        initrd = Sha256Of(log, e);
-      }
-      if (e.pcr == 9 && !have_vmlinuz && text.find("vmlinuz") != std::string::npos) {
-        have_vmlinuz = true;
-        vmlinuz = Sha256Of(log, e);
-      }
-      if (e.pcr == 8 && !have_cmdline && text.find("kernel_cmdline") != std::string::npos) {
-        have_cmdline = true;
-        cmdline = RegexEscape(text.size() > 16 ? std::string_view(text).substr(16) : "");
-      }
+      CollectIpl(log, e, p);
     }
   }
+  return p;
+}
+
+void WriteFirmwareAndKeys(JsonWriter& w, const RefStateParts& p) {
   w.Key("scrtm_and_bios").BeginArray().BeginObject();
-  if (have_scrtm) {
+  if (p.have_scrtm) {
     w.Key("scrtm");
-    WriteSha256Map(w, scrtm);
+    WriteSha256Map(w, p.scrtm);
   }
   w.Key("platform_firmware").BeginArray();
-  for (const std::string& f : firmware) WriteSha256Map(w, f);
+  for (const std::string& f : p.firmware) WriteSha256Map(w, f);
   w.EndArray().EndObject().EndArray();
   const std::pair<const char*, const std::vector<SignatureList>*> keys[] = {
-      {"pk", &pk}, {"kek", &kek}, {"db", &db}, {"dbx", &dbx}};
+      {"pk", &p.pk}, {"kek", &p.kek}, {"db", &p.db}, {"dbx", &p.dbx}};
   for (const auto& [name, lists] : keys) {
     w.Key(name);
     WriteSignatures(w, *lists);
   }
   w.Key("vendor_db").BeginArray();
-  for (const SignatureData& s : vendor_db) {
+  for (const SignatureData& s : p.vendor_db) {
     w.BeginObject().Key("SignatureOwner").String(s.owner.ToString());
     w.Key("SignatureData").String("0x" + HexEncode(s.data)).EndObject();
   }
   w.EndArray();
+}
+
+void WriteMokAndKernels(JsonWriter& w, const RefStateParts& p, const std::vector<std::string>& apps,
+                        bool secureboot) {
   w.Key("mokdig").BeginArray();
-  for (const std::string& d : mok) WriteSha256Map(w, d);
+  for (const std::string& d : p.mok) WriteSha256Map(w, d);
   w.EndArray().Key("mokxdig").BeginArray();
-  for (const std::string& d : mokx) WriteSha256Map(w, d);
+  for (const std::string& d : p.mokx) WriteSha256Map(w, d);
   w.EndArray();
   w.Key("kernels").BeginArray().BeginObject();
   w.Key("shim_authcode_sha256").String(apps[0]);
   w.Key("grub_authcode_sha256").String(apps[1]);
   if (secureboot) w.Key("kernel_authcode_sha256").String(apps[2]);
-  if (have_initrd) w.Key("initrd_plain_sha256").String(initrd);
-  if (!secureboot && have_vmlinuz) w.Key("vmlinuz_plain_sha256").String(vmlinuz);
-  if (have_cmdline) w.Key("kernel_cmdline").String(cmdline);
-  w.EndObject().EndArray().EndObject();
+  if (p.have_initrd) w.Key("initrd_plain_sha256").String(p.initrd);
+  if (!secureboot && p.have_vmlinuz) w.Key("vmlinuz_plain_sha256").String(p.vmlinuz);
+  if (p.have_cmdline) w.Key("kernel_cmdline").String(p.cmdline);
+  w.EndObject().EndArray();
+}
+
+}  // namespace
+
+Result<std::string> RefStateFromLog(const EventLog& log, bool without_secureboot) {
+  BootSummary summary = Summarize(log);
+  bool secureboot = summary.secure_boot.value_or(false);
+  if (!secureboot && !without_secureboot) {
+    return InvalidArgument("the log has Secure Boot disabled (ask for a refstate without it)");
+  }
+  auto apps = DiskApplications(log, summary, secureboot);
+  if (!apps.ok()) return apps.status();
+  RefStateParts parts = CollectParts(log);
+  JsonWriter w(8192);
+  w.BeginObject().Key("has_secureboot").Bool(secureboot);
+  WriteFirmwareAndKeys(w, parts);
+  WriteMokAndKernels(w, parts, *apps, secureboot);
+  w.EndObject();
   return w.Take();
 }
 
