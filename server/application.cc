@@ -21,6 +21,7 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
 
   StoreOptions so;
   so.url = config.store;
+  so.password = config.store_password;
   // One connection per thread that may wait on the store: the session
   // listener's, the workers', up to 2 for each of the three Keylime
   // listeners (registrar, registrar admin, verifier), and the pipeline's,
@@ -253,7 +254,7 @@ Status Application::Start() {
   }
   if (!stores_.sessions->Ping().ok()) {
     LogWarn("store unreachable at start-up; requests answer 503 until it is back",
-            {{"store", config_.store.rfind("redis", 0) == 0 ? "redis" : config_.store}});
+            {{"store", RedactStoreUrl(config_.store)}});
   }
   return Status::Ok();
 }

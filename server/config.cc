@@ -2,11 +2,13 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "api/http_server.h"
 #include "common/log.h"
+#include "store/redis/redis_url.h"
 
 namespace po = boost::program_options;
 
@@ -44,7 +46,8 @@ po::options_description Describe(Config& c, std::string& max_body) {
     ("listen", po::value(&c.listen)->default_value(c.listen), "challenge-response listener, host:port")
     ("threads", po::value(&c.threads)->default_value(c.threads), "HTTP threads")
     ("workers", po::value(&c.workers)->default_value(c.workers), "appraisal worker threads (work queue)")
-    ("store", po::value(&c.store)->default_value(c.store), "memory | redis://host:port/db | redis+unix:///path?db=N")
+    ("store", po::value(&c.store)->default_value(c.store), "memory | redis://[[user]:password@]host:port/db | redis+unix:///path?db=N[&user=U][&password=P] (user and password percent-encoded)")
+    ("store-password-file", po::value(&c.store_password_file)->default_value(c.store_password_file), "file holding the Redis AUTH password (trailing newline stripped); it overrides the environment variable ATTESTD_STORE_PASSWORD, and either overrides a password in --store")
     ("session-ttl", po::value(&c.session_ttl_s)->default_value(c.session_ttl_s), "seconds a new session lives")
     ("result-retention", po::value(&c.result_retention_s)->default_value(c.result_retention_s), "seconds a session lives at least after evidence arrives")
     ("default-nonce-size", po::value(&c.default_nonce_size)->default_value(c.default_nonce_size), "nonce bytes when the client asks for none (8..64)")
@@ -99,6 +102,29 @@ Status ValidateListenerTls(const std::string& name, const std::string& cert, con
   return Status::Ok();
 }
 
+// Fills c->store_password from --store-password-file, or else from
+// ATTESTD_STORE_PASSWORD. Messages never quote the password.
+Status LoadStorePassword(Config* c) {
+  if (c->store_password_file.empty()) {
+    const char* env = std::getenv("ATTESTD_STORE_PASSWORD");
+    if (env != nullptr) c->store_password = env;
+    return Status::Ok();
+  }
+  std::ifstream in(c->store_password_file, std::ios::binary);
+  if (!in) {
+    return InvalidArgument("--store-password-file: cannot read '" + c->store_password_file + "'");
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  std::string password = content.str();
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+    password.pop_back();
+  }
+  if (password.empty()) return InvalidArgument("--store-password-file: the file is empty");
+  c->store_password = std::move(password);
+  return Status::Ok();
+}
+
 Status Validate(const Config& c) {
   auto bad = [](const std::string& opt, const std::string& why) {
     return InvalidArgument("--" + opt + ": " + why);
@@ -118,8 +144,8 @@ Status Validate(const Config& c) {
   if (c.reclaim_after_s < 1) return bad("reclaim-after", "must be at least 1 second");
   if (c.store != "memory" && c.store.rfind("redis://", 0) != 0 &&
       c.store.rfind("redis+unix://", 0) != 0) {
-    return bad("store",
-               "want memory, redis://host:port/db or redis+unix:///path, got '" + c.store + "'");
+    return bad("store", "want memory, redis://host:port/db or redis+unix:///path, got '" +
+                            RedactStoreUrl(c.store) + "'");
   }
   if (c.tls_cert.empty() != c.tls_key.empty())
     return bad("tls-cert", "--tls-cert and --tls-key go together");
@@ -203,6 +229,7 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
     return InvalidArgument("--max-body: want a byte count such as 1048576, 1024k or 1M");
   }
   if (Status st = Validate(out.config); !st.ok()) return st;
+  if (Status st = LoadStorePassword(&out.config); !st.ok()) return st;
   return out;
 }
 

@@ -14,6 +14,11 @@ struct Config {
   int threads = 4;
   int workers = 2;
   std::string store = "memory";
+  // Redis AUTH password kept off the command line: --store-password-file
+  // (its content, trailing newline stripped) or else ATTESTD_STORE_PASSWORD
+  // sets store_password, which overrides a password in the store URL.
+  std::string store_password_file;
+  std::string store_password;  // not an option: filled in by ParseConfig
   int64_t session_ttl_s = 300;
   int64_t result_retention_s = 120;
   size_t default_nonce_size = 32;

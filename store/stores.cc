@@ -22,6 +22,10 @@ namespace {
 Result<Stores> OpenRedisStores(const StoreOptions& options) {
   Result<RedisEndpoint> endpoint = ParseRedisUrl(options.url);
   if (!endpoint.ok()) return endpoint.status();
+  if (!options.password.empty()) endpoint->password = options.password;
+  if (!endpoint->user.empty() && endpoint->password.empty()) {
+    return InvalidArgument("Redis user '" + endpoint->user + "' needs a password");
+  }
   if (options.pool_size < 1) return InvalidArgument("store pool size must be at least 1");
   RedisPoolOptions pool_options;
   pool_options.endpoint = *endpoint;
@@ -60,7 +64,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   return InvalidArgument(
       "unsupported store URL (want memory, redis://host:port/db or "
       "redis+unix:///path): " +
-      options.url);
+      RedactStoreUrl(options.url));
 }
 
 }  // namespace attestd

@@ -1,5 +1,6 @@
-// Opening the configured store: `memory`, `redis://host:port/db` or
-// `redis+unix:///path/to/socket[?db=N]`.
+// Opening the configured store: `memory`, `redis://[[user]:password@]host:port/db`
+// or `redis+unix:///path/to/socket[?db=N][&user=U][&password=P]` (see
+// redis_url.h). Error messages quote the URL with its password redacted.
 #pragma once
 
 #include <memory>
@@ -17,6 +18,9 @@ namespace attestd {
 
 struct StoreOptions {
   std::string url = "memory";
+  // Redis AUTH password; when set, it overrides the URL's (so it can come
+  // from a file or the environment instead of the command line).
+  std::string password;
   int pool_size = 4;              // Redis connections (sized to HTTP + worker threads)
   int connect_timeout_ms = 500;   // per connection attempt
   int command_timeout_ms = 2000;  // per command (blocking reads use their own)

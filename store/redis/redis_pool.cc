@@ -54,10 +54,11 @@ SigpipeGuard::~SigpipeGuard() {
 namespace {
 
 // Errors after which the same command may well succeed soon (a loading or
-// failing-over server), as opposed to errors in what we asked.
+// failing-over server), or that mean Redis will not serve us at all (NOAUTH:
+// a password is required), as opposed to errors in what we asked.
 bool IsTransientError(std::string_view text) {
-  for (std::string_view code :
-       {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"}) {
+  for (std::string_view code : {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN",
+                                "CLUSTERDOWN", "NOREPLICAS", "NOAUTH", "WRONGPASS"}) {
     if (text.substr(0, code.size()) == code &&
         (text.size() == code.size() || text[code.size()] == ' ')) {
       return true;
@@ -128,6 +129,23 @@ RedisArgs ScriptArgs(std::string_view verb, std::string_view body, const std::st
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
+}
+
+// AUTH [user] password, when the endpoint has a password. The error names
+// neither: kUnavailable "redis <endpoint>: authentication failed (<code>)",
+// <code> being the first word of Redis's answer (WRONGPASS, ERR, ...).
+Status Authenticate(redisContext* context, const RedisEndpoint& ep) {
+  if (ep.password.empty()) return Status::Ok();
+  RedisArgs args =
+      ep.user.empty() ? RedisArgs{"AUTH", ep.password} : RedisArgs{"AUTH", ep.user, ep.password};
+  Result<RedisReply> reply = Execute(context, args);
+  if (reply.ok()) return Status::Ok();
+  if (context->err != 0) return Unavailable("redis " + ep.ToString() + ": " + context->errstr);
+  Status refused = reply.status();
+  std::string_view text = refused.message();
+  text.remove_prefix(std::min(text.size(), kErrorPrefix.size()));
+  std::string code(text.substr(0, text.find(' ')));
+  return Unavailable("redis " + ep.ToString() + ": authentication failed (" + code + ")");
 }
 
 // Keeps a misconfiguration from turning into a pool that waits forever.
@@ -344,6 +362,10 @@ Result<redisContext*> RedisPool::Connect() {
     std::string why = "redis " + ep.ToString() + ": cannot set socket options";
     redisFree(context);
     return Unavailable(std::move(why));
+  }
+  if (Status auth = Authenticate(context, ep); !auth.ok()) {
+    redisFree(context);
+    return auth;
   }
   if (ep.db != 0) {
     Result<RedisReply> selected = Execute(context, {"SELECT", std::to_string(ep.db)});

@@ -16,8 +16,8 @@
 //   answers kUnavailable at once: a dead Redis is neither hammered nor
 //   allowed to stall callers.
 // - Status values only. Not reaching Redis, and Redis errors that mean "try
-//   later" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN), are
-//   kUnavailable; any other error reply is kInternal whose message is
+//   later" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) or
+//   "not for you" (NOAUTH), are kUnavailable; any other error reply is kInternal whose message is
 //   "redis: " + Redis's own text (test it with IsRedisError).
 // - Pipelined. CommandAsync and EvalAsync (and, with
 //   pipeline_blocking_calls, Command, Eval and Ping) share one connection
@@ -30,6 +30,11 @@
 //   send(MSG_NOSIGNAL), so each command blocks SIGPIPE in the calling thread
 //   and discards one it raised (the way libpq does). The server also ignores
 //   SIGPIPE in main; this keeps tests and tools safe without that.
+// - Authenticated. With a password in the endpoint, every connection (the
+//   pool's, the pipeline's, the work queue's blocking ones) sends
+//   AUTH [user] password right after connecting, before SELECT. A refused
+//   AUTH is kUnavailable "redis <endpoint>: authentication failed (<code>)";
+//   no message, log line or Status names the user's password.
 //
 // Usage:
 //   RedisPool pool(options);
@@ -180,7 +185,8 @@ class RedisPool {
   redisContext* TakeLiveIdle(std::unique_lock<std::mutex>& lock);
   // Requires mu_. Opens a new connection unless the pool is backing off.
   Result<redisContext*> OpenWithBackoff(std::unique_lock<std::mutex>& lock);
-  // A new connected context, with timeouts set and the database selected.
+  // A new connected context, with timeouts set, authenticated and the
+  // database selected.
   Result<redisContext*> Connect();
   // Called by RedisConnection and RedisPipeline: keep the connection, or
   // close it (`failed`).

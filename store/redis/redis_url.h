@@ -1,12 +1,14 @@
 // Where a Redis server is, as written in a store URL.
 //
-//   redis://host[:port][/db]              TCP; port defaults to 6379, db to 0;
-//                                         an IPv6 host goes in brackets
-//   redis+unix:///path/to/socket[?db=N]   Unix domain socket
+//   redis://[[user]:password@]host[:port][/db]
+//       TCP; port defaults to 6379, db to 0; an IPv6 host goes in brackets
+//   redis+unix:///path/to/socket[?db=N][&user=U][&password=P]
+//       Unix domain socket
 //
-// Credentials and TLS are not supported yet: a URL with user info, a
-// `rediss://` URL or an unknown query parameter is rejected rather than
-// silently ignored.
+// User and password are percent-decoded; `redis://user@host` names a user
+// whose password comes from elsewhere (StoreOptions). TLS is not supported
+// yet: a `rediss://` URL or an unknown query parameter is rejected rather
+// than silently ignored. No error message quotes a password.
 #pragma once
 
 #include <string>
@@ -21,9 +23,12 @@ struct RedisEndpoint {
   int port = 6379;        // TCP port
   std::string unix_path;  // socket path; empty for TCP
   int db = 0;             // logical database selected on connect
+  std::string user;       // ACL user for AUTH; empty: the default user
+  std::string password;   // AUTH password; empty: no AUTH
 
   bool is_unix() const { return !unix_path.empty(); }
-  // For logs: "127.0.0.1:6379/0" or "unix:/run/redis.sock?db=0".
+  // For logs: "127.0.0.1:6379/0" or "unix:/run/redis.sock?db=0"; never
+  // the user or password.
   std::string ToString() const;
 };
 
@@ -31,7 +36,14 @@ struct RedisEndpoint {
 // reporting as a bad Redis URL rather than an unknown store).
 bool IsRedisUrl(std::string_view url);
 
-// kInvalidArgument naming the part of the URL that is wrong.
-Result<RedisEndpoint> ParseRedisUrl(std::string_view url);
+// kInvalidArgument naming the part of the URL that is wrong (the URL is
+// quoted redacted, see RedactStoreUrl).
+[[nodiscard]] Result<RedisEndpoint> ParseRedisUrl(std::string_view url);
+
+// `url` fit for logs and error messages: the password in the user info of
+// any scheme://user:password@host URL, and the value of a password= query
+// parameter, become "***" ("redis://user:***@host:6379/0"). Other URLs,
+// "memory" included, come back unchanged.
+std::string RedactStoreUrl(std::string_view url);
 
 }  // namespace attestd

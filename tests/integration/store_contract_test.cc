@@ -745,7 +745,7 @@ TEST(StoreUrl, BadUrlsAreInvalidArgumentsNamingTheProblem) {
       {"redis://host:/0", "empty port"},
       {"redis://host:6379/x", "database 'x'"},
       {"redis://host:6379/-1", "database '-1'"},
-      {"redis://user:pw@host:6379/0", "credentials"},
+      {"redis://user:%zz@host:6379/0", "percent-encoding"},
       {"redis://host:6379/0?timeout=1", "query"},
       {"redis://[::1:6379/0", "unterminated"},
       {"redis+unix://relative/path", "three slashes"},

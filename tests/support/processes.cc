@@ -85,15 +85,17 @@ TempDir::~TempDir() {
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
-RedisServer::RedisServer() { Start(); }
+RedisServer::RedisServer(std::string password) : password_(std::move(password)) { Start(); }
 
 RedisServer::~RedisServer() { Stop(); }
 
 bool RedisServer::Start() {
   if (port_ == 0) port_ = FreePort();
-  pid_ = Spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
-                "", "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no"},
-               dir_.path() + "/redis.log");
+  // An empty --requirepass leaves the server open.
+  pid_ = Spawn(
+      {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+       "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no", "--requirepass", password_},
+      dir_.path() + "/redis.log");
   if (pid_ > 0 && !WaitForPort(port_, 5000)) {
     StopProcess(pid_);
     pid_ = -1;
@@ -114,12 +116,14 @@ RedisPoolOptions RedisServer::pool_options(int size) const {
   RedisPoolOptions options;
   options.endpoint.host = "127.0.0.1";
   options.endpoint.port = port_;
+  options.endpoint.password = password_;
   options.size = size;
   return options;
 }
 
 std::string RedisServer::Cli(const std::string& args) const {
-  std::string cmd = "redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1";
+  std::string auth = password_.empty() ? "" : " --no-auth-warning -a '" + password_ + "'";
+  std::string cmd = "redis-cli -p " + std::to_string(port_) + auth + " " + args + " 2>&1";
   std::string out;
   if (FILE* f = ::popen(cmd.c_str(), "r")) {
     std::array<char, 4096> buf;

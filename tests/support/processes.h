@@ -37,9 +37,11 @@ class TempDir {
 
 // A redis-server on a free loopback port, no persistence, stopped by PID
 // when the object dies. Restart() keeps the port (for reconnect tests).
+// With a password, the server requires it (--requirepass); url() still
+// carries none, pool_options() and Cli() use it.
 class RedisServer {
  public:
-  RedisServer();
+  explicit RedisServer(std::string password = "");
   ~RedisServer();
   bool ok() const { return pid_ > 0; }
   int port() const { return port_; }
@@ -53,6 +55,7 @@ class RedisServer {
 
  private:
   TempDir dir_;
+  std::string password_;
   int port_ = 0;
   pid_t pid_ = -1;
 };

@@ -94,6 +94,38 @@ TEST(Config, FlagsBeatEnvironmentWhichBeatsConfigFile) {
   EXPECT_EQ(c->config.store, "redis://10.0.0.1:6379/0");
 }
 
+TEST(Config, StorePasswordComesFromTheFileOrElseTheEnvironment) {
+  testing::TempDir dir;
+  std::string file = dir.path() + "/pw";
+  std::ofstream(file) << "from-file\n";
+  EXPECT_EQ(Parse({})->config.store_password, "");
+  ::setenv("ATTESTD_STORE_PASSWORD", "from-env", 1);
+  auto env = Parse({"--store", "redis://h:1/0"});
+  auto both = Parse({"--store-password-file", file});
+  ::unsetenv("ATTESTD_STORE_PASSWORD");
+  ASSERT_TRUE(env.ok() && both.ok());
+  EXPECT_EQ(env->config.store_password, "from-env");
+  EXPECT_EQ(both->config.store_password, "from-file");
+  EXPECT_EQ(Parse({"--store-password-file", file})->config.store_password, "from-file");
+  // Not a flag: a password on the command line shows in process listings.
+  EXPECT_FALSE(Parse({"--store-password", "x"}).ok());
+  auto missing = Parse({"--store-password-file", dir.path() + "/none"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("--store-password-file"), std::string::npos);
+  std::ofstream(dir.path() + "/empty") << "\n";
+  EXPECT_FALSE(Parse({"--store-password-file", dir.path() + "/empty"}).ok());
+  auto help = Parse({"--help"});
+  EXPECT_NE(help->help.find("--store-password-file"), std::string::npos);
+  EXPECT_NE(help->help.find("ATTESTD_STORE_PASSWORD"), std::string::npos);
+}
+
+TEST(Config, BadStoreUrlMessageHidesThePassword) {
+  auto c = Parse({"--store", "mysql://u:hunter2@h"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().find("hunter2"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("u:***@h"), std::string::npos) << c.status().message();
+}
+
 TEST(Config, UnreadableConfigFileIsAnError) {
   auto c = Parse({"--config", "/nonexistent/attestd.ini"});
   ASSERT_FALSE(c.ok());
