@@ -7,6 +7,9 @@
 #   scripts/test.sh --sanitize   the suite under ASan+UBSan (build-asan/)
 #   scripts/test.sh --tsan       the concurrency tests under ThreadSanitizer (build-tsan/)
 #   scripts/test.sh --all        all three, one after the other
+# With CI=true (as .ci/run is run) the plain command also runs the suite
+# under ASan+UBSan: both fit CI's budget; the TSan build does not, so it
+# stays a developer's command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +49,10 @@ run_tsan() {
 
 bash scripts/setup.sh
 case "${1:-}" in
-  "") run_suite ;;
+  "")
+    run_suite
+    if [ "${CI:-}" = true ]; then run_asan; fi
+    ;;
   --sanitize) run_asan ;;
   --tsan) run_tsan ;;
   --all) run_suite; run_asan; run_tsan ;;
