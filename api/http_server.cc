@@ -11,6 +11,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -762,10 +763,17 @@ void HttpServer::Stop() {
   while (st.in_flight.load() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  net::post(st.workers[0]->ioc, [state = state_] {
+  // Close the acceptor on its own thread and wait: an accept that completed
+  // before has then posted its connection's Start to a worker already, so
+  // the AbortAll posted next runs after it and no connection slips through.
+  auto acceptor_closed = std::make_shared<std::promise<void>>();
+  std::future<void> closed = acceptor_closed->get_future();
+  net::post(st.workers[0]->ioc, [state = state_, acceptor_closed] {
     error_code ec;
     state->acceptor->close(ec);
+    acceptor_closed->set_value();
   });
+  (void)closed.wait_for(std::chrono::seconds(3));
   for (auto& w : st.workers) net::post(w->ioc, [p = w.get()] { AbortAll(p); });
   // Every connection is closed, so the threads run out of work; a thread
   // that does not is stopped.
