@@ -6,17 +6,13 @@
 
 namespace attestd::api {
 
-void WriteFailures(JsonWriter& w, const std::vector<Failure>& failures) {
-  WriteFailureList(w, failures);
-}
-
 void WriteAppraisal(JsonWriter& w, const Appraisal& a, std::string_view ear) {
   w.BeginObject();
   w.Key("is_valid").Bool(a.is_valid);
   w.Key("claims");
   WriteValue(w, a.claims);
   w.Key("failures");
-  WriteFailures(w, a.failures);
+  WriteFailureList(w, a.failures);
   w.Key("ear.status").String(EarStatusName(WorstStatus(a.trust)));
   w.Key("ear.trustworthiness-vector");
   WriteTrustVector(w, a.trust);

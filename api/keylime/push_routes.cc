@@ -9,11 +9,11 @@
 
 #include <charconv>
 
-#include "api/appraisal_json.h"
 #include "api/keylime/keylime_api.h"
 #include "api/keylime/verifier_routes.h"
 #include "api/problem.h"
 #include "common/base64.h"
+#include "common/failure_list.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
 
@@ -233,7 +233,7 @@ void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttest
   w.Key("failure_reason");
   a.failure_reason.empty() ? w.Null() : w.String(a.failure_reason);
   w.Key("failures");
-  WriteFailures(w, a.failures);
+  WriteFailureList(w, a.failures);
   w.Key("evidence_requested").BeginArray().BeginObject();
   w.Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
   w.Key("chosen_parameters").BeginObject();
@@ -285,6 +285,11 @@ std::string_view BearerToken(const HttpRequest& req) {
   return h.substr(kBearer.size());
 }
 
+// The request's JSON document (`parser` owns it); false if it is not JSON.
+bool ParseBody(const HttpRequest& req, simdjson::dom::parser& parser, simdjson::dom::element* doc) {
+  return parser.parse(req.body).get(*doc) == simdjson::SUCCESS;
+}
+
 class PushApi {
  public:
   explicit PushApi(KeylimeServices services) : s_(std::move(services)) {}
@@ -292,8 +297,7 @@ class PushApi {
   HttpResponse BeginPop(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
-      return JsonApiError(400, "the body is not valid JSON");
+    if (!ParseBody(req, parser, &doc)) return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
     auto pop = s_.pop->Begin(*id);
@@ -315,8 +319,7 @@ class PushApi {
   HttpResponse CompletePop(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
-      return JsonApiError(400, "the body is not valid JSON");
+    if (!ParseBody(req, parser, &doc)) return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
     std::string message, signature;
@@ -359,8 +362,7 @@ class PushApi {
   HttpResponse Begin(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
-      return JsonApiError(400, "the body is not valid JSON");
+    if (!ParseBody(req, parser, &doc)) return JsonApiError(400, "the body is not valid JSON");
     auto caps = DecodeCapabilities(doc);
     if (!caps.ok()) return JsonApiError(caps.status());
     const std::string& id = req.params.at("id");
@@ -381,8 +383,7 @@ class PushApi {
     if (!index.ok()) return JsonApiError(index.status());
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS)
-      return JsonApiError(400, "the body is not valid JSON");
+    if (!ParseBody(req, parser, &doc)) return JsonApiError(400, "the body is not valid JSON");
     auto submission = DecodeSubmission(doc);
     if (!submission.ok()) return JsonApiError(submission.status());
     const std::string& id = req.params.at("id");

@@ -3,8 +3,10 @@
 #include "api/appraisal_json.h"
 #include "api/keylime/keylime_api.h"
 #include "common/base64.h"
+#include "common/failure_list.h"
 #include "common/json_writer.h"
 #include "common/value_json.h"
+#include "service/keylime/keylime_rules.h"
 
 namespace attestd::api {
 
@@ -134,7 +136,7 @@ Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
     return InvalidArgument("cloudagent_ip and cloudagent_port go together (neither: push model)");
   }
   a.push_model = a.ip.empty();
-  if (!AgentService::ValidName(a.agent_id)) {
+  if (!attestd::keylime::ValidName(a.agent_id)) {
     return InvalidArgument("agent id must be 1 to 255 of [A-Za-z0-9._-]");
   }
   if (Status st = ValidateWireForms(a); !st.ok()) return st;
@@ -143,7 +145,7 @@ Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
 
 void WriteAppraisalFailures(JsonWriter& w, const Appraisal& a) {
   w.Key("failures");
-  WriteFailures(w, a.failures);
+  WriteFailureList(w, a.failures);
 }
 
 void WriteValid(JsonWriter& w, bool valid, bool boolean) {
@@ -166,8 +168,7 @@ class VerifierApi {
 
   HttpResponse Get(const HttpRequest& req) const {
     // The tenant's status view: record push outcomes another process saw.
-    s_.attestations->Reconcile(req.params.at("id"));
-    auto agent = s_.agents->Get(req.params.at("id"));
+    auto agent = s_.attestations->Reconciled(req.params.at("id"));
     if (!agent.ok()) return EnvelopeFromStatus(agent.status());
     return Envelope(200, "Success", AgentStatus(*agent));
   }

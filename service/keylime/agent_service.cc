@@ -16,12 +16,6 @@ AgentService::AgentService(std::shared_ptr<AgentStore> agents,
       directory_(std::move(directory)),
       registrar_(std::move(registrar)) {}
 
-bool AgentService::ValidName(std::string_view name) { return keylime::ValidName(name); }
-
-Status AgentService::ValidateTpmPolicy(std::string_view json) {
-  return tpm::ValidateTpmPolicy(json);
-}
-
 Status AgentService::Validate(const VerifierAgent& a) const {
   if (!keylime::ValidName(a.agent_id)) {
     return InvalidArgument("agent id must be 1 to 255 of [A-Za-z0-9._-]");

@@ -45,11 +45,6 @@ class AgentService {
   Status Reactivate(std::string_view agent_id);
   Status Stop(std::string_view agent_id);  // operational_state 10 (TENANT_FAILED)
 
-  // Kept for callers of the former AgentService: keylime::ValidName and
-  // tpm::ValidateTpmPolicy.
-  static bool ValidName(std::string_view name);
-  static Status ValidateTpmPolicy(std::string_view json);
-
  private:
   Status Validate(const VerifierAgent& agent) const;
   Status SetState(std::string_view agent_id, AgentState state);

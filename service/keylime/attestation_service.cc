@@ -136,8 +136,7 @@ Result<PushAttestation> AttestationService::Begin(std::string_view agent_id,
                                                   const TpmCapabilities& caps,
                                                   int64_t* retry_after_s) {
   *retry_after_s = 0;
-  Reconcile(agent_id);
-  auto agent = Agent(agent_id);
+  auto agent = Reconciled(agent_id);
   if (!agent.ok()) return agent.status();
   if (!agent->push_model) return PermissionDenied("the agent is not enrolled in push mode");
   if (agent->operational_state == AgentState::kTenantFailed)
@@ -223,16 +222,14 @@ Result<PushAttestation> AttestationService::Submit(std::string_view agent_id,
 }
 
 Result<std::vector<PushAttestation>> AttestationService::List(std::string_view agent_id) {
-  Reconcile(agent_id);
-  auto agent = Agent(agent_id);
+  auto agent = Reconciled(agent_id);
   if (!agent.ok()) return agent.status();
   return agent->attestations;
 }
 
 Result<PushAttestation> AttestationService::Get(std::string_view agent_id,
                                                 std::optional<int64_t> index) {
-  Reconcile(agent_id);
-  auto agent = Agent(agent_id);
+  auto agent = Reconciled(agent_id);
   if (!agent.ok()) return agent.status();
   PushAttestation* att = Find(*agent, index);
   if (!att) return NotFound("no such attestation");
@@ -247,26 +244,31 @@ int64_t AttestationService::SecondsToNextAttestation(std::string_view agent_id) 
   return wait_ms > 0 ? (wait_ms + 999) / 1000 : 0;
 }
 
-void AttestationService::Reconcile(std::string_view agent_id) {
+Result<VerifierAgent> AttestationService::Reconciled(std::string_view agent_id) {
   auto agent = Agent(agent_id);
-  if (!agent.ok()) return;
+  if (!agent.ok()) return agent;
+  std::vector<Session> finished;
   for (const PushAttestation& a : agent->attestations) {
     if (a.stage != "evaluating_evidence") continue;
     auto session = sessions_->Get(a.session_id);
     if (session.ok() && session->state == SessionState::kProcessing) continue;
-    Session finished;
     if (session.ok()) {
-      finished = std::move(*session);
+      finished.push_back(std::move(*session));
     } else {
       // The session expired before anyone recorded its outcome.
-      finished.id = a.session_id;
-      finished.state = SessionState::kFailed;
+      Session expired;
+      expired.id = a.session_id;
+      expired.state = SessionState::kFailed;
+      finished.push_back(std::move(expired));
     }
-    (void)agents_->Update(agent_id, [&](VerifierAgent& ag) {
-      ApplyOutcome(ag, finished);
-      return Status::Ok();
-    });
   }
+  if (finished.empty()) return agent;
+  auto updated = agents_->Update(agent_id, [&](VerifierAgent& ag) {
+    for (const Session& s : finished) ApplyOutcome(ag, s);
+    return Status::Ok();
+  });
+  // Recording is best effort here: the outcome is recorded at the next read.
+  return updated.ok() ? updated : agent;
 }
 
 void AttestationService::OnSessionFinished(const Session& session) {

@@ -81,8 +81,10 @@ class AttestationService {
   Result<PushAttestation> Get(std::string_view agent_id, std::optional<int64_t> index);
   // Seconds until the agent may start its next attestation (0: now).
   int64_t SecondsToNextAttestation(std::string_view agent_id);
-  // Records finished sessions of the agent's evaluating attestations.
-  void Reconcile(std::string_view agent_id);
+  // The agent, after recording the finished sessions of its evaluating
+  // attestations (one read, and one atomic update when any finished).
+  // kNotFound unknown agent.
+  Result<VerifierAgent> Reconciled(std::string_view agent_id);
 
   const AttestationOptions& options() const { return options_; }
 

@@ -5,11 +5,13 @@
 
 #include "api/keylime/keylime_api.h"
 #include "service/keylime/agent_service.h"
+#include "service/keylime/keylime_rules.h"
 #include "store/memory/memory_agent_store.h"
 #include "store/memory/memory_attester_directory.h"
 #include "store/memory/memory_registrar_store.h"
 #include "tests/support/tpm_evidence.h"
 #include "verifiers/tpm/certify.h"
+#include "verifiers/tpm/pcr_policy.h"
 
 namespace attestd {
 namespace {
@@ -22,7 +24,7 @@ TEST(VerifierRules, TpmPolicyValidation) {
        {std::string("{}"), std::string(R"({"mask":"0x0"})"),
         R"({"0":[")" + k32 + R"("],"23":[")" + k32 + R"(","0x)" + k32 + R"("]})",
         R"({"15":")" + k20 + R"(","mask":"408000"})"}) {
-    EXPECT_TRUE(AgentService::ValidateTpmPolicy(ok).ok()) << ok;
+    EXPECT_TRUE(tpm::ValidateTpmPolicy(ok).ok()) << ok;
   }
   for (const std::string& bad :
        {std::string("[]"), std::string("{"), std::string(R"({"24":["00"]})"),
@@ -31,18 +33,18 @@ TEST(VerifierRules, TpmPolicyValidation) {
         R"({"15":[")" + k32 + R"("],"16":[")" + k20 + R"("]})", std::string(R"({"15":[]})"),
         std::string(R"({"15":[1]})"), std::string(R"({"mask":"0xZZ"})"),
         std::string(R"({"mask":17})")}) {
-    Status st = AgentService::ValidateTpmPolicy(bad);
+    Status st = tpm::ValidateTpmPolicy(bad);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(st.message().find("tpm_policy"), std::string::npos) << bad << ": " << st.message();
   }
 }
 
 TEST(VerifierRules, Names) {
-  EXPECT_TRUE(AgentService::ValidName("d432fbb3-d2f1-4a97.9ef7_75bd81c00000"));
-  EXPECT_FALSE(AgentService::ValidName(""));
-  EXPECT_FALSE(AgentService::ValidName("a{b}"));
-  EXPECT_FALSE(AgentService::ValidName("a/b"));
-  EXPECT_FALSE(AgentService::ValidName(std::string(256, 'a')));
+  EXPECT_TRUE(keylime::ValidName("d432fbb3-d2f1-4a97.9ef7_75bd81c00000"));
+  EXPECT_FALSE(keylime::ValidName(""));
+  EXPECT_FALSE(keylime::ValidName("a{b}"));
+  EXPECT_FALSE(keylime::ValidName("a/b"));
+  EXPECT_FALSE(keylime::ValidName(std::string(256, 'a')));
 }
 
 TEST(VerifierRules, JsonBodyHelpers) {
