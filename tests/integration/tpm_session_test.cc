@@ -173,5 +173,30 @@ TEST_F(TpmSessionTest, QuoteReplayedIntoANewSessionIsRejected) {
   EXPECT_EQ(JsonAt(again.body, "/result/failures/0/type"), "quote_validation.nonce");
 }
 
+// The quote-parts framing is attestd's own (its Keylime routes hand it to
+// the registry): a relying party can neither post it nor see it offered.
+TEST_F(TpmSessionTest, InternalQuotePartsTypeIsRefusedFromTheNetwork) {
+  Enrol("rsa");
+  HttpResponse s = client_->Request("POST", kNew);
+  ASSERT_EQ(s.status, 201) << s.body;
+  EXPECT_EQ(s.body.find(tpm::kQuotePartsType), std::string::npos) << s.body;
+  std::string nonce = *Base64DecodeAny(*JsonAt(s.body, "/nonce"));
+  auto q = tpm_->Quote("rsa", nonce, kQuotedPcrs);
+  ASSERT_TRUE(q.has_value());
+  tpm::QuotePartsEvidence parts;
+  parts.agent_id = kAgent;
+  parts.keylime_quote = q->quote;
+  HttpResponse r =
+      client_->Request("POST", s.header("location"), {{"Content-Type", tpm::kQuotePartsType}},
+                       tpm::EncodeQuoteParts(parts));
+  EXPECT_EQ(r.status, 415) << r.body;
+  EXPECT_EQ(r.header("accept").find(tpm::kQuotePartsType), std::string::npos);
+  // The session is untouched and still takes the public form.
+  HttpResponse ok =
+      client_->Request("POST", s.header("location"), {{"Content-Type", tpm::kTpmQuoteJsonType}},
+                       testing::QuoteJson(kAgent, q->quote));
+  EXPECT_EQ(JsonAt(ok.body, "/result/is_valid"), "true") << ok.body;
+}
+
 }  // namespace
 }  // namespace attestd
