@@ -1,11 +1,14 @@
 #include "api/challenge_response_routes.h"
 
 #include <charconv>
+#include <chrono>
+#include <mutex>
 
 #include "api/negotiation.h"
 #include "api/problem.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/random.h"
 #include "verifiers/registry.h"
@@ -99,7 +102,7 @@ class ChallengeResponseApi {
   }
 
   HttpResponse Discovery(const HttpRequest&) const {
-    bool up = service_->store().Ping().ok();
+    bool up = Readiness().ok();
     JsonWriter w;
     w.BeginObject();
     w.Key("media-types").StringArray(service_->Accept());
@@ -136,13 +139,34 @@ class ChallengeResponseApi {
 
   HttpResponse Healthz(const HttpRequest&) const { return PlainJson(200, R"({"status":"ok"})"); }
 
+  // Ready while the store takes writes: a full Redis (maxmemory with
+  // noeviction) or a read-only replica still answers PING.
   HttpResponse Readyz(const HttpRequest&) const {
-    Status st = service_->store().Ping();
-    if (!st.ok()) return Problem(503, "store unreachable");
+    Status st = Readiness();
+    if (!st.ok()) {
+      LogWarn("not ready", {{"error", st.message()}});
+      return Problem(503, "the store does not accept writes")
+          .AddHeader("Retry-After", std::to_string(kStoreRetryAfterSeconds));
+    }
     return PlainJson(200, R"({"status":"ready"})");
   }
 
  private:
+  // The store's write probe, run at most once per kReadinessCacheTime:
+  // probes (load balancers, discovery) cost the store one write a second
+  // however often they come.
+  Status Readiness() const {
+    static constexpr auto kReadinessCacheTime = std::chrono::seconds(1);
+    std::lock_guard<std::mutex> lock(readiness_mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (!readiness_checked_ || now - readiness_at_ >= kReadinessCacheTime) {
+      readiness_ = service_->store().ProbeWrite();
+      readiness_at_ = std::chrono::steady_clock::now();
+      readiness_checked_ = true;
+    }
+    return readiness_;
+  }
+
   static std::string Lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -186,6 +210,10 @@ class ChallengeResponseApi {
 
   std::shared_ptr<SessionService> service_;
   ChallengeResponseOptions options_;
+  mutable std::mutex readiness_mu_;
+  mutable bool readiness_checked_ = false;
+  mutable std::chrono::steady_clock::time_point readiness_at_;
+  mutable Status readiness_;
 };
 
 }  // namespace

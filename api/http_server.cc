@@ -455,8 +455,15 @@ class Connection final : public ConnectionBase,
     route_ = "unmatched";
     if (method_.empty()) method_ = "-";
     if (close) keep_alive_ = false;
-    if (parser_ && parser_->is_header_done()) version_ = parser_->get().version();
-    Write(state_->router->errors()(status, detail));
+    std::string_view path;
+    if (parser_ && parser_->is_header_done()) {
+      version_ = parser_->get().version();
+      std::string_view target = parser_->get().target();
+      path = target.substr(0, target.find('?'));
+    }
+    HttpResponse r = state_->router->ErrorFor(path, status, detail);
+    if (status == 503) r.AddHeader("Retry-After", "1");  // draining: another instance, soon
+    Write(std::move(r));
   }
 
   void Write(HttpResponse r) {

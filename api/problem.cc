@@ -1,6 +1,8 @@
 #include "api/problem.h"
 
 #include "common/json_writer.h"
+#include "common/log.h"
+#include "store/session_store.h"
 
 namespace attestd::api {
 
@@ -51,8 +53,38 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+PublicError ToPublicError(const Status& s) {
+  PublicError e;
+  e.status = HttpStatusFor(s.code());
+  switch (s.code()) {
+    case StatusCode::kUnavailable:
+      if (IsSessionCapReached(s)) {
+        e.detail = s.message();
+        e.retry_after_s = kSessionCapRetryAfterSeconds;
+        return e;
+      }
+      LogWarn("store unavailable", {{"error", s.message()}});
+      e.detail = "the service is temporarily unavailable; retry later";
+      e.retry_after_s = kStoreRetryAfterSeconds;
+      return e;
+    case StatusCode::kInternal:
+      LogError("internal error", {{"error", s.message()}});
+      e.detail = "internal error";
+      return e;
+    default:
+      e.detail = s.message();
+      return e;
+  }
+}
+
+HttpResponse WithRetryAfter(HttpResponse r, const PublicError& e) {
+  if (e.retry_after_s > 0) r.AddHeader("Retry-After", std::to_string(e.retry_after_s));
+  return r;
+}
+
 HttpResponse ProblemFromStatus(const Status& s) {
-  return Problem(HttpStatusFor(s.code()), s.message());
+  PublicError e = ToPublicError(s);
+  return WithRetryAfter(Problem(e.status, e.detail), e);
 }
 
 }  // namespace attestd::api

@@ -29,15 +29,33 @@ std::vector<std::string_view> Router::Split(std::string_view path) {
 }
 
 void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
-  Route r{std::move(method), pattern, {}, std::move(handler), nullptr};
+  Route r{std::move(method), pattern, {}, std::move(handler), nullptr, nullptr};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }
 
 void Router::AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler) {
-  Route r{std::move(method), pattern, {}, nullptr, std::move(handler)};
+  Route r{std::move(method), pattern, {}, nullptr, std::move(handler), nullptr};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
+}
+
+HttpResponse Router::ErrorFor(std::string_view path, int status, std::string_view detail) const {
+  if (path_errors_) {
+    if (auto r = path_errors_(path, status, detail)) return std::move(*r);
+  }
+  return errors_(status, detail);
+}
+
+bool Router::Guard(const std::string& method, const std::string& pattern, RouteGuard guard) {
+  bool found = false;
+  for (Route& r : routes_) {
+    if (r.method == method && r.pattern == pattern) {
+      r.guard = guard;
+      found = true;
+    }
+  }
+  return found;
 }
 
 bool Router::Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req) {
@@ -76,10 +94,10 @@ void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> do
   std::string_view path = request.path;
   // "//x" or "/x//" would otherwise match "/x": only single slashes are paths.
   if (path.empty() || path[0] != '/' || path.find("//") != std::string_view::npos) {
-    return done({errors_(404, "no such resource"), "unmatched"});
+    return done({ErrorFor(path, 404, "no such resource"), "unmatched"});
   }
   if (path.size() > 1 && path.back() == '/' && !ignore_trailing_slash_) {
-    return done({errors_(404, "no such resource"), "unmatched"});
+    return done({ErrorFor(path, 404, "no such resource"), "unmatched"});
   }
   auto segs = Split(path);
   std::string allow;
@@ -91,6 +109,9 @@ void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> do
       continue;
     }
     Match(r, segs, &request);
+    if (r.guard) {
+      if (auto refused = r.guard(request)) return done({std::move(*refused), r.pattern});
+    }
     // A handler that throws is answered 500, unless it answered already.
     auto answered = std::make_shared<std::atomic<bool>>(false);
     try {
@@ -109,15 +130,15 @@ void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> do
     } catch (...) {
       LogError("handler threw", {{"route", r.pattern}});
     }
-    if (!answered->exchange(true)) done({errors_(500, "internal error"), r.pattern});
+    if (!answered->exchange(true)) done({ErrorFor(path, 500, "internal error"), r.pattern});
     return;
   }
   if (!allow.empty()) {
-    HttpResponse resp = errors_(405, "method not allowed on this resource");
+    HttpResponse resp = ErrorFor(path, 405, "method not allowed on this resource");
     resp.AddHeader("Allow", allow);
     return done({std::move(resp), "unmatched"});
   }
-  done({errors_(404, "no such resource"), "unmatched"});
+  done({ErrorFor(path, 404, "no such resource"), "unmatched"});
 }
 
 }  // namespace attestd::api

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,17 @@ using AsyncRouteHandler = std::function<void(const HttpRequest&, Responder)>;
 // not a route's own goes through it: unknown paths, wrong methods (the
 // router adds `Allow`), handlers that throw, and the HTTP adapter's refusals.
 using RouteErrorFactory = std::function<HttpResponse(int status, std::string_view detail)>;
+
+// A factory for the paths of a listener whose routes speak another error
+// format (the verifier's JSON:API v3 routes): an answer for `path`, or
+// nullopt to use the listener's own RouteErrorFactory.
+using PathErrorFactory = std::function<std::optional<HttpResponse>(
+    std::string_view path, int status, std::string_view detail)>;
+
+// Runs before a route's handler: an answer refuses the request (e.g. 429
+// from a rate limit) and the handler is not called; nullopt lets it through.
+// Must be cheap and thread-safe.
+using RouteGuard = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
 class Router {
  public:
@@ -57,6 +69,17 @@ class Router {
 
   const RouteErrorFactory& errors() const { return errors_; }
 
+  // Error answers for some paths in another format (see PathErrorFactory).
+  void set_path_errors(PathErrorFactory f) { path_errors_ = std::move(f); }
+  // The error answer for a request to `path`: the path factory's, else
+  // errors(). The router's own 404/405/500 and the HTTP adapter's
+  // refusals go through it.
+  HttpResponse ErrorFor(std::string_view path, int status, std::string_view detail) const;
+
+  // Puts `guard` in front of the route `method` `pattern`. False if there is
+  // no such route. Set up before serving.
+  bool Guard(const std::string& method, const std::string& pattern, RouteGuard guard);
+
   // Every pattern, once each (metrics label values).
   std::vector<std::string> Patterns() const;
 
@@ -67,11 +90,13 @@ class Router {
     std::vector<std::string> segments;
     RouteHandler handler;  // either this
     AsyncRouteHandler async_handler;
+    RouteGuard guard;  // may be empty
   };
   static std::vector<std::string_view> Split(std::string_view path);
   static bool Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req);
 
   RouteErrorFactory errors_;
+  PathErrorFactory path_errors_;
   std::vector<Route> routes_;
   bool ignore_trailing_slash_ = false;
 };

@@ -164,11 +164,12 @@ std::string Metrics::Render() const {
                        Escape(key.substr(key.find('\t') + 1)) + "\"";
     s->latency.Render(out, "attestd_http_request_duration_seconds", base);
   }
-  static const char* kSessionNames[] = {"created", "completed", "failed", "expired"};
+  static const char* kSessionNames[] = {"created", "completed", "failed", "expired", "refused"};
   static const char* kSessionHelp[] = {
       "Sessions created.", "Sessions whose evidence was appraised.",
-      "Sessions the server could not appraise.", "Sessions that expired in the embedded store."};
-  for (size_t i = 0; i < 4; ++i) {
+      "Sessions the server could not appraise.", "Sessions that expired in the embedded store.",
+      "New sessions refused because the store held --max-sessions live sessions."};
+  for (size_t i = 0; i < 5; ++i) {
     std::string name = std::string("attestd_sessions_") + kSessionNames[i] + "_total";
     Header(out, name, kSessionHelp[i], "counter");
     out += name + " " + std::to_string(sessions_[i].load(std::memory_order_relaxed)) + "\n";

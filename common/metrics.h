@@ -43,7 +43,8 @@ class Metrics {
   void ObserveRequest(const std::string& listener, const std::string& route, int status,
                       double seconds);
 
-  enum class SessionEvent { kCreated, kCompleted, kFailed, kExpired };
+  // kRefused: a new session refused because the store held --max-sessions.
+  enum class SessionEvent { kCreated, kCompleted, kFailed, kExpired, kRefused };
   void CountSession(SessionEvent e);
 
   enum class Outcome { kValid, kInvalid, kError };
@@ -89,7 +90,7 @@ class Metrics {
   // Keyed by "listener\troute"; built before serving, read-only afterwards.
   std::map<std::string, std::unique_ptr<RouteStats>> routes_;
   std::map<std::string, std::unique_ptr<MediaStats>, std::less<>> media_;
-  std::array<std::atomic<uint64_t>, 4> sessions_{};
+  std::array<std::atomic<uint64_t>, 5> sessions_{};
   std::vector<Gauge> gauges_;
   mutable std::mutex listeners_mu_;  // registration and scrape only, never recording
   std::map<std::string, std::unique_ptr<ListenerCounters>> listeners_;

@@ -29,6 +29,7 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   // so a listener that is off costs nothing.
   so.pool_size = config.threads + config.workers + 3 * std::min(config.threads, 2) + 1;
   so.reclaim_after_ms = static_cast<int>(config.reclaim_after_s * 1000);
+  so.max_sessions = config.max_sessions;
   auto stores = OpenStores(so);
   if (!stores.ok()) return InvalidArgument("--store: " + stores.status().message());
   app->stores_ = std::move(*stores);
@@ -75,6 +76,12 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   lo.tls_key = config.tls_key;
   lo.tls_ca = config.tls_ca;
   auto router = api::MakeChallengeResponseRouter(app->service_, cr);
+  if (config.rate_limit > 0) {
+    app->rate_limiter_ =
+        std::make_shared<api::RateLimiter>(config.rate_limit, config.rate_limit_burst);
+  }
+  app->LimitRate(*router, {{"POST", "/challenge-response/v1/newSession"},
+                           {"POST", "/challenge-response/v1/session/:id"}});
   app->RegisterMetrics(lo.name, *router);
   api::RequestObserver observer;
   if (config.metrics) {
@@ -196,6 +203,9 @@ Status Application::CreateVerifier() {
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
   auto router = api::MakeVerifierRouter(keylime_, verifier_address_);
+  // The push model's counterparts of newSession and the evidence POST.
+  LimitRate(*router, {{"POST", "/:api_version/agents/:id/attestations"},
+                      {"PATCH", "/:api_version/agents/:id/attestations/:index"}});
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;
   if (config_.metrics) {
@@ -205,6 +215,16 @@ Status Application::CreateVerifier() {
   }
   verifier_http_ = std::make_unique<api::HttpServer>(lo, router, observer);
   return Status::Ok();
+}
+
+void Application::LimitRate(api::Router& router,
+                            const std::vector<std::pair<std::string, std::string>>& routes) {
+  if (!rate_limiter_) return;
+  for (const auto& [method, pattern] : routes) {
+    if (!router.Guard(method, pattern, api::RateLimiter::Guard(rate_limiter_, &router))) {
+      LogWarn("--rate-limit: no such route", {{"method", method}, {"route", pattern}});
+    }
+  }
 }
 
 void Application::RegisterMetrics(const std::string& listener, const api::Router& router) {
@@ -229,6 +249,20 @@ void Application::RegisterMetrics(const std::string& listener, const api::Router
              [pool] {
                auto p = pool.lock();
                return p ? static_cast<double>(p->reconnects()) : 0.0;
+             });
+  m.AddGauge("attestd_max_sessions", "The --max-sessions cap (0: none).", "gauge",
+             [cap = config_.max_sessions] { return static_cast<double>(cap); });
+  std::weak_ptr<api::RateLimiter> limiter = rate_limiter_;
+  m.AddGauge("attestd_rate_limited_total",
+             "Requests refused with 429 by --rate-limit (newSession, evidence POSTs).", "counter",
+             [limiter] {
+               auto l = limiter.lock();
+               return l ? static_cast<double>(l->refused()) : 0.0;
+             });
+  m.AddGauge("attestd_rate_limit_clients", "Client addresses with a --rate-limit bucket.", "gauge",
+             [limiter] {
+               auto l = limiter.lock();
+               return l ? static_cast<double>(l->clients()) : 0.0;
              });
 }
 

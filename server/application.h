@@ -3,9 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "api/http_server.h"
 #include "api/keylime/verifier_routes.h"
+#include "api/rate_limiter.h"
 #include "server/config.h"
 #include "server/tls_material.h"
 #include "service/keylime/keylime_services.h"
@@ -53,6 +57,9 @@ class Application {
  private:
   Application() = default;
   void RegisterMetrics(const std::string& listener, const api::Router& router);
+  // Puts --rate-limit in front of these (method, pattern) routes of `router`.
+  void LimitRate(api::Router& router,
+                 const std::vector<std::pair<std::string, std::string>>& routes);
   Status CreateRegistrar();
   Status CreateVerifier();
   // Sets `lo`'s TLS files for a listener that requires client certificates:
@@ -70,6 +77,7 @@ class Application {
   std::shared_ptr<SessionService> service_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::HttpServer> http_;
+  std::shared_ptr<api::RateLimiter> rate_limiter_;  // null: --rate-limit off
   std::shared_ptr<ResultSigner> signer_;
   std::shared_ptr<RegistrarService> registrar_;
   std::unique_ptr<api::HttpServer> registrar_http_;

@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -34,7 +35,39 @@ bool ParseSize(const std::string& text, size_t* out) {
   return true;
 }
 
-po::options_description Describe(Config& c, std::string& max_body) {
+// A positive decimal number ("10", "0.5"); false otherwise.
+bool ParseRate(const std::string& text, double* out) {
+  if (text.empty() || text.size() > 12) return false;
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (used != text.size() || !(v > 0) || v > 1e6 ||
+      text.find_first_of("eEnNxX") != std::string::npos) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+// "off", or RATE[/BURST]: requests per second per client address, and the
+// bucket size (default max(1, RATE)).
+bool ParseRateLimit(const std::string& text, double* rate, double* burst) {
+  if (text == "off" || text.empty()) {
+    *rate = *burst = 0;
+    return true;
+  }
+  size_t slash = text.find('/');
+  if (!ParseRate(text.substr(0, slash), rate)) return false;
+  *burst = std::max(1.0, *rate);
+  if (slash == std::string::npos) return true;
+  return ParseRate(text.substr(slash + 1), burst) && *burst >= 1;
+}
+
+po::options_description Describe(Config& c, std::string& max_body, std::string& rate_limit) {
   po::options_description d(
       "attestd options (flags, ATTESTD_<NAME> environment variables, or "
       "name = value lines in --config)");
@@ -52,6 +85,8 @@ po::options_description Describe(Config& c, std::string& max_body) {
     ("result-retention", po::value(&c.result_retention_s)->default_value(c.result_retention_s), "seconds a session lives at least after evidence arrives")
     ("default-nonce-size", po::value(&c.default_nonce_size)->default_value(c.default_nonce_size), "nonce bytes when the client asks for none (8..64)")
     ("max-body", po::value(&max_body)->default_value(max_body), "largest request body, bytes (k/M suffixes allowed)")
+    ("max-sessions", po::value(&c.max_sessions)->default_value(c.max_sessions), "live sessions at most (with Redis: across the instances sharing it); beyond, newSession answers 503 with Retry-After; 0: no cap")
+    ("rate-limit", po::value(&rate_limit)->default_value(rate_limit), "off | RATE[/BURST]: per client address (IPv6: per /64), RATE newSession and evidence POSTs per second after a burst of BURST (default max(1, RATE)); beyond, 429 with Retry-After")
     ("idle-timeout", po::value(&c.idle_timeout_s)->default_value(c.idle_timeout_s), "seconds an idle keep-alive connection stays open")
     ("reclaim-after", po::value(&c.reclaim_after_s)->default_value(c.reclaim_after_s), "seconds before queued work of a dead worker is redelivered")
     ("tls-cert", po::value(&c.tls_cert)->default_value(c.tls_cert), "PEM certificate: serve HTTPS")
@@ -140,6 +175,7 @@ Status Validate(const Config& c) {
   if (c.default_nonce_size < 8 || c.default_nonce_size > 64)
     return bad("default-nonce-size", "must be 8..64");
   if (c.max_body < 1) return bad("max-body", "must be positive");
+  if (c.max_sessions > 100000000) return bad("max-sessions", "must be 0..100000000");
   if (c.idle_timeout_s < 1) return bad("idle-timeout", "must be at least 1 second");
   if (c.reclaim_after_s < 1) return bad("reclaim-after", "must be at least 1 second");
   if (c.store != "memory" && c.store.rfind("redis://", 0) != 0 &&
@@ -190,7 +226,8 @@ Status Validate(const Config& c) {
 Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
   ParsedConfig out;
   std::string max_body = std::to_string(out.config.max_body);
-  po::options_description desc = Describe(out.config, max_body);
+  std::string rate_limit = "off";
+  po::options_description desc = Describe(out.config, max_body, rate_limit);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -227,6 +264,10 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
   }
   if (!ParseSize(max_body, &out.config.max_body)) {
     return InvalidArgument("--max-body: want a byte count such as 1048576, 1024k or 1M");
+  }
+  if (!ParseRateLimit(rate_limit, &out.config.rate_limit, &out.config.rate_limit_burst)) {
+    return InvalidArgument(
+        "--rate-limit: want off or RATE[/BURST] (requests per second, e.g. 10 or 0.5/5)");
   }
   if (Status st = Validate(out.config); !st.ok()) return st;
   if (Status st = LoadStorePassword(&out.config); !st.ok()) return st;

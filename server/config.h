@@ -23,6 +23,14 @@ struct Config {
   int64_t result_retention_s = 120;
   size_t default_nonce_size = 32;
   size_t max_body = 1 << 20;
+  // Live sessions at most, per store (with Redis: across the instances
+  // sharing it); at the cap newSession answers 503 with Retry-After. 0: no cap.
+  size_t max_sessions = 100000;
+  // Per client address token bucket on newSession and evidence POSTs:
+  // --rate-limit RATE[/BURST] (requests per second, burst default
+  // max(1, RATE)); "off" (the default) sets rate 0.
+  double rate_limit = 0;
+  double rate_limit_burst = 0;
   int64_t idle_timeout_s = 60;
   int64_t reclaim_after_s = 30;
   std::string tls_cert, tls_key, tls_ca;

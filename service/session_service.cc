@@ -122,7 +122,13 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
   if (!appraisal.ok()) {
     metrics.ObserveAppraisal(session.evidence_type, Metrics::Outcome::kError, secs);
     LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
-    Status st = RecordFailed(session, "could not appraise: " + appraisal.status().message());
+    // The session document shows this: a server error's text (a store
+    // address, a library message) stays in the log line above.
+    StatusCode code = appraisal.status().code();
+    bool server_error = code == StatusCode::kUnavailable || code == StatusCode::kInternal;
+    Status st =
+        RecordFailed(session, server_error ? std::string("could not appraise the evidence")
+                                           : "could not appraise: " + appraisal.status().message());
     if (!st.ok()) return st;
     return appraisal.status().code() == StatusCode::kUnavailable
                ? appraisal.status()

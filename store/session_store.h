@@ -23,6 +23,13 @@
 
 namespace attestd {
 
+// What Create answers when the store holds its cap of live sessions
+// (kUnavailable: the client may retry once sessions expire or finish).
+Status SessionCapReached();
+bool IsSessionCapReached(const Status& status);
+// Seconds a client is asked to wait before asking for a session again.
+inline constexpr int kSessionCapRetryAfterSeconds = 5;
+
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
@@ -64,6 +71,10 @@ class SessionStore {
 
   // OK while the store answers.
   virtual Status Ping() = 0;
+
+  // OK while the store accepts writes (a full or read-only Redis answers
+  // PING but refuses them). Costs one small write; callers cache it.
+  virtual Status ProbeWrite() { return Ping(); }
 };
 
 }  // namespace attestd

@@ -35,7 +35,7 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
   auto pool = std::make_shared<RedisPool>(pool_options);
   RedisWorkQueueOptions queue_options{options.reclaim_after_ms, options.consumer_name};
   Stores stores;
-  stores.sessions = std::make_shared<RedisSessionStore>(pool);
+  stores.sessions = std::make_shared<RedisSessionStore>(pool, options.max_sessions);
   stores.queue = std::make_shared<RedisWorkQueue>(pool, queue_options);
   stores.redis = pool;
   // In Redis, so every attestd process sharing the store appraises with
@@ -52,7 +52,7 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
 Result<Stores> OpenStores(const StoreOptions& options) {
   if (options.url == "memory") {
     Stores stores;
-    stores.sessions = std::make_shared<MemorySessionStore>();
+    stores.sessions = std::make_shared<MemorySessionStore>(options.max_sessions);
     stores.queue = std::make_shared<MemoryWorkQueue>();
     stores.attesters = std::make_shared<MemoryAttesterDirectory>();
     stores.registrar = std::make_shared<MemoryRegistrarStore>();

@@ -26,6 +26,9 @@ struct StoreOptions {
   int command_timeout_ms = 2000;  // per command (blocking reads use their own)
   int reclaim_after_ms = 30000;   // queue items idle this long are redelivered
   std::string consumer_name;      // this instance in the queue's consumer group
+  // Live sessions at most (0: no cap); with Redis, across every instance
+  // sharing it. At the cap, creating one is SessionCapReached().
+  size_t max_sessions = 0;
 };
 
 class RedisPool;

@@ -43,7 +43,33 @@ HttpResponse EnvelopeError(int status, std::string_view detail) {
 }
 
 HttpResponse EnvelopeFromStatus(const Status& status) {
-  return EnvelopeError(HttpStatusFor(status.code()), status.message());
+  PublicError e = ToPublicError(status);
+  return WithRetryAfter(EnvelopeError(e.status, e.detail), e);
+}
+
+HttpResponse JsonApiError(int status, std::string_view detail) {
+  JsonWriter w;
+  w.BeginObject().Key("errors").BeginArray().BeginObject();
+  w.Key("status").String(std::to_string(status)).Key("title").String(ReasonPhrase(status));
+  w.Key("detail").String(detail).EndObject().EndArray().EndObject();
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kJsonApiMediaType;
+  r.body = w.Take();
+  return r;
+}
+
+void UseJsonApiErrorsUnderV3(Router& router) {
+  router.set_path_errors([](std::string_view path, int status,
+                            std::string_view detail) -> std::optional<HttpResponse> {
+    // "/v3/..." or "/v3.0/...": the version segment, whatever follows.
+    std::string_view segment = path.substr(1, path.find('/', 1) - 1);
+    auto version = ParseApiVersion(segment);
+    if (path.empty() || path[0] != '/' || !version || version->rfind("3.", 0) != 0) {
+      return std::nullopt;
+    }
+    return JsonApiError(status, detail);
+  });
 }
 
 namespace {

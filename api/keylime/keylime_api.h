@@ -45,8 +45,19 @@ HttpResponse Envelope(int status, std::string_view status_text,
 // Envelope(status, "Success") for 2xx, else Envelope(status, detail).
 HttpResponse EnvelopeError(int status, std::string_view detail);
 
-// Envelope for a domain error (its message is the status text).
+// Envelope for a domain error: ToPublicError's status and detail (no
+// internals), with Retry-After on 503.
 HttpResponse EnvelopeFromStatus(const Status& status);
+
+inline constexpr char kJsonApiMediaType[] = "application/vnd.api+json";
+
+// A JSON:API error document: {"errors":[{"status":"N","title":…,"detail":…}]}.
+HttpResponse JsonApiError(int status, std::string_view detail);
+
+// Errors the router or the HTTP adapter make for a path under a v3 prefix
+// (/v3/…, /v3.0/…) become JSON:API documents; other paths keep the
+// envelope. For the verifier listener, whose v3 routes speak JSON:API.
+void UseJsonApiErrorsUnderV3(Router& router);
 
 // A router whose error answers are envelopes, trailing slashes ignored, and
 // GET /version registered.

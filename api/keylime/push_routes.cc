@@ -40,7 +40,8 @@ HttpResponse JsonApiError(int status, std::string_view detail) {
 }
 
 HttpResponse JsonApiError(const Status& st) {
-  return JsonApiError(HttpStatusFor(st.code()), st.message());
+  PublicError e = ToPublicError(st);  // no store internals, Retry-After on 503
+  return WithRetryAfter(JsonApiError(e.status, e.detail), e);
 }
 
 // "latest" → nullopt; a decimal index; kNotFound otherwise.

@@ -404,6 +404,7 @@ std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
                                            std::shared_ptr<const ListenerAddress> address) {
   auto api = std::make_shared<VerifierApi>(services, std::move(address));
   auto router = keylime::MakeKeylimeRouter();
+  keylime::UseJsonApiErrorsUnderV3(*router);  // the v3 routes are the push model's JSON:API
   auto add = [&](const char* method, const char* suffix, auto member) {
     keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
                                [api, member](const HttpRequest& r) { return ((*api).*member)(r); });

@@ -49,6 +49,10 @@ Status MemorySessionStore::Create(const Session& session) {
   int64_t now = NowMillis();
   EvictExpiredLocked(now);
   if (sessions_.count(session.id)) return Conflict("session id exists");
+  if (max_sessions_ > 0 && sessions_.size() >= max_sessions_) {
+    GlobalMetrics().CountSession(Metrics::SessionEvent::kRefused);
+    return SessionCapReached();
+  }
   sessions_.emplace(session.id, session);
   by_expiry_.emplace(session.expiry_ms, session.id);
   return Status::Ok();

@@ -16,6 +16,10 @@ namespace attestd {
 
 class MemorySessionStore : public SessionStore {
  public:
+  // At most `max_sessions` live sessions (0: no cap): Create answers
+  // SessionCapReached() beyond, and never evicts a live session to make room.
+  explicit MemorySessionStore(size_t max_sessions = 0) : max_sessions_(max_sessions) {}
+
   Status Create(const Session& session) override;
   Result<Session> Get(std::string_view id) override;
   Status Delete(std::string_view id) override;
@@ -36,6 +40,7 @@ class MemorySessionStore : public SessionStore {
   // The live session `id` if it is processing (kNotFound, kConflict otherwise).
   Result<Session*> ProcessingLocked(std::string_view id);
 
+  const size_t max_sessions_;
   std::mutex mu_;
   std::unordered_map<std::string, Session> sessions_;
   std::multimap<int64_t, std::string> by_expiry_;

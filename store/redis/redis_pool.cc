@@ -54,15 +54,22 @@ SigpipeGuard::~SigpipeGuard() {
 namespace {
 
 // Errors after which the same command may well succeed soon (a loading or
-// failing-over server), or that mean Redis will not serve us at all (NOAUTH:
-// a password is required), as opposed to errors in what we asked.
+// failing-over server, a full one: OOM under maxmemory with noeviction,
+// MISCONF when it cannot persist), or that mean Redis will not serve us at
+// all (NOAUTH: a password is required), as opposed to errors in what we
+// asked. A script's failing call keeps its code first (Redis 7); older
+// servers wrap it as "ERR Error running script ...: -OOM ...", which is
+// matched too.
 bool IsTransientError(std::string_view text) {
-  for (std::string_view code : {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN",
-                                "CLUSTERDOWN", "NOREPLICAS", "NOAUTH", "WRONGPASS"}) {
+  for (std::string_view code :
+       {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS",
+        "NOAUTH", "WRONGPASS", "OOM", "MISCONF"}) {
     if (text.substr(0, code.size()) == code &&
         (text.size() == code.size() || text[code.size()] == ' ')) {
       return true;
     }
+    std::string wrapped = "-" + std::string(code) + " ";
+    if (text.substr(0, 4) == "ERR " && text.find(wrapped) != std::string_view::npos) return true;
   }
   return false;
 }

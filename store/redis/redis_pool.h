@@ -16,7 +16,8 @@
 //   answers kUnavailable at once: a dead Redis is neither hammered nor
 //   allowed to stall callers.
 // - Status values only. Not reaching Redis, and Redis errors that mean "try
-//   later" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) or
+//   later" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, and
+//   OOM or MISCONF: Redis is full or cannot persist, so it refuses writes) or
 //   "not for you" (NOAUTH), are kUnavailable; any other error reply is kInternal whose message is
 //   "redis: " + Redis's own text (test it with IsRedisError).
 // - Pipelined. CommandAsync and EvalAsync (and, with

@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "common/metrics.h"
+#include "common/time_util.h"
+
 namespace attestd {
 namespace {
 
@@ -14,6 +17,28 @@ const RedisScript kCreate(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+)lua");
+
+// With --max-sessions: the same, counting live sessions in a sorted set
+// (member id, score expiry_ms) shared by every instance. Expired entries
+// are pruned first; at the cap nothing is written and -1 is answered.
+// KEYS[1] session, KEYS[2] index; ARGV[1] expiry_ms, ARGV[2] now_ms,
+// ARGV[3] cap, ARGV[4] id, ARGV[5..] field, value, ...
+const RedisScript kCreateCapped(R"lua(
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[4])
+return 1
+)lua");
+
+// KEYS[1] session, KEYS[2] index; ARGV[1] id.
+const RedisScript kDeleteCapped(R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua");
 
@@ -112,6 +137,10 @@ RedisArgs CreateArgs(const Session& session, const std::string& expiry) {
 
 Status CreateOutcome(const Result<RedisReply>& created) {
   if (!created.ok()) return created.status();
+  if (created->integer() == -1) {
+    GlobalMetrics().CountSession(Metrics::SessionEvent::kRefused);
+    return SessionCapReached();
+  }
   if (created->integer() != 1) return Conflict("session id exists");
   return Status::Ok();
 }
@@ -124,23 +153,50 @@ Result<Session> GetOutcome(std::string_view id, const Result<RedisReply>& fields
 
 }  // namespace
 
-RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisPool> pool) : pool_(std::move(pool)) {}
+RedisSessionStore::RedisSessionStore(std::shared_ptr<RedisPool> pool, size_t max_sessions)
+    : pool_(std::move(pool)), max_sessions_(max_sessions) {}
 
 std::string RedisSessionStore::KeyFor(std::string_view id) {
   return "attestd:session:{" + std::string(id) + "}";
 }
 
+const char RedisSessionStore::kLiveIndexKey[] = "attestd:sessions:live";
+
+// The create script and its KEYS and ARGV (views into the strings given).
+struct RedisSessionStore::CreateCall {
+  const RedisScript* script;
+  RedisArgs keys, args;
+};
+
+RedisSessionStore::CreateCall RedisSessionStore::MakeCreateCall(const Session& session,
+                                                                const std::string& key,
+                                                                const std::string& expiry,
+                                                                const std::string& now,
+                                                                const std::string& cap) const {
+  RedisArgs args = CreateArgs(session, expiry);
+  if (max_sessions_ == 0) return {&kCreate, {key}, std::move(args)};
+  RedisArgs capped{expiry, now, cap, session.id};
+  capped.insert(capped.end(), args.begin() + 1, args.end());  // the fields, after expiry
+  return {&kCreateCapped, {key, kLiveIndexKey}, std::move(capped)};
+}
+
 Status RedisSessionStore::Create(const Session& session) {
   std::string key = KeyFor(session.id);
   std::string expiry = std::to_string(session.expiry_ms);
-  return CreateOutcome(pool_->Eval(kCreate, {key}, CreateArgs(session, expiry)));
+  std::string now = std::to_string(NowMillis());
+  std::string cap = std::to_string(max_sessions_);
+  CreateCall call = MakeCreateCall(session, key, expiry, now, cap);
+  return CreateOutcome(pool_->Eval(*call.script, call.keys, call.args));
 }
 
 void RedisSessionStore::CreateAsync(const Session& session, StatusCallback done) {
   std::string key = KeyFor(session.id);
   std::string expiry = std::to_string(session.expiry_ms);
+  std::string now = std::to_string(NowMillis());
+  std::string cap = std::to_string(max_sessions_);
+  CreateCall call = MakeCreateCall(session, key, expiry, now, cap);
   pool_->EvalAsync(
-      kCreate, {key}, CreateArgs(session, expiry),
+      *call.script, call.keys, call.args,
       [done = std::move(done)](Result<RedisReply> created) { done(CreateOutcome(created)); });
 }
 
@@ -159,6 +215,7 @@ void RedisSessionStore::GetAsync(std::string_view id, SessionCallback done) {
 
 Status RedisSessionStore::Delete(std::string_view id) {
   std::string key = KeyFor(id);
+  if (max_sessions_ > 0) return pool_->Eval(kDeleteCapped, {key, kLiveIndexKey}, {id}).status();
   Result<RedisReply> deleted = pool_->Command({"DEL", key});
   return deleted.status();
 }
@@ -193,5 +250,10 @@ Status RedisSessionStore::TransitionToFailed(std::string_view id, std::string_vi
 }
 
 Status RedisSessionStore::Ping() { return pool_->Ping(); }
+
+Status RedisSessionStore::ProbeWrite() {
+  // A small key that expires by itself; every instance writes the same one.
+  return pool_->Command({"SET", "attestd:readyz", "1", "PX", "10000"}).status();
+}
 
 }  // namespace attestd

@@ -20,7 +20,15 @@ namespace attestd {
 
 class RedisSessionStore : public SessionStore {
  public:
-  explicit RedisSessionStore(std::shared_ptr<RedisPool> pool);
+  // `max_sessions` > 0 caps the live sessions of every instance sharing
+  // this Redis: they are also indexed in the sorted set kLiveIndexKey
+  // (member id, score expiry_ms), pruned and counted by the create script,
+  // and Create answers SessionCapReached() at the cap. A session's index
+  // entry keeps its first expiry (a session kept longer for its result
+  // counts until then). With a cap, Create and Delete touch two keys in
+  // different hash slots: on a Redis Cluster, run without a cap (0).
+  explicit RedisSessionStore(std::shared_ptr<RedisPool> pool, size_t max_sessions = 0);
+  static const char kLiveIndexKey[];
 
   // The Redis key of a session (for tests and operators).
   static std::string KeyFor(std::string_view id);
@@ -35,12 +43,20 @@ class RedisSessionStore : public SessionStore {
   Status TransitionToComplete(std::string_view id, const SessionResult& result) override;
   Status TransitionToFailed(std::string_view id, std::string_view error) override;
   Status Ping() override;
+  // SET of the key attestd:readyz (expires after 10 s).
+  Status ProbeWrite() override;
 
  private:
   Status Finish(std::string_view id, SessionState to, std::string_view field,
                 std::string_view text);
 
+  struct CreateCall;
+  CreateCall MakeCreateCall(const Session& session, const std::string& key,
+                            const std::string& expiry, const std::string& now,
+                            const std::string& cap) const;
+
   std::shared_ptr<RedisPool> pool_;
+  const size_t max_sessions_;
 };
 
 }  // namespace attestd
