@@ -455,12 +455,11 @@ class Connection final : public ConnectionBase,
     route_ = "unmatched";
     if (method_.empty()) method_ = "-";
     if (close) keep_alive_ = false;
-    std::string_view path;
-    if (parser_ && parser_->is_header_done()) {
-      version_ = parser_->get().version();
-      std::string_view target = parser_->get().target();
-      path = target.substr(0, target.find('?'));
-    }
+    if (parser_ && parser_->is_header_done()) version_ = parser_->get().version();
+    // Set as soon as the request line parsed (empty before): the path
+    // picks the error format where a listener has several.
+    std::string_view target = parser_ ? parser_->get().target() : std::string_view();
+    std::string_view path = target.substr(0, target.find('?'));
     HttpResponse r = state_->router->ErrorFor(path, status, detail);
     if (status == 503) r.AddHeader("Retry-After", "1");  // draining: another instance, soon
     Write(std::move(r));

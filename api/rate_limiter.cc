@@ -85,7 +85,8 @@ size_t RateLimiter::clients() const {
 }
 
 RouteGuard RateLimiter::Guard(std::shared_ptr<RateLimiter> limiter, const Router* router) {
-  return [limiter = std::move(limiter), router](const HttpRequest& req) -> std::optional<HttpResponse> {
+  return [limiter = std::move(limiter),
+          router](const HttpRequest& req) -> std::optional<HttpResponse> {
     int wait = limiter->Take(req.peer);
     if (wait == 0) return std::nullopt;
     HttpResponse r = router->ErrorFor(req.path, 429, "too many requests from this address");

@@ -63,7 +63,8 @@ class RateLimiter {
   static constexpr size_t kShards = 16;
 
   // Requires shard.mu. The bucket for `key`, made room for when needed.
-  Bucket& BucketFor(Shard& shard, const std::string& key, std::chrono::steady_clock::time_point now);
+  Bucket& BucketFor(Shard& shard, const std::string& key,
+                    std::chrono::steady_clock::time_point now);
   // Tops `b` up to `now`; true if it is full (indistinguishable from new).
   bool Refill(Bucket& b, std::chrono::steady_clock::time_point now) const;
 

@@ -63,11 +63,10 @@ void UseJsonApiErrorsUnderV3(Router& router) {
   router.set_path_errors([](std::string_view path, int status,
                             std::string_view detail) -> std::optional<HttpResponse> {
     // "/v3/..." or "/v3.0/...": the version segment, whatever follows.
+    if (path.size() < 2 || path[0] != '/') return std::nullopt;
     std::string_view segment = path.substr(1, path.find('/', 1) - 1);
     auto version = ParseApiVersion(segment);
-    if (path.empty() || path[0] != '/' || !version || version->rfind("3.", 0) != 0) {
-      return std::nullopt;
-    }
+    if (!version || version->rfind("3.", 0) != 0) return std::nullopt;
     return JsonApiError(status, detail);
   });
 }

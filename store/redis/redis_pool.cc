@@ -229,8 +229,13 @@ Result<RedisReply> EvalBlocking(const RedisScript& script, const RedisArgs& keys
 
 }  // namespace
 
+// The "#!lua" line (Redis 7 script flags, none given) makes Redis refuse
+// the whole script with OOM while it is over maxmemory. Without it, Redis
+// checks only the first write a script makes: a script that starts with a
+// write that frees memory (DEL, HDEL, ZREM...) may then write beyond
+// maxmemory, so a full Redis would keep growing.
 RedisScript::RedisScript(std::string source)
-    : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+    : source_("#!lua\n" + std::move(source)), sha1_(Sha1Hex(source_)) {}
 
 // ---- RedisConnection ----
 

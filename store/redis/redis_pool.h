@@ -86,7 +86,10 @@ using RedisArgs = std::vector<std::string_view>;
 
 // A Lua script run with EVALSHA, falling back to EVAL (which also loads it)
 // when Redis answers NOSCRIPT, e.g. after a restart. Make it a long-lived
-// (static) object: the SHA-1 is computed once, in the constructor.
+// (static) object: the SHA-1 is computed once, in the constructor. The
+// source gets a "#!lua" first line (Redis 7 flags syntax, no flags): Redis
+// then refuses the script as a whole with OOM while over maxmemory, rather
+// than only its first write (needs Redis 7, as Debian 12 ships).
 class RedisScript {
  public:
   explicit RedisScript(std::string source);
