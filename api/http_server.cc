@@ -1,4 +1,4 @@
-// Beast speaks std::string_view; only this file includes Beast.
+// Beast speaks std::string_view; only this file and http_parse.* include Beast.
 #define BOOST_BEAST_USE_STD_STRING_VIEW
 #include "api/http_server.h"
 
@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "api/http_parse.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -67,39 +68,10 @@ std::optional<std::string> PercentDecode(std::string_view s) {
 
 namespace {
 
-// No route needs more; anything longer is abuse or a client bug.
-constexpr size_t kMaxTargetBytes = 8 * 1024;
-constexpr size_t kMaxHeaderBytes = 64 * 1024;
-// Beast's limit on the whole header block, request line included. Beast
-// keeps field lengths in 16 bits and throws beyond: this limit keeps every
-// field below that, so its parser never throws.
-constexpr uint32_t kParserHeaderLimit = kMaxHeaderBytes;
 constexpr std::chrono::milliseconds kWriteTimeout{30000};
 // How long a closing connection may take to send its last bytes (or TLS
 // close_notify) before it is cut.
 constexpr std::chrono::milliseconds kLingerTimeout{2000};
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), ::tolower);
-  return out;
-}
-
-// Query parameters: "a=1&b" → {a: 1, b: ""}; false on a malformed escape.
-bool DecodeQuery(std::string_view query, HttpRequest* out) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto k = PercentDecode(pair.substr(0, eq));
-    auto v = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!k || !v) return false;
-    out->query.emplace(std::move(*k), std::move(*v));
-  }
-  return true;
-}
 
 std::string PeerCertDer(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
@@ -111,29 +83,6 @@ std::string PeerCertDer(SSL* ssl) {
   OPENSSL_free(der);
   X509_free(cert);
   return out;
-}
-
-// What a parse error is called in an answer: never the library's text.
-std::string ParseErrorDetail(const error_code& ec) {
-  switch (static_cast<http::error>(ec.value())) {
-    case http::error::bad_chunk:
-    case http::error::bad_chunk_extension:
-      return "malformed chunked body";
-    case http::error::bad_content_length:
-      return "malformed Content-Length";
-    case http::error::bad_transfer_encoding:
-      return "unsupported Transfer-Encoding";
-    case http::error::bad_method:
-    case http::error::bad_target:
-    case http::error::bad_version:
-      return "malformed request line";
-    case http::error::bad_field:
-    case http::error::bad_value:
-    case http::error::bad_line_ending:
-      return "malformed header field";
-    default:
-      return "malformed request";
-  }
 }
 
 }  // namespace
@@ -334,8 +283,7 @@ class Connection final : public ConnectionBase,
   // pipelined one is already buffered.
   void WaitForRequest() {
     parser_.emplace();
-    parser_->header_limit(kParserHeaderLimit);
-    parser_->body_limit(state_->options.max_body);
+    http_parse::Configure(*parser_, state_->options.max_body);
     timed_out_ = false;
     if (buffer_.size() > 0) return ReadHeader();
     // The first request of a connection has no idle time before it.
@@ -361,11 +309,9 @@ class Connection final : public ConnectionBase,
     if (ec) return OnReadError(ec);
     const auto& req = parser_->get();
     method_ = std::string(req.method_string());
-    if (req.target().size() > kMaxTargetBytes) return Refuse(414, "request target too long");
-    size_t header_bytes = 0;
-    for (const auto& f : req) header_bytes += f.name_string().size() + f.value().size();
-    if (header_bytes > kMaxHeaderBytes) return Refuse(431, "request headers too large");
-    if (req.method() == http::verb::unknown) return Refuse(400, "unsupported method");
+    if (auto refused = http_parse::CheckHeader(*parser_)) {
+      return Refuse(refused->status, refused->detail);
+    }
     if (state_->draining.load()) return Refuse(503, "server is shutting down");
     if (parser_->is_done()) return OnRequest();
     auto expect = req[http::field::expect];
@@ -395,46 +341,25 @@ class Connection final : public ConnectionBase,
 
   void OnReadError(const error_code& ec) {
     if (timed_out_) return Refuse(408, "request not received in time");
-    if (ec == http::error::body_limit) {
-      return Refuse(413, "body larger than " + std::to_string(state_->options.max_body) + " bytes");
-    }
-    if (ec == http::error::header_limit) {
-      return RequestLineTooLong() ? Refuse(414, "request target too long")
-                                  : Refuse(431, "request headers too large");
-    }
-    static const error_code kHttpError = http::error::bad_method;
-    if (ec.category() == kHttpError.category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
-      return Refuse(400, ParseErrorDetail(ec));
+    if (auto refused = http_parse::RefusalFor(ec, *parser_, state_->options.max_body)) {
+      return Refuse(refused->status, refused->detail);
     }
     Close();  // the client went away or broke the connection
-  }
-
-  // Beast consumes the request line once parsed: no target yet means the
-  // limit was hit inside it.
-  bool RequestLineTooLong() const {
-    auto target = parser_->get().target();
-    return target.empty() || target.size() > kMaxTargetBytes;
   }
 
   void OnRequest() {
     phase_ = Phase::kNone;  // the route may take its time
     auto& req = parser_->get();
     start_ = Clock::now();
-    HttpRequest r;
-    r.method = method_;
-    std::string_view target(req.target().data(), req.target().size());
-    size_t q = target.find('?');
-    r.path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos && !DecodeQuery(target.substr(q + 1), &r)) {
-      return Refuse(400, "malformed percent-encoding in the query string", /*close=*/false);
-    }
-    for (const auto& f : req) r.headers.emplace(Lower(f.name_string()), std::string(f.value()));
-    r.body = std::move(req.body());
-    r.peer = peer_;
-    r.client_cert_der = cert_der_;
     keep_alive_ = req.keep_alive();
     version_ = req.version();
+    auto parsed = http_parse::ToHttpRequest(*parser_);
+    if (auto* refused = std::get_if<http_parse::Refusal>(&parsed)) {
+      return Refuse(refused->status, refused->detail, /*close=*/false);
+    }
+    HttpRequest r = std::move(std::get<HttpRequest>(parsed));
+    r.peer = peer_;
+    r.client_cert_der = cert_der_;
     in_flight_ = true;
     state_->in_flight.fetch_add(1, std::memory_order_relaxed);
     state_->router->DispatchAsync(r, [self = this->shared_from_this()](Router::Outcome out) {

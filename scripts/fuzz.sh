@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the TPM evidence, IMA and UEFI event log parsers with libFuzzer (clang, ASan + UBSan).
+# Fuzzes the TPM evidence, IMA and UEFI event log parsers and the HTTP request path with libFuzzer (clang, ASan + UBSan).
 # Not part of CI. Builds in its own directory (build-fuzz, or
 # $FUZZ_BUILD_DIR) with -DATTESTD_FUZZ=ON and runs each target for
 # $FUZZ_SECONDS (default 60) from seed corpora made of the Keylime vectors
@@ -16,6 +16,9 @@
 # stored IMA state).
 # eventlog_fuzz (the UEFI event log parser, decoders, replay and Keylime's
 # example measured-boot policy; seeds: tests/data/eventlogs).
+# http_request_fuzz (the HTTP request path of every listener: Beast's
+# parser as the listeners configure it, header checks, chunked framing,
+# refusals; seeds: requests written below).
 # Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
 # any target found one.
 set -euo pipefail
@@ -25,7 +28,7 @@ build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz http_request_fuzz)
 vectors="$root/tests/data/keylime"
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
@@ -97,6 +100,12 @@ seed() {
         "$h64" > "$d/state" ;;
     eventlog_fuzz)
       cp "$root"/tests/data/eventlogs/*.bin "$d/" ;;
+    http_request_fuzz)
+      printf 'POST /challenge-response/v1/newSession?nonceSize=32 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n' > "$d/get"
+      printf 'POST /v2.1/agents/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{"a":1}' > "$d/length"
+      printf 'POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{"a"\r\n3\r\n:1}\r\n0\r\nX-Trailer: t\r\n\r\n' > "$d/chunked"
+      printf 'POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc\r\n0\r\n\r\n' > "$d/huge-chunk"
+      printf 'GET /a%%20b?x=%%41&y HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n' > "$d/query" ;;
   esac
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "common/log.h"
 #include "common/time_util.h"
 #include "server/config.h"
 #include "store/redis/redis_pool.h"
@@ -68,7 +69,10 @@ void ExpectNoSecret(const std::string& text) {
 
 class RedisAuth : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(redis_.ok()) << "could not start redis-server"; }
+  void SetUp() override {
+    SetLogLevel(LogLevel::kInfo);  // the tests read the log; others may have turned it off
+    ASSERT_TRUE(redis_.ok()) << "could not start redis-server";
+  }
 
   Result<Stores> Open(const std::string& url, const std::string& password = "") {
     StoreOptions options;

@@ -387,7 +387,13 @@ TEST_P(SessionApiTest, StoreOutageAnswers503ThenRecovers) {
     if (status != 201) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(status, 201);
-  EXPECT_EQ(client_->Request("GET", "/readyz").status, 200);
+  // /readyz caches its write probe for a second.
+  int ready = 0;
+  for (int i = 0; i < 30 && ready != 200; ++i) {
+    ready = client_->Request("GET", "/readyz").status;
+    if (ready != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ready, 200);
 }
 
 // A queued appraisal whose workers keep dying (here: a consumer that takes
