@@ -5,6 +5,30 @@
 
 #include "api/http_server.h"
 
+namespace attestd::api {
+
+// Declared in http_server.h; here so that the parsing path (and its fuzz
+// target) stands without the server.
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      return std::nullopt;
+    }
+    out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace attestd::api
+
 namespace attestd::api::http_parse {
 
 namespace http = boost::beast::http;

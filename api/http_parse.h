@@ -46,8 +46,8 @@ std::optional<Refusal> CheckHeader(const RequestParser& parser);
 
 // The answer to a read that failed with `ec` (a parse error, a limit), or
 // nullopt when the connection just ended or broke (nothing to answer).
-std::optional<Refusal> RefusalFor(const boost::system::error_code& ec,
-                                  const RequestParser& parser, size_t max_body);
+std::optional<Refusal> RefusalFor(const boost::system::error_code& ec, const RequestParser& parser,
+                                  size_t max_body);
 
 // The request as routes see it (method, path, decoded query, lower-case
 // header names, body moved out of the parser), or 400 for a malformed

@@ -48,24 +48,6 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   return true;
 }
 
-std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      return std::nullopt;
-    }
-    out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-    i += 2;
-  }
-  return out;
-}
-
 namespace {
 
 constexpr std::chrono::milliseconds kWriteTimeout{30000};

@@ -167,15 +167,16 @@ class HostileInputTest : public ::testing::Test {
         {"registrar", app_->registrar_port(), std::nullopt, "/v2.1/agents/a1", Format::kEnvelope},
         {"registrar-admin (mTLS)", app_->registrar_admin_port(), Mtls(app_->registrar_tls()),
          "/v2.1/agents/a1", Format::kEnvelope},
-        {"verifier v2 (mTLS)", app_->verifier_port(), Mtls(app_->verifier_tls()),
-         "/v2.1/agents/a1", Format::kEnvelope},
+        {"verifier v2 (mTLS)", app_->verifier_port(), Mtls(app_->verifier_tls()), "/v2.1/agents/a1",
+         Format::kEnvelope},
         {"verifier v3 (mTLS)", app_->verifier_port(), Mtls(app_->verifier_tls()), "/v3/sessions",
          Format::kJsonApi},
     };
   }
 
   static std::unique_ptr<HttpClient> ClientFor(const Target& t) {
-    auto c = t.tls ? std::make_unique<HttpClient>(t.port, *t.tls) : std::make_unique<HttpClient>(t.port);
+    auto c =
+        t.tls ? std::make_unique<HttpClient>(t.port, *t.tls) : std::make_unique<HttpClient>(t.port);
     c->set_timeout_ms(5000);
     return c;
   }
@@ -198,8 +199,7 @@ TEST_F(HostileInputTest, MalformedFramingAndOversizeOnEveryListener) {
       // in its default format, the envelope.
       bool no_v3_path =
           c.name == "target over 8 KiB" || c.name == "not HTTP" || c.name == "bad version";
-      Format format =
-          no_v3_path && t.format == Format::kJsonApi ? Format::kEnvelope : t.format;
+      Format format = no_v3_path && t.format == Format::kJsonApi ? Format::kEnvelope : t.format;
       HttpResponse r = ClientFor(t)->Raw(request);
       if (c.status) {
         EXPECT_EQ(r.status, c.status) << what << ": " << r.body;
@@ -222,8 +222,8 @@ TEST_F(HostileInputTest, MalformedContentTypeOnEvidenceIs415WithAccept) {
   HttpResponse s = c->Request("POST", "/challenge-response/v1/newSession");
   ASSERT_EQ(s.status, 201) << s.body;
   for (const std::string& type :
-       std::vector<std::string>{"", "garbage", "a/b", "/json", "application/", "text/plain; a", ";;;",
-                                "application/json; charset=\"", std::string(300, 'x')}) {
+       std::vector<std::string>{"", "garbage", "a/b", "/json", "application/", "text/plain; a",
+                                ";;;", "application/json; charset=\"", std::string(300, 'x')}) {
     HttpResponse r = c->Request("POST", s.header("location"), {{"Content-Type", type}}, "{}");
     EXPECT_EQ(r.status, 415) << "'" << type << "': " << r.body;
     EXPECT_NE(r.header("accept").find(testing::kEchoType), std::string::npos) << type;
@@ -241,8 +241,7 @@ TEST_F(HostileInputTest, BadAcceptOnNewSessionIs406) {
   auto c = ClientFor(Targets()[0]);
   for (const std::string accept :
        {"garbage", "text/html", "/", "a/b;q=x", "application/json;q=0", "*/*;q=2"}) {
-    HttpResponse r =
-        c->Request("POST", "/challenge-response/v1/newSession", {{"Accept", accept}});
+    HttpResponse r = c->Request("POST", "/challenge-response/v1/newSession", {{"Accept", accept}});
     EXPECT_EQ(r.status, 406) << accept << ": " << r.body;
     ExpectFormat(r, Format::kProblem, "Accept " + accept);
   }

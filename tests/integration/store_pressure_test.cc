@@ -110,8 +110,8 @@ TEST(RedisFull, WritesAnswer503AndReadyzIsNotReadyUntilFlushed) {
   HttpResponse created = cr.Request("POST", kNew);
   Expect503(created, "newSession");
   EXPECT_EQ(created.header("content-type"), "application/problem+json");
-  HttpResponse evidence = cr.Request("POST", before.header("location"),
-                                     {{"Content-Type", testing::kEchoType}}, "x");
+  HttpResponse evidence =
+      cr.Request("POST", before.header("location"), {{"Content-Type", testing::kEchoType}}, "x");
   Expect503(evidence, "evidence");
   HttpResponse ready = cr.Request("GET", "/readyz");
   Expect503(ready, "readyz");
@@ -144,8 +144,7 @@ TEST(RedisDown, EveryListenerAnswers503InItsFormatWithoutTheAddress) {
   auto app = Start(c);
   ASSERT_TRUE(app);
   redis.Stop();
-  HttpClient cr(app->port()), admin(app->registrar_admin_port()),
-      verifier(app->verifier_port());
+  HttpClient cr(app->port()), admin(app->registrar_admin_port()), verifier(app->verifier_port());
   HttpResponse created = cr.Request("POST", kNew);
   Expect503(created, "newSession");
   EXPECT_EQ(JsonAt(created.body, "/status"), "503");
@@ -156,8 +155,8 @@ TEST(RedisDown, EveryListenerAnswers503InItsFormatWithoutTheAddress) {
   HttpResponse agent = verifier.Request("GET", "/v2.1/agents/a1");
   Expect503(agent, "verifier agent");
   EXPECT_EQ(JsonAt(agent.body, "/code"), "503") << agent.body;
-  HttpResponse pop = verifier.Request("POST", "/v3/sessions", {},
-                                      R"({"data":{"type":"session","attributes":{"agent_id":"a1"}}})");
+  HttpResponse pop = verifier.Request(
+      "POST", "/v3/sessions", {}, R"({"data":{"type":"session","attributes":{"agent_id":"a1"}}})");
   Expect503(pop, "v3 session");
   EXPECT_EQ(JsonAt(pop.body, "/errors/0/status"), "503") << pop.body;
   EXPECT_EQ(pop.header("content-type"), "application/vnd.api+json");
@@ -198,8 +197,8 @@ TEST_P(SessionCapTest, NewSessionIs503AtTheCapAndWaitingSessionsStay) {
     ASSERT_EQ(r.status, 201) << r.body;
     sessions.push_back(r.header("location"));
   }
-  double refused_before = MetricValue(c.Request("GET", "/metrics").body,
-                                      "attestd_sessions_refused_total");
+  double refused_before =
+      MetricValue(c.Request("GET", "/metrics").body, "attestd_sessions_refused_total");
   HttpResponse full = c.Request("POST", kNew);
   EXPECT_EQ(full.status, 503) << full.body;
   EXPECT_FALSE(full.header("retry-after").empty());
@@ -271,8 +270,8 @@ TEST(RateLimit, NewSessionAndEvidenceAre429PerClientAddress) {
   EXPECT_EQ(limited.header("retry-after"), "1");
   EXPECT_EQ(limited.header("content-type"), "application/problem+json");
   EXPECT_EQ(JsonAt(limited.body, "/status"), "429");
-  HttpResponse limited_evidence = client.Request("POST", first.header("location"),
-                                                 {{"Content-Type", testing::kEchoType}}, "x");
+  HttpResponse limited_evidence =
+      client.Request("POST", first.header("location"), {{"Content-Type", testing::kEchoType}}, "x");
   EXPECT_EQ(limited_evidence.status, 429);
   // Reads are not limited.
   EXPECT_EQ(client.Request("GET", first.header("location")).status, 200);
@@ -310,11 +309,11 @@ TEST(LogSummary, RedisOutageUnderLoadWritesFewLines) {
   testing::TempDir dir;
   int port = testing::FreePort();
   std::string log = dir.path() + "/attestd.log";
-  pid_t pid = testing::Spawn({ATTESTD_BINARY, "--listen", "127.0.0.1:" + std::to_string(port),
-                              "--store", redis.url(), "--registrar-listen", "none",
-                              "--registrar-admin-listen", "none", "--verifier-listen", "none",
-                              "--max-sessions", "0", "--threads", "2", "--workers", "1"},
-                             log);
+  pid_t pid = testing::Spawn(
+      {ATTESTD_BINARY, "--listen", "127.0.0.1:" + std::to_string(port), "--store", redis.url(),
+       "--registrar-listen", "none", "--registrar-admin-listen", "none", "--verifier-listen",
+       "none", "--max-sessions", "0", "--threads", "2", "--workers", "1"},
+      log);
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(testing::WaitForPort(port, 10000));
   std::atomic<bool> stop{false};
