@@ -182,6 +182,7 @@ Status Application::CreateVerifier() {
   // hook records their outcome.
   KeylimeOptions options;
   options.attestation.quote_interval_s = config_.quote_interval_s;
+  options.mode = ParseVerifierMode(config_.verifier_mode).value_or(VerifierMode::kPull);
   keylime_ = MakeKeylimeServices(stores_, service_, registry_, options);
   if (config_.verifier_listen == "none") return Status::Ok();
   api::ListenerOptions lo;

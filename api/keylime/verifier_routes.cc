@@ -132,10 +132,11 @@ Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
   d.List("accept_tpm_signing_algs", &a.accept_tpm_signing_algs);
   d.Str("supported_version", &a.supported_version);
   if (!d.status.ok()) return d.status;
+  // Push or pull is the verifier's mode, not the presence of an address:
+  // Keylime's tenant always copies the registered ip and port.
   if (a.ip.empty() != (a.port == 0)) {
-    return InvalidArgument("cloudagent_ip and cloudagent_port go together (neither: push model)");
+    return InvalidArgument("cloudagent_ip and cloudagent_port go together");
   }
-  a.push_model = a.ip.empty();
   if (!attestd::keylime::ValidName(a.agent_id)) {
     return InvalidArgument("agent id must be 1 to 255 of [A-Za-z0-9._-]");
   }

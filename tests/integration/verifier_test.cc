@@ -49,6 +49,7 @@ Config BaseConfig(const std::string& data_dir) {
   config.threads = 2;
   config.workers = 1;
   config.log_level = "off";
+  config.verifier_mode = "push";  // most tests here drive push agents
   return config;
 }
 
@@ -342,7 +343,40 @@ TEST_P(VerifierApiTest, TenantEnrolsQueriesAndDeletesAPushAgent) {
             std::vector<std::string>{"identity.unknown_attester"});
 }
 
+// The verifier's mode decides, not the address the tenant copies from the
+// registrar: in push mode an agent with an address is a push agent, in pull
+// mode one without an address is a pull agent.
+TEST_P(VerifierApiTest, VerifierModeDecidesPushOrPull) {
+  TenantBody with_address;
+  with_address.ak_tpm = tpm_->AkPublic("ecc");
+  with_address.cloudagent_ip = "10.0.0.5";
+  with_address.cloudagent_port = 9002;
+  ASSERT_EQ(Call("POST", "/v2.6/agents/push-addr", with_address.Json()).status, 200);
+  HttpResponse r = Call("GET", "/v2.6/agents/push-addr");
+  EXPECT_EQ(JsonAt(r.body, "/results/operational_state"), "3");
+  EXPECT_EQ(JsonAt(r.body, "/results/push_model"), "true");
+
+  app_->Shutdown(std::chrono::milliseconds(1000));
+  config_.verifier_mode = "pull";
+  auto app = Application::Create(config_);
+  ASSERT_TRUE(app.ok());
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  TenantBody no_address;
+  no_address.ak_tpm = tpm_->AkPublic("ecc");
+  ASSERT_EQ(Call("POST", "/v2.6/agents/pull-bare", no_address.Json()).status, 200);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/pull-bare").body, "/results/operational_state"), "1");
+}
+
 TEST_P(VerifierApiTest, PullAgentStartsInStart) {
+  app_->Shutdown(std::chrono::milliseconds(1000));
+  config_.verifier_mode = "pull";
+  auto app = Application::Create(config_);
+  ASSERT_TRUE(app.ok());
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
   TenantBody body;
   body.ak_tpm = tpm_->AkPublic("ecc");
   body.cloudagent_ip = "10.0.0.5";
@@ -893,13 +927,6 @@ TEST_P(PushTest, AttestPassThenFailAfterAPcrChanges) {
 TEST_P(PushTest, RefusalsAndBadDocuments) {
   const std::string ak = tpm_->AkPublic("rsa");
   EXPECT_EQ(V3("POST", "/v3.0/agents/nobody/attestations", Capabilities(ak)).status, 404);
-  TenantBody pull;
-  pull.ak_tpm = ak;
-  pull.cloudagent_ip = "10.0.0.5";
-  pull.cloudagent_port = 9002;
-  ASSERT_EQ(Call("POST", "/v2.6/agents/pull-1", pull.Json()).status, 200);
-  EXPECT_EQ(V3("POST", "/v3.0/agents/pull-1/attestations", Capabilities(ak)).status, 403);
-
   EnrolPushAgent("push-2", ak);
   Authenticate("push-2");
   std::vector<std::pair<std::string, std::string>> bad = {
