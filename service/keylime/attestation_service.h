@@ -11,8 +11,11 @@
 //   another process recorded is not lost): stage, evaluation, failures,
 //   attestation_status, counters, timestamps; a pass extends the agent's
 //   bearer token.
-// - Capabilities are negotiated in the order of the agent's accept lists
-//   (Keylime's rule): hash, signature scheme, the PCRs its policy needs.
+// - Capabilities are negotiated as Keylime's TPM engine does: the agent's
+//   accept lists intersected with the offer, in the agent's order; the
+//   enrolled AK compared as a key (with or without its size prefix); a
+//   scheme that suits the key's algorithm; a hash whose bank holds the PCRs
+//   the policy needs; the key's allowable lists, when given, restrict both.
 // - Runtime (IMA) and measured-boot appraisal do not exist yet: an agent
 //   whose policies need them never passes silently (failures
 //   `runtime_policy.appraiser_unavailable` / `measured_boot.appraiser_unavailable`).
