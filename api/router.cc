@@ -28,14 +28,16 @@ std::vector<std::string_view> Router::Split(std::string_view path) {
   return out;
 }
 
-void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
-  Route r{std::move(method), pattern, {}, std::move(handler), nullptr};
+void Router::Add(std::string method, std::string pattern, RouteHandler handler,
+                 RouteOptions options) {
+  Route r{std::move(method), pattern, {}, std::move(handler), nullptr, options};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }
 
-void Router::AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler) {
-  Route r{std::move(method), pattern, {}, nullptr, std::move(handler)};
+void Router::AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler,
+                      RouteOptions options) {
+  Route r{std::move(method), pattern, {}, nullptr, std::move(handler), options};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }
@@ -91,6 +93,9 @@ void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> do
       continue;
     }
     Match(r, segs, &request);
+    if (r.options.client_cert && enforce_client_cert_ && request.client_cert_der.empty()) {
+      return done({errors_(403, "this route requires a TLS client certificate"), r.pattern});
+    }
     // A handler that throws is answered 500, unless it answered already.
     auto answered = std::make_shared<std::atomic<bool>>(false);
     try {

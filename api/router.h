@@ -31,13 +31,29 @@ using AsyncRouteHandler = std::function<void(const HttpRequest&, Responder)>;
 // router adds `Allow`), handlers that throw, and the HTTP adapter's refusals.
 using RouteErrorFactory = std::function<HttpResponse(int status, std::string_view detail)>;
 
+// What a route demands of the connection beyond its own checks.
+struct RouteOptions {
+  // A verified TLS client certificate (HttpRequest::client_cert_der); without
+  // one the route answers 403 in the listener's error format, as Keylime's
+  // authorization does for an admin action with no mTLS identity. Only
+  // enforced on a router with set_enforce_client_cert(true) (a listener
+  // serving plain HTTP has no certificates to check).
+  bool client_cert = false;
+};
+
 class Router {
  public:
   explicit Router(RouteErrorFactory errors);
 
   // `pattern` is also the route's name in logs and metrics.
-  void Add(std::string method, std::string pattern, RouteHandler handler);
-  void AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler);
+  void Add(std::string method, std::string pattern, RouteHandler handler,
+           RouteOptions options = {});
+  void AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler,
+                RouteOptions options = {});
+
+  // Whether routes added with RouteOptions::client_cert refuse requests that
+  // came without a client certificate (the listener asks for one optionally).
+  void set_enforce_client_cert(bool v) { enforce_client_cert_ = v; }
 
   // A trailing slash ("/agents/") matches the pattern without it.
   void set_ignore_trailing_slash(bool v) { ignore_trailing_slash_ = v; }
@@ -67,6 +83,7 @@ class Router {
     std::vector<std::string> segments;
     RouteHandler handler;  // either this
     AsyncRouteHandler async_handler;
+    RouteOptions options;
   };
   static std::vector<std::string_view> Split(std::string_view path);
   static bool Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req);
@@ -74,6 +91,7 @@ class Router {
   RouteErrorFactory errors_;
   std::vector<Route> routes_;
   bool ignore_trailing_slash_ = false;
+  bool enforce_client_cert_ = false;
 };
 
 }  // namespace attestd::api

@@ -196,7 +196,12 @@ Status Application::CreateVerifier() {
                                   config_.verifier_tls_key, config_.verifier_tls_ca, &lo);
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
+  // As Keylime's verifier: the certificate is optional at the handshake
+  // (push agents have none; they present their PoP bearer token) and
+  // required by the tenant's admin routes.
+  if (!config_.insecure_verifier) lo.client_cert = api::ClientCertMode::kOptional;
   auto router = api::MakeVerifierRouter(keylime_, verifier_address_);
+  router->set_enforce_client_cert(!config_.insecure_verifier);
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;
   if (config_.metrics) {

@@ -22,6 +22,9 @@ namespace {
 Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
 constexpr size_t kChallengeBytes = 16;  // 128 bits, as Keylime's push verifier
+// maximum_attestation_interval = quote_interval × this (Keylime's
+// push_agent_monitor._TIMEOUT_MULTIPLIER).
+constexpr int64_t kTimeoutMultiplier = 5;
 // Signature schemes the TPM quote verifier checks.
 const std::set<std::string> kSchemes = {"rsassa", "rsapss", "ecdsa"};
 
@@ -286,6 +289,22 @@ int64_t AttestationService::SecondsToNextAttestation(std::string_view agent_id) 
   int64_t wait_ms = agent->attestations.back().capabilities_received_at_ms +
                     options_.quote_interval_s * 1000 - NowMillis();
   return wait_ms > 0 ? (wait_ms + 999) / 1000 : 0;
+}
+
+int64_t AttestationService::MaximumAttestationIntervalS() const {
+  return options_.quote_interval_s * kTimeoutMultiplier;
+}
+
+std::string AttestationService::AttestationStatus(const VerifierAgent& agent,
+                                                  int64_t now_ms) const {
+  int64_t max_s = MaximumAttestationIntervalS();
+  if (!agent.push_model || max_s <= 0 || agent.attestation_status == "FAIL") {
+    return agent.attestation_status;
+  }
+  int64_t since_ms =
+      agent.last_received_quote_s > 0 ? agent.last_received_quote_s * 1000 : agent.created_at_ms;
+  if (since_ms > 0 && now_ms - since_ms > max_s * 1000) return "TIMEOUT";
+  return agent.attestation_status;
 }
 
 Result<VerifierAgent> AttestationService::Reconciled(std::string_view agent_id) {

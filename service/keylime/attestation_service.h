@@ -84,6 +84,14 @@ class AttestationService {
   Result<PushAttestation> Get(std::string_view agent_id, std::optional<int64_t> index);
   // Seconds until the agent may start its next attestation (0: now).
   int64_t SecondsToNextAttestation(std::string_view agent_id);
+  // Keylime's maximum_attestation_interval: a push agent that sent no quote
+  // for this long (since enrolment when it never did) is TIMEOUT; 5 times
+  // quote_interval, as Keylime's push agent monitor. 0: never times out.
+  int64_t MaximumAttestationIntervalS() const;
+  // The attestation_status to report at `now_ms`: the recorded one, or
+  // TIMEOUT for a push agent past the maximum interval whose last verdict
+  // was not a failure (Keylime keeps FAIL rather than downgrade it).
+  std::string AttestationStatus(const VerifierAgent& agent, int64_t now_ms) const;
   // The agent, after recording the finished sessions of its evaluating
   // attestations (one read, and one atomic update when any finished).
   // kNotFound unknown agent.

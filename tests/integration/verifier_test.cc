@@ -56,7 +56,7 @@ Config BaseConfig(const std::string& data_dir) {
 // ---------------------------------------------------------------------------
 // The listener: mTLS with generated material, or plain HTTP when asked.
 
-TEST(VerifierListener, GeneratedCaRequiresClientCertificate) {
+TEST(VerifierListener, GeneratedCaClientCertificatePerRoute) {
   SetLogLevel(LogLevel::kOff);
   testing::TempDir data;
   Config config = BaseConfig(data.path() + "/data");
@@ -82,10 +82,36 @@ TEST(VerifierListener, GeneratedCaRequiresClientCertificate) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(JsonAt(r.body, "/code"), "404");
 
-  // No client certificate: no answer.
+  // No client certificate: the handshake succeeds (push agents have none)
+  // and each route decides, as Keylime's verifier: the tenant's admin
+  // routes answer 403 in the envelope; versions, verify/* and the push
+  // routes are open (the push routes then want their bearer token).
   HttpClient anonymous((*app)->verifier_port(), testing::TlsClientOptions{tls.ca_cert, "", ""});
   anonymous.set_timeout_ms(2000);
-  EXPECT_EQ(anonymous.Request("GET", "/version").status, 0);
+  EXPECT_EQ(anonymous.Request("GET", "/version").status, 200);
+  EXPECT_EQ(anonymous.Request("GET", "/versions").status, 200);
+  EXPECT_EQ(anonymous.Request("GET", "/v3.0/").status, 200);
+  for (auto [method, path] : {std::pair{"GET", "/v2.6/agents/"},
+                              {"GET", "/v2.6/agents/a1"},
+                              {"POST", "/v2.6/agents/a1"},
+                              {"DELETE", "/v2.6/agents/a1"},
+                              {"PUT", "/v2.6/agents/a1/stop"},
+                              {"PUT", "/v2.6/agents/a1/reactivate"},
+                              {"GET", "/v2.6/allowlists/"},
+                              {"POST", "/v2.6/allowlists/p1"},
+                              {"GET", "/v2.6/mbpolicies/p1"}}) {
+    r = anonymous.Request(method, path, {}, "{}");
+    EXPECT_EQ(r.status, 403) << method << " " << path;
+    EXPECT_EQ(JsonAt(r.body, "/code"), "403") << method << " " << path;
+  }
+  EXPECT_EQ(anonymous.Request("GET", "/v2.6/verify/identity?agent_uuid=a1").status, 400);
+  EXPECT_EQ(anonymous.Request("POST", "/v2.6/verify/evidence", {}, "{}").status, 400);
+  r = anonymous.Request("POST", "/v3.0/sessions", {}, "{}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(JsonAt(r.body, "/errors/0/status"), "400");
+  EXPECT_EQ(anonymous.Request("POST", "/v3.0/agents/a1/attestations", {}, "{}").status, 404);
+  // With the tenant's certificate the admin routes answer.
+  EXPECT_EQ(tenant.Request("GET", "/v2.6/agents/").status, 200);
   // A client certificate of another CA: no answer either.
   testing::TempDir other;
   auto foreign = EnsureTlsMaterial(other.path(), "verifier", {});
@@ -582,10 +608,10 @@ TEST_P(VerifierApiTest, VerifyEvidenceWithVectorB) {
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "true") << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/failures"), "[]");
   EXPECT_EQ(JsonAt(r.body, "/results/claims/pcrs/sha256/22"), kOnes);
-  // Before API 2.5 `valid` is a number.
+  // A boolean whatever the API version, as Keylime's evidence controller.
   EXPECT_EQ(
       JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(policy)).body, "/results/valid"),
-      "1");
+      "true");
 
   // A PCR 22 value the quote does not have.
   const std::string wrong =
@@ -597,7 +623,7 @@ TEST_P(VerifierApiTest, VerifyEvidenceWithVectorB) {
   EXPECT_EQ(JsonAt(r.body, "/results/failures/0/context/pcr"), "22");
   EXPECT_EQ(
       JsonAt(Call("POST", "/v2.4/verify/evidence", EvidenceBody(wrong)).body, "/results/valid"),
-      "0");
+      "false");
 
   // A runtime policy or log needs an appraiser attestd lacks: never a pass.
   r = Call("POST", "/v2.6/verify/evidence",
@@ -666,6 +692,9 @@ TEST_P(VerifierApiTest, VerifyIdentityWithVectorA) {
   HttpResponse r = Call("GET", target("vec-a", nonce));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "1") << r.body;
+  // 1/0 whatever the API version, as Keylime's identity controller.
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6" + target("vec-a", nonce).substr(5)).body, "/results/valid"),
+            "1");
   r = Call("GET", target("vec-a", "a" + nonce.substr(1)));
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "0");
   EXPECT_EQ(JsonAt(r.body, "/results/reason"), "quote_validation.nonce");
