@@ -15,10 +15,12 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "server/application.h"
+#include "service/keylime/keylime_rules.h"
 #include "store/redis/redis_agent_store.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
+#include "tests/support/push_agent.h"
 #include "tests/support/swtpm.h"
 #include "tests/support/tpm_evidence.h"
 #include "verifiers/tpm/ak.h"
@@ -412,6 +414,50 @@ TEST_P(VerifierApiTest, PullAgentStartsInStart) {
   EXPECT_EQ(JsonAt(r.body, "/results/operational_state"), "1");
   EXPECT_EQ(JsonAt(r.body, "/results/ip"), "10.0.0.5");
   EXPECT_EQ(JsonAt(r.body, "/results/port"), "9002");
+}
+
+// GET /agents/?bulk (the tenant's bulkinfo) and ?verifier=<id>, shaped as
+// Keylime's: status documents keyed by id, or the id list of one verifier.
+TEST_P(VerifierApiTest, BulkAndVerifierListings) {
+  TenantBody body;
+  body.ak_tpm = tpm_->AkPublic("rsa");
+  ASSERT_EQ(Call("POST", "/v2.6/agents/bulk-1", body.Json()).status, 200);
+  ASSERT_EQ(Call("POST", "/v2.6/agents/bulk-2", body.Json()).status, 200);
+  HttpResponse r = Call("GET", "/v2.6/agents/?bulk");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/results/bulk-1/operational_state"), "3");
+  EXPECT_EQ(JsonAt(r.body, "/results/bulk-2/attestation_status"), "PENDING");
+  EXPECT_FALSE(JsonAt(r.body, "/results/uuids").has_value());
+  r = Call("GET", "/v2.6/agents/?bulk=True&verifier=default");
+  EXPECT_TRUE(JsonAt(r.body, "/results/bulk-1/tpm_policy").has_value()) << r.body;
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/?bulk=True&verifier=other").body, "/results"), "{}");
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/?verifier=default").body, "/results/uuids"),
+            R"([["bulk-1"],["bulk-2"]])");
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/?verifier=other").body, "/results/uuids"), "[]");
+}
+
+// The AK is compared as a key: the TPM2B_PUBLIC the tenant enrolled and the
+// bare TPMT_PUBLIC the Rust agent offers are the same key; others are not.
+TEST_P(VerifierApiTest, AkComparedAsAKey) {
+  const std::string rsa = tpm_->AkPublic("rsa"), ecc = tpm_->AkPublic("ecc");
+  EXPECT_TRUE(keylime::SameAk(rsa, rsa.substr(2)));
+  EXPECT_TRUE(keylime::SameAk(ecc.substr(2), ecc));
+  EXPECT_TRUE(keylime::SameAk(rsa.substr(2), rsa.substr(2)));
+  EXPECT_FALSE(keylime::SameAk(rsa, ecc.substr(2)));
+  EXPECT_FALSE(keylime::SameAk(rsa, tpm_->AkPublic("rsapss")));
+  EXPECT_FALSE(keylime::SameAk(rsa, "garbage"));
+  EXPECT_FALSE(keylime::SameAk("", ""));
+}
+
+// GET /versions as /version; GET /v3[.0]/ is the v3 probe; other roots 404.
+TEST_P(VerifierApiTest, VersionProbes) {
+  HttpResponse r = Call("GET", "/versions");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(JsonAt(r.body, "/results/current_version"), "2.6");
+  EXPECT_EQ(Call("GET", "/v3.0/").status, 200);
+  EXPECT_EQ(Call("GET", "/v3").status, 200);
+  EXPECT_EQ(Call("GET", "/v3.1/").status, 404);
+  EXPECT_EQ(Call("GET", "/v2.6/").status, 404);
 }
 
 TEST_P(VerifierApiTest, BadEnrolmentsAre400AndStoreNothing) {
@@ -1112,6 +1158,101 @@ TEST_P(PushTest, OutcomeRecordedByTheWorkerOfAnotherProcess) {
   EXPECT_EQ(status, "PASS");
   EXPECT_EQ(store.Get("far-1")->attestations.back().evaluation, "pass");
   (*worker)->Shutdown(std::chrono::milliseconds(1000));
+}
+
+// rust-keylime's push agent, field for field: no client certificate,
+// sha256-only capabilities, its AK without the TPM2B size prefix; the
+// tenant enrolled it with Keylime's default lists (sha512 first).
+TEST_P(PushTest, RustWireAgentAttestsWithoutClientCertificate) {
+  EnrolPushAgent("rust-1", tpm_->AkPublic("rsa"));
+  testing::PushAgent agent(app_->verifier_port(), app_->verifier_tls().ca_cert, tpm_, "rust-1");
+  ASSERT_NE(agent.AkWithoutPrefix(), tpm_->AkPublic("rsa"));
+
+  HttpResponse pop = agent.Authenticate();
+  ASSERT_EQ(pop.status, 200) << pop.body;
+  EXPECT_EQ(JsonAt(pop.body, "/data/type"), "session");
+  EXPECT_EQ(JsonAt(pop.body, "/data/attributes/evaluation"), "pass");
+  for (const char* f :
+       {"created_at", "challenges_expire_at", "response_received_at", "token_expires_at",
+        "authentication/0/authentication_class", "authentication/0/authentication_type",
+        "authentication/0/chosen_parameters/challenge", "authentication/0/data/message",
+        "authentication/0/data/signature"}) {
+    EXPECT_TRUE(JsonAt(pop.body, std::string("/data/attributes/") + f).has_value()) << f;
+  }
+  ASSERT_FALSE(agent.token().empty());
+
+  testing::PushAgent::Round round = agent.Attest();
+  ASSERT_EQ(round.negotiation.status, 201) << round.negotiation.body;
+  // Keylime's intersection: the tenant's sha512/sha384 are not offered.
+  EXPECT_EQ(round.hash_algorithm, "sha256");
+  EXPECT_EQ(round.signature_scheme, "rsassa");
+  const std::string key =
+      "/data/attributes/evidence_requested/0/chosen_parameters/certification_key";
+  for (const char* f :
+       {"key_class", "key_algorithm", "key_size", "server_identifier", "local_identifier"}) {
+    EXPECT_TRUE(JsonAt(round.negotiation.body, key + "/" + f).has_value()) << f;
+  }
+  EXPECT_EQ(JsonAt(round.negotiation.body, key + "/public"), Base64Encode(agent.AkWithoutPrefix()));
+  ASSERT_EQ(round.submission.status, 202) << round.submission.body;
+  EXPECT_EQ(JsonAt(round.submission.body, "/data/attributes/evidence/0/evidence_type"),
+            "tpm_quote");
+  EXPECT_TRUE(JsonAt(round.submission.body, "/data/attributes/evidence/0/data/message"));
+  EXPECT_TRUE(JsonAt(round.submission.body,
+                     "/data/attributes/evidence/0/capabilities/certification_keys/0/public"));
+  EXPECT_GE(round.seconds_to_next, 0);
+  EXPECT_LE(round.seconds_to_next, config_.quote_interval_s);
+
+  std::string status;
+  for (int i = 0; i < 250 && status != "PASS"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status =
+        JsonAt(Call("GET", "/v2.6/agents/rust-1").body, "/results/attestation_status").value_or("");
+  }
+  EXPECT_EQ(status, "PASS");
+  // The next round after the interval the verifier named.
+  std::this_thread::sleep_for(std::chrono::seconds(round.seconds_to_next));
+  round = agent.Attest();
+  EXPECT_EQ(round.negotiation.status, 201) << round.negotiation.body;
+  EXPECT_EQ(round.submission.status, 202) << round.submission.body;
+}
+
+// An agent that stops sending quotes is TIMEOUT after
+// maximum_attestation_interval (5 × quote_interval, as Keylime).
+TEST_P(PushTest, MissedMaximumIntervalIsTimeout) {
+  app_->Shutdown(std::chrono::milliseconds(1000));
+  config_.quote_interval_s = 1;
+  auto app = Application::Create(config_);
+  ASSERT_TRUE(app.ok());
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  EnrolPushAgent("late-1", tpm_->AkPublic("rsa"));
+  testing::PushAgent agent(app_->verifier_port(), app_->verifier_tls().ca_cert, tpm_, "late-1");
+  ASSERT_EQ(agent.Authenticate().status, 200);
+  ASSERT_EQ(agent.Attest().submission.status, 202);
+  HttpResponse r;
+  for (int i = 0; i < 250; ++i) {
+    r = Call("GET", "/v2.6/agents/late-1");
+    if (JsonAt(r.body, "/results/attestation_status") == "PASS") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(JsonAt(r.body, "/results/attestation_status"), "PASS");
+  EXPECT_EQ(JsonAt(r.body, "/results/attestation_period"), "1s");
+  EXPECT_EQ(JsonAt(r.body, "/results/maximum_attestation_interval"), "5s");
+  std::this_thread::sleep_for(std::chrono::milliseconds(6000));
+  r = Call("GET", "/v2.6/agents/late-1");
+  EXPECT_EQ(JsonAt(r.body, "/results/attestation_status"), "TIMEOUT");
+  // The bulk listing reports it the same way.
+  r = Call("GET", "/v2.6/agents/?bulk=true");
+  EXPECT_EQ(JsonAt(r.body, "/results/late-1/attestation_status"), "TIMEOUT");
+  // Attesting again clears it.
+  ASSERT_EQ(agent.Attest().submission.status, 202);
+  for (int i = 0; i < 250; ++i) {
+    r = Call("GET", "/v2.6/agents/late-1");
+    if (JsonAt(r.body, "/results/attestation_status") == "PASS") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(JsonAt(r.body, "/results/attestation_status"), "PASS");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PushTest, ::testing::Values("memory", "redis"),
