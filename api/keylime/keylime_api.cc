@@ -80,8 +80,10 @@ std::shared_ptr<Router> MakeKeylimeRouter() {
   router->Add("GET", "/versions", Version);
   // GET /v3/, /v3.0/: 200 when this version is served, the probe Keylime
   // 3.0 clients use instead of /version.
-  AddVersionedRoute(*router, "GET", "", Versions::kV3,
-                    [](const HttpRequest&) { return Envelope(200, "Success"); });
+  // Literal paths, so that no one-segment route added later is shadowed.
+  for (const char* root : {"/v3", "/v3.0"}) {
+    router->Add("GET", root, [](const HttpRequest&) { return Envelope(200, "Success"); });
+  }
   return router;
 }
 
