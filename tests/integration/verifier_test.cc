@@ -1000,6 +1000,12 @@ TEST_P(PushTest, AttestPassThenFailAfterAPcrChanges) {
       JsonAt(V3("GET", "/v3.0/agents/push-1/attestations/0").body, "/data/attributes/evaluation"),
       "pass");
   EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/7").status, 404);
+  // The tenant reads them with its client certificate instead of a token.
+  token_.clear();
+  r = V3("GET", "/v3.0/agents/push-1/attestations/latest");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/data/attributes/evaluation"), "fail");
+  EXPECT_EQ(V3("GET", "/v3.0/agents/nobody/attestations").status, 404);
   EXPECT_EQ(V3("GET", "/v3.0/agents/push-1/attestations/x").status, 404);
 }
 
