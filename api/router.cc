@@ -28,14 +28,16 @@ std::vector<std::string_view> Router::Split(std::string_view path) {
   return out;
 }
 
-void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
-  Route r{std::move(method), pattern, {}, std::move(handler), nullptr, nullptr};
+void Router::Add(std::string method, std::string pattern, RouteHandler handler,
+                 RouteOptions options) {
+  Route r{std::move(method), pattern, {}, std::move(handler), nullptr, nullptr, options};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }
 
-void Router::AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler) {
-  Route r{std::move(method), pattern, {}, nullptr, std::move(handler), nullptr};
+void Router::AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler,
+                      RouteOptions options) {
+  Route r{std::move(method), pattern, {}, nullptr, std::move(handler), nullptr, options};
   for (auto s : Split(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }
@@ -109,6 +111,9 @@ void Router::DispatchAsync(HttpRequest& request, std::function<void(Outcome)> do
       continue;
     }
     Match(r, segs, &request);
+    if (r.options.client_cert && enforce_client_cert_ && request.client_cert_der.empty()) {
+      return done({ErrorFor(path, 403, "this route requires a TLS client certificate"), r.pattern});
+    }
     if (r.guard) {
       if (auto refused = r.guard(request)) return done({std::move(*refused), r.pattern});
     }

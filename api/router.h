@@ -43,13 +43,29 @@ using PathErrorFactory = std::function<std::optional<HttpResponse>(
 // Must be cheap and thread-safe.
 using RouteGuard = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
+// What a route demands of the connection beyond its own checks.
+struct RouteOptions {
+  // A verified TLS client certificate (HttpRequest::client_cert_der); without
+  // one the route answers 403 in the listener's error format, as Keylime's
+  // authorization does for an admin action with no mTLS identity. Only
+  // enforced on a router with set_enforce_client_cert(true) (a listener
+  // serving plain HTTP has no certificates to check).
+  bool client_cert = false;
+};
+
 class Router {
  public:
   explicit Router(RouteErrorFactory errors);
 
   // `pattern` is also the route's name in logs and metrics.
-  void Add(std::string method, std::string pattern, RouteHandler handler);
-  void AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler);
+  void Add(std::string method, std::string pattern, RouteHandler handler,
+           RouteOptions options = {});
+  void AddAsync(std::string method, std::string pattern, AsyncRouteHandler handler,
+                RouteOptions options = {});
+
+  // Whether routes added with RouteOptions::client_cert refuse requests that
+  // came without a client certificate (the listener asks for one optionally).
+  void set_enforce_client_cert(bool v) { enforce_client_cert_ = v; }
 
   // A trailing slash ("/agents/") matches the pattern without it.
   void set_ignore_trailing_slash(bool v) { ignore_trailing_slash_ = v; }
@@ -91,6 +107,7 @@ class Router {
     RouteHandler handler;  // either this
     AsyncRouteHandler async_handler;
     RouteGuard guard;  // may be empty
+    RouteOptions options;
   };
   static std::vector<std::string_view> Split(std::string_view path);
   static bool Match(const Route& r, const std::vector<std::string_view>& segs, HttpRequest* req);
@@ -99,6 +116,7 @@ class Router {
   PathErrorFactory path_errors_;
   std::vector<Route> routes_;
   bool ignore_trailing_slash_ = false;
+  bool enforce_client_cert_ = false;
 };
 
 }  // namespace attestd::api

@@ -189,6 +189,7 @@ Status Application::CreateVerifier() {
   // hook records their outcome.
   KeylimeOptions options;
   options.attestation.quote_interval_s = config_.quote_interval_s;
+  options.mode = ParseVerifierMode(config_.verifier_mode).value_or(VerifierMode::kPull);
   keylime_ = MakeKeylimeServices(stores_, service_, registry_, options);
   if (config_.verifier_listen == "none") return Status::Ok();
   api::ListenerOptions lo;
@@ -202,10 +203,15 @@ Status Application::CreateVerifier() {
                                   config_.verifier_tls_key, config_.verifier_tls_ca, &lo);
   if (!tls.ok()) return tls.status();
   verifier_tls_ = std::move(*tls);
+  // As Keylime's verifier: the certificate is optional at the handshake
+  // (push agents have none; they present their PoP bearer token) and
+  // required by the tenant's admin routes.
+  if (!config_.insecure_verifier) lo.client_cert = api::ClientCertMode::kOptional;
   auto router = api::MakeVerifierRouter(keylime_, verifier_address_);
   // The push model's counterparts of newSession and the evidence POST.
   LimitRate(*router, {{"POST", "/:api_version/agents/:id/attestations"},
                       {"PATCH", "/:api_version/agents/:id/attestations/:index"}});
+  router->set_enforce_client_cert(!config_.insecure_verifier);
   GlobalMetrics().RegisterRoutes(lo.name, router->Patterns());
   api::RequestObserver observer;
   if (config_.metrics) {

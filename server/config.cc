@@ -9,6 +9,7 @@
 
 #include "api/http_server.h"
 #include "common/log.h"
+#include "service/keylime/verifier_mode.h"
 #include "store/redis/redis_url.h"
 
 namespace po = boost::program_options;
@@ -108,6 +109,7 @@ po::options_description Describe(Config& c, std::string& max_body, std::string& 
     ("verifier-tls-key", po::value(&c.verifier_tls_key)->default_value(c.verifier_tls_key), "PEM private key for --verifier-tls-cert")
     ("verifier-tls-ca", po::value(&c.verifier_tls_ca)->default_value(c.verifier_tls_ca), "PEM CA whose client certificates the verifier listener accepts")
     ("insecure-verifier", po::value(&c.insecure_verifier)->default_value(false)->implicit_value(true), "serve the verifier listener over plain HTTP (testing only)")
+    ("verifier-mode", po::value(&c.verifier_mode)->default_value(c.verifier_mode), "pull (the verifier polls agents) | push (agents attest through /v3); Keylime's verifier.conf `mode`")
     ("quote-interval", po::value(&c.quote_interval_s)->default_value(c.quote_interval_s), "push model: seconds an agent waits between attestations")
     ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "directory for generated TLS material (created 0700)")
     ("tpm-cert-store", po::value(&c.tpm_cert_store)->default_value(c.tpm_cert_store), "directory of TPM vendor CA certificates; EK certificates must chain to one");
@@ -211,6 +213,7 @@ Status Validate(const Config& c) {
       !st.ok()) {
     return st;
   }
+  if (!ParseVerifierMode(c.verifier_mode)) return bad("verifier-mode", "want pull or push");
   if (c.quote_interval_s < 0) return bad("quote-interval", "must not be negative");
   LogLevel lvl;
   if (!ParseLogLevel(c.log_level, &lvl))

@@ -55,6 +55,9 @@ struct Config {
   std::string verifier_listen = "none";
   std::string verifier_tls_cert, verifier_tls_key, verifier_tls_ca;
   bool insecure_verifier = false;
+  // Keylime's verifier `mode`: "pull" (the verifier polls every agent) or
+  // "push" (agents attest through the v3 routes); as Keylime, pull by default.
+  std::string verifier_mode = "pull";
   // Push model: seconds between the starts of two attestations of an agent.
   int64_t quote_interval_s = 2;
   std::string data_dir = "attestd-data";  // generated TLS material

@@ -81,7 +81,7 @@ struct PushAttestation {
 struct VerifierAgent {
   std::string agent_id;
   AgentState operational_state = AgentState::kGetQuote;
-  bool push_model = true;  // no cloudagent_ip/port: the agent calls us
+  bool push_model = true;  // the verifier was in push mode at enrolment: the agent calls us
   std::string v;           // Keylime's V key half, as sent (base64)
   std::string ip;          // cloudagent_ip; empty in push mode
   int port = 0;            // cloudagent_port; 0 in push mode

@@ -101,19 +101,29 @@ std::shared_ptr<Router> MakeKeylimeRouter() {
       [](int status, std::string_view detail) { return EnvelopeError(status, detail); });
   router->set_ignore_trailing_slash(true);
   router->Add("GET", "/version", Version);
+  // Keylime's verifier also serves it as /versions (deprecated there).
+  router->Add("GET", "/versions", Version);
+  // GET /v3/, /v3.0/: 200 when this version is served, the probe Keylime
+  // 3.0 clients use instead of /version.
+  // Literal paths, so that no one-segment route added later is shadowed.
+  for (const char* root : {"/v3", "/v3.0"}) {
+    router->Add("GET", root, [](const HttpRequest&) { return Envelope(200, "Success"); });
+  }
   return router;
 }
 
 void AddVersionedRoute(Router& router, const std::string& method, const std::string& suffix,
-                       Versions versions, RouteHandler handler) {
-  router.Add(method, "/:api_version" + suffix,
-             [versions, handler = std::move(handler)](const HttpRequest& req) {
-               auto version = ParseApiVersion(req.param("api_version").value_or(""));
-               if (!version || !MajorAllowed(versions, *version)) {
-                 return EnvelopeError(404, "no such resource (unsupported API version)");
-               }
-               return handler(req);
-             });
+                       Versions versions, RouteHandler handler, RouteOptions options) {
+  router.Add(
+      method, "/:api_version" + suffix,
+      [versions, handler = std::move(handler)](const HttpRequest& req) {
+        auto version = ParseApiVersion(req.param("api_version").value_or(""));
+        if (!version || !MajorAllowed(versions, *version)) {
+          return EnvelopeError(404, "no such resource (unsupported API version)");
+        }
+        return handler(req);
+      },
+      options);
 }
 
 Status JsonBody::Parse(std::string_view body) {

@@ -60,14 +60,14 @@ HttpResponse JsonApiError(int status, std::string_view detail);
 void UseJsonApiErrorsUnderV3(Router& router);
 
 // A router whose error answers are envelopes, trailing slashes ignored, and
-// GET /version registered.
+// GET /version, GET /versions and the GET /v3[.0]/ probe registered.
 std::shared_ptr<Router> MakeKeylimeRouter();
 
 // Registers `handler` under "/:api_version" + `suffix`; requests whose prefix
 // is not one of `versions` get the 404 envelope. The handler may read the
 // version with ParseApiVersion(*req.param("api_version")).
 void AddVersionedRoute(Router& router, const std::string& method, const std::string& suffix,
-                       Versions versions, RouteHandler handler);
+                       Versions versions, RouteHandler handler, RouteOptions options = {});
 
 // A parsed JSON request body. Keeps the parser alive for the elements.
 class JsonBody {

@@ -1,6 +1,7 @@
 // The verifier's v3 push-model routes (JSON:API):
-//   POST  /v3/sessions                             {agent_id} → PoP challenge (201)
-//   PATCH /v3/sessions/{id}                        TPM2_Certify of the AK → bearer token (200; 401)
+//   POST  /v3/sessions                             {agent_id} → PoP challenge (200)
+//   PATCH /v3/sessions/{id}                        TPM2_Certify of the AK → pass + token (200),
+//   fail (200; 401 bad proof)
 // and, with `Authorization: Bearer <token>` (401 without a valid one):
 //   POST  /v3/agents/{id}/attestations             capabilities → challenge (201)
 //   PATCH /v3/agents/{id}/attestations/latest|{n}  evidence → 202
@@ -8,6 +9,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <tuple>
 
 #include "api/keylime/keylime_api.h"
 #include "api/keylime/verifier_routes.h"
@@ -131,14 +133,15 @@ Result<CertificationKey> DecodeCertificationKey(simdjson::dom::element k) {
   return key;
 }
 
-// The chosen key named back to the agent, with the fields it offered.
+// The chosen key named back to the agent, with the fields it offered; the
+// six the Rust agent requires are always present.
 void WriteCertificationKey(JsonWriter& w, const CertificationKey& k) {
   w.BeginObject();
-  if (!k.key_class.empty()) w.Key("key_class").String(k.key_class);
-  if (!k.key_algorithm.empty()) w.Key("key_algorithm").String(k.key_algorithm);
-  if (k.key_size != 0) w.Key("key_size").Int(k.key_size);
-  if (!k.server_identifier.empty()) w.Key("server_identifier").String(k.server_identifier);
-  if (!k.local_identifier.empty()) w.Key("local_identifier").String(k.local_identifier);
+  w.Key("key_class").String(k.key_class);
+  w.Key("key_algorithm").String(k.key_algorithm);
+  w.Key("key_size").Int(k.key_size);
+  w.Key("server_identifier").String(k.server_identifier);
+  w.Key("local_identifier").String(k.local_identifier);
   w.Key("public").String(Base64Encode(k.public_tpm2b));
   if (!k.allowable_hash_algorithms.empty()) {
     w.Key("allowable_hash_algorithms").StringArray(k.allowable_hash_algorithms);
@@ -224,7 +227,37 @@ Result<QuoteSubmission> DecodeSubmission(const simdjson::dom::element& doc) {
 
 std::string Time(int64_t ms) { return ms == 0 ? "" : FormatRfc3339Millis(ms); }
 
-void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttestation& a) {
+// The tpm_quote item as Keylime lists it under `evidence`: what was
+// offered (here: what was chosen from it), chosen and received.
+void WriteEvidenceItem(JsonWriter& w, const PushAttestation& a, const QuoteSubmission& q) {
+  w.BeginObject();
+  w.Key("evidence_class").String("certification").Key("evidence_type").String("tpm_quote");
+  w.Key("capabilities").BeginObject().Key("component_version").String("2.0");
+  w.Key("hash_algorithms").BeginArray().String(a.hash_algorithm).EndArray();
+  w.Key("signature_schemes").BeginArray().String(a.signature_scheme).EndArray();
+  w.Key("available_subjects").BeginObject().Key(a.hash_algorithm).BeginArray();
+  for (int p : a.selected_pcrs) w.Int(p);
+  w.EndArray().EndObject();
+  w.Key("certification_keys").BeginArray();
+  WriteCertificationKey(w, a.certification_key);
+  w.EndArray().EndObject();
+  w.Key("chosen_parameters").BeginObject().Key("challenge").String(a.challenge);
+  w.Key("signature_scheme").String(a.signature_scheme);
+  w.Key("hash_algorithm").String(a.hash_algorithm);
+  w.Key("selected_subjects").BeginObject().Key(a.hash_algorithm).BeginArray();
+  for (int p : a.selected_pcrs) w.Int(p);
+  w.EndArray().EndObject();
+  w.Key("certification_key");
+  WriteCertificationKey(w, a.certification_key);
+  w.EndObject();
+  w.Key("data").BeginObject().Key("subject_data").String(Base64Encode(q.subject_data));
+  w.Key("message").String(Base64Encode(q.message));
+  w.Key("signature").String(Base64Encode(q.signature)).EndObject();
+  w.EndObject();
+}
+
+void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttestation& a,
+                      const QuoteSubmission* received = nullptr) {
   w.BeginObject();
   w.Key("type").String("attestation").Key("id").String(std::to_string(a.index));
   w.Key("attributes").BeginObject();
@@ -247,6 +280,12 @@ void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttest
   w.Key("certification_key");
   WriteCertificationKey(w, a.certification_key);
   w.EndObject().EndObject().EndArray();
+  // What the agent sent, as Keylime's 202 carries it (the Rust agent
+  // requires the list); attestd keeps no evidence after appraisal, so
+  // later reads list none.
+  w.Key("evidence").BeginArray();
+  if (received) WriteEvidenceItem(w, a, *received);
+  w.EndArray();
   for (auto [key, ms] : {std::pair{"capabilities_received_at", a.capabilities_received_at_ms},
                          {"challenges_expire_at", a.challenges_expire_at_ms},
                          {"evidence_received_at", a.evidence_received_at_ms},
@@ -261,10 +300,10 @@ void WriteAttestation(JsonWriter& w, std::string_view agent_id, const PushAttest
 }
 
 std::string Document(std::string_view agent_id, const PushAttestation& a,
-                     std::optional<int64_t> next_s) {
+                     std::optional<int64_t> next_s, const QuoteSubmission* received = nullptr) {
   JsonWriter w;
   w.BeginObject().Key("data");
-  WriteAttestation(w, agent_id, a);
+  WriteAttestation(w, agent_id, a, received);
   if (next_s)
     w.Key("meta").BeginObject().Key("seconds_to_next_attestation").Int(*next_s).EndObject();
   return w.EndObject().Take();
@@ -277,6 +316,27 @@ Result<std::string> AgentIdOf(const simdjson::dom::element& doc) {
     return Bad("data.attributes.agent_id is required");
   }
   return std::string(id);
+}
+
+// Whether data.attributes.authentication_supported names tpm_pop.
+bool OffersTpmPop(const simdjson::dom::element& doc) {
+  simdjson::dom::array methods;
+  if (doc.at_pointer("/data/attributes/authentication_supported").get_array().get(methods) !=
+      simdjson::SUCCESS) {
+    return false;
+  }
+  for (simdjson::dom::element m : methods) {
+    std::string_view type;
+    if (m.at_key("authentication_type").get_string().get(type) == simdjson::SUCCESS &&
+        type == "tpm_pop") {
+      return true;
+    }
+  }
+  return false;
+}
+
+void WritePopMethod(JsonWriter& w) {
+  w.Key("authentication_class").String("pop").Key("authentication_type").String("tpm_pop");
 }
 
 std::string_view BearerToken(const HttpRequest& req) {
@@ -301,56 +361,81 @@ class PushApi {
     if (!ParseBody(req, parser, &doc)) return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
+    if (!OffersTpmPop(doc)) {
+      return JsonApiError(400, "authentication_supported must include tpm_pop authentication type");
+    }
     auto pop = s_.pop->Begin(*id);
     if (!pop.ok()) return JsonApiError(pop.status());
     JsonWriter w;
     w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(
         pop->session_id);
     w.Key("attributes").BeginObject().Key("agent_id").String(*id);
-    w.Key("auth_requested").BeginArray().BeginObject().Key("auth_class").String("pop");
-    w.Key("auth_type").String("tpm_pop").Key("chosen_parameters").BeginObject();
+    w.Key("authentication_requested").BeginArray().BeginObject();
+    WritePopMethod(w);
+    w.Key("chosen_parameters").BeginObject();
     w.Key("challenge").String(Base64Encode(pop->challenge)).EndObject().EndObject().EndArray();
+    w.Key("created_at").String(Time(pop->created_at_ms));
     w.Key("challenges_expire_at").String(Time(pop->expires_at_ms));
     w.EndObject().EndObject().EndObject();
-    HttpResponse r = JsonApi(201, w.Take());
+    // 200 as Keylime's session controller answers (not 201).
+    HttpResponse r = JsonApi(200, w.Take());
     r.AddHeader("Location", "/v3.0/sessions/" + pop->session_id);
     return r;
   }
 
+  // A session document carrying the proof back, as Keylime answers every
+  // PATCH: pass with its token, or fail (401 when the proof did not hold).
   HttpResponse CompletePop(const HttpRequest& req) const {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (!ParseBody(req, parser, &doc)) return JsonApiError(400, "the body is not valid JSON");
     auto id = AgentIdOf(doc);
     if (!id.ok()) return JsonApiError(id.status());
+    std::string_view message_b64, signature_b64;
     std::string message, signature;
-    for (auto [name, out] : {std::pair{"message", &message}, {"signature", &signature}}) {
-      std::string_view text;
-      if (doc.at_pointer(std::string("/data/attributes/auth_provided/0/data/") + name)
+    for (auto [name, text, out] : {std::tuple{"message", &message_b64, &message},
+                                   {"signature", &signature_b64, &signature}}) {
+      if (doc.at_pointer(std::string("/data/attributes/authentication_provided/0/data/") + name)
               .get_string()
-              .get(text) != simdjson::SUCCESS) {
-        return JsonApiError(400, std::string("data.attributes.auth_provided[0].data.") + name +
-                                     " is required (base64)");
+              .get(*text) != simdjson::SUCCESS) {
+        return JsonApiError(400, std::string("data.attributes.authentication_provided[0].data.") +
+                                     name + " is required (base64)");
       }
-      auto bytes = Base64DecodeAny(text);
+      auto bytes = Base64DecodeAny(*text);
       if (!bytes || bytes->empty()) return JsonApiError(400, std::string(name) + " is not base64");
       *out = std::move(*bytes);
     }
     const std::string& session_id = req.params.at("session");
-    auto token = s_.pop->Complete(session_id, *id, message, signature);
-    if (!token.ok()) return JsonApiError(token.status());
+    auto outcome = s_.pop->Complete(session_id, *id, message, signature);
+    if (!outcome.ok()) return JsonApiError(outcome.status());
+    const PopOutcome& o = *outcome;
     JsonWriter w;
     w.BeginObject().Key("data").BeginObject().Key("type").String("session").Key("id").String(
         session_id);
-    w.Key("attributes").BeginObject().Key("agent_id").String(*id).Key("evaluation").String("pass");
-    w.Key("token").String(token->token).Key("token_expires_at").String(Time(token->expires_at_ms));
+    w.Key("attributes").BeginObject().Key("agent_id").String(*id);
+    w.Key("evaluation").String(o.pass ? "pass" : "fail");
+    if (o.pass) w.Key("token").String(o.token.token);
+    w.Key("authentication").BeginArray().BeginObject();
+    WritePopMethod(w);
+    w.Key("chosen_parameters").BeginObject().Key("challenge").String(Base64Encode(o.challenge));
+    w.EndObject().Key("data").BeginObject().Key("message").String(message_b64);
+    w.Key("signature").String(signature_b64).EndObject().EndObject().EndArray();
+    w.Key("created_at").String(Time(o.created_at_ms));
+    w.Key("challenges_expire_at").String(Time(o.expires_at_ms));
+    w.Key("response_received_at").String(Time(o.response_received_at_ms));
+    if (o.pass) w.Key("token_expires_at").String(Time(o.token.expires_at_ms));
     w.EndObject().EndObject().EndObject();
-    return JsonApi(200, w.Take());
+    return JsonApi(o.proof_rejected ? 401 : 200, w.Take());
   }
 
-  // Every attestation route: the agent's bearer token first.
+  // Every attestation route: the agent's bearer token first. Reads also
+  // admit the tenant's verified client certificate instead, as Keylime's
+  // authorization admits its mTLS identity for them.
   HttpResponse Authorized(const HttpRequest& req,
                           HttpResponse (PushApi::*route)(const HttpRequest&) const) const {
+    if (req.method == "GET" && !req.client_cert_der.empty() && BearerToken(req).empty()) {
+      return (this->*route)(req);
+    }
     Status st = s_.pop->Authorize(req.params.at("id"), BearerToken(req));
     if (!st.ok()) {
       HttpResponse r = JsonApiError(st);
@@ -390,7 +475,8 @@ class PushApi {
     const std::string& id = req.params.at("id");
     auto att = s_.attestations->Submit(id, *index, *submission);
     if (!att.ok()) return JsonApiError(att.status());
-    return JsonApi(202, Document(id, *att, s_.attestations->SecondsToNextAttestation(id)));
+    return JsonApi(202,
+                   Document(id, *att, s_.attestations->SecondsToNextAttestation(id), &*submission));
   }
 
   HttpResponse List(const HttpRequest& req) const {

@@ -143,11 +143,13 @@ std::shared_ptr<Router> MakeRegistrarPublicRouter(std::shared_ptr<RegistrarServi
   auto router = keylime::MakeKeylimeRouter();
   auto reg = [api](const HttpRequest& r) { return api->Register(r); };
   auto act = [api](const HttpRequest& r) { return api->Activate(r); };
-  keylime::AddVersionedRoute(*router, "POST", "/agents/:id", Versions::kAll, reg);
+  // Keylime 3.0 keeps POST /agents and POST /agents/{id}/activate; the
+  // other forms are v2 compatibility routes it no longer serves under /v3.
   keylime::AddVersionedRoute(*router, "POST", "/agents", Versions::kAll, reg);
-  keylime::AddVersionedRoute(*router, "PUT", "/agents/:id", Versions::kAll, act);
-  keylime::AddVersionedRoute(*router, "PUT", "/agents/:id/activate", Versions::kAll, act);
   keylime::AddVersionedRoute(*router, "POST", "/agents/:id/activate", Versions::kAll, act);
+  keylime::AddVersionedRoute(*router, "POST", "/agents/:id", Versions::kV2, reg);
+  keylime::AddVersionedRoute(*router, "PUT", "/agents/:id", Versions::kV2, act);
+  keylime::AddVersionedRoute(*router, "PUT", "/agents/:id/activate", Versions::kV2, act);
   return router;
 }
 

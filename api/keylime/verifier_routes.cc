@@ -5,6 +5,7 @@
 #include "common/base64.h"
 #include "common/failure_list.h"
 #include "common/json_writer.h"
+#include "common/time_util.h"
 #include "common/value_json.h"
 #include "service/keylime/keylime_rules.h"
 
@@ -17,12 +18,6 @@ using keylime::EnvelopeError;
 using keylime::EnvelopeFromStatus;
 using keylime::JsonBody;
 using keylime::Versions;
-
-// Keylime answered `valid` as 1/0 before API 2.5 and as a boolean since.
-bool BooleanValid(const HttpRequest& req) {
-  auto version = keylime::ParseApiVersion(req.param("api_version").value_or(""));
-  return version && *version >= "2.5";
-}
 
 void StringOrNull(JsonWriter& w, std::string_view key, std::string_view value) {
   w.Key(key);
@@ -132,10 +127,11 @@ Result<VerifierAgent> DecodeAgent(const HttpRequest& req) {
   d.List("accept_tpm_signing_algs", &a.accept_tpm_signing_algs);
   d.Str("supported_version", &a.supported_version);
   if (!d.status.ok()) return d.status;
+  // Push or pull is the verifier's mode, not the presence of an address:
+  // Keylime's tenant always copies the registered ip and port.
   if (a.ip.empty() != (a.port == 0)) {
-    return InvalidArgument("cloudagent_ip and cloudagent_port go together (neither: push model)");
+    return InvalidArgument("cloudagent_ip and cloudagent_port go together");
   }
-  a.push_model = a.ip.empty();
   if (!attestd::keylime::ValidName(a.agent_id)) {
     return InvalidArgument("agent id must be 1 to 255 of [A-Za-z0-9._-]");
   }
@@ -173,13 +169,31 @@ class VerifierApi {
     return Envelope(200, "Success", AgentStatus(*agent));
   }
 
-  HttpResponse List(const HttpRequest&) const {
+  // Keylime's list: {"uuids": [[id], …]}, or with ?bulk every agent's
+  // status keyed by id; ?verifier=<id> keeps the agents of that verifier.
+  HttpResponse List(const HttpRequest& req) const {
     auto ids = s_.agents->List();
     if (!ids.ok()) return EnvelopeFromStatus(ids.status());
+    std::string_view verifier = req.query_param("verifier").value_or("");
+    bool bulk = req.query_param("bulk").has_value();
     JsonWriter w;
-    w.BeginObject().Key("uuids").BeginArray();
-    for (const std::string& id : *ids) w.BeginArray().String(id).EndArray();
-    w.EndArray().EndObject();
+    w.BeginObject();
+    if (!bulk) w.Key("uuids").BeginArray();
+    for (const std::string& id : *ids) {
+      if (!bulk) {
+        if (verifier.empty() || verifier == s_.options.verifier_id)
+          w.BeginArray().String(id).EndArray();
+        continue;
+      }
+      auto agent = s_.attestations->Reconciled(id);
+      if (!agent.ok() && agent.status().code() == StatusCode::kNotFound)
+        continue;  // deleted meanwhile
+      if (!agent.ok()) return EnvelopeFromStatus(agent.status());
+      if (!verifier.empty() && verifier != s_.options.verifier_id) continue;
+      w.Key(id).Raw(AgentStatus(*agent));
+    }
+    if (!bulk) w.EndArray();
+    w.EndObject();
     return Envelope(200, "Success", w.str());
   }
 
@@ -270,6 +284,7 @@ class VerifierApi {
     if (!appraisal.ok()) return EnvelopeFromStatus(appraisal.status());
     JsonWriter w;
     w.BeginObject();
+    // Keylime's identity controller answers 1/0, whatever the version.
     WriteValid(w, appraisal->is_valid, false);
     if (!appraisal->is_valid) {
       std::string reason;
@@ -288,7 +303,8 @@ class VerifierApi {
     if (!appraisal.ok()) return EnvelopeFromStatus(appraisal.status());
     JsonWriter w;
     w.BeginObject();
-    WriteValid(w, appraisal->is_valid, BooleanValid(req));
+    // Keylime's evidence controller answers a boolean, whatever the version.
+    WriteValid(w, appraisal->is_valid, true);
     w.Key("claims");
     WriteValue(w, appraisal->claims);
     WriteAppraisalFailures(w, *appraisal);
@@ -368,9 +384,12 @@ class VerifierApi {
     w.Key("attestation_count").Int(a.attestation_count);
     w.Key("last_received_quote").Int(a.last_received_quote_s);
     w.Key("last_successful_attestation").Int(a.last_successful_attestation_s);
-    w.Key("attestation_status").String(a.attestation_status);
-    w.Key("attestation_period").Int(s_.options.attestation.quote_interval_s);
-    w.Key("maximum_attestation_interval").Null();
+    w.Key("attestation_status").String(s_.attestations->AttestationStatus(a, NowMillis()));
+    // Keylime's forms: "2s", "10s".
+    w.Key("attestation_period")
+        .String(std::to_string(s_.options.attestation.quote_interval_s) + "s");
+    w.Key("maximum_attestation_interval")
+        .String(std::to_string(s_.attestations->MaximumAttestationIntervalS()) + "s");
     StringOrNull(w, "runtime_policy_name", a.runtime_policy_name);
     StringOrNull(w, "mb_policy_name", a.mb_policy_name);
     w.Key("push_model").Bool(a.push_model);
@@ -405,9 +424,14 @@ std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
   auto api = std::make_shared<VerifierApi>(services, std::move(address));
   auto router = keylime::MakeKeylimeRouter();
   keylime::UseJsonApiErrorsUnderV3(*router);  // the v3 routes are the push model's JSON:API
-  auto add = [&](const char* method, const char* suffix, auto member) {
-    keylime::AddVersionedRoute(*router, method, suffix, Versions::kV2,
-                               [api, member](const HttpRequest& r) { return ((*api).*member)(r); });
+  // The tenant's admin routes need its client certificate, as Keylime's
+  // requires_auth routes; verify/* and the push agent's routes do not.
+  const RouteOptions admin{.client_cert = true};
+  auto add = [&](const char* method, const char* suffix, auto member,
+                 RouteOptions options = {.client_cert = true}) {
+    keylime::AddVersionedRoute(
+        *router, method, suffix, Versions::kV2,
+        [api, member](const HttpRequest& r) { return ((*api).*member)(r); }, options);
   };
   add("POST", "/agents/:id", &VerifierApi::Enrol);
   add("GET", "/agents/:id", &VerifierApi::Get);
@@ -415,15 +439,15 @@ std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
   add("DELETE", "/agents/:id", &VerifierApi::Delete);
   add("PUT", "/agents/:id/reactivate", &VerifierApi::Reactivate);
   add("PUT", "/agents/:id/stop", &VerifierApi::Stop);
-  add("GET", "/verify/identity", &VerifierApi::VerifyIdentity);
-  add("POST", "/verify/evidence", &VerifierApi::VerifyEvidence);
+  add("GET", "/verify/identity", &VerifierApi::VerifyIdentity, RouteOptions{});
+  add("POST", "/verify/evidence", &VerifierApi::VerifyEvidence, RouteOptions{});
   for (auto [prefix, policy_kind] : {std::pair{"/allowlists", PolicyKind::kRuntime},
                                      {"/mbpolicies", PolicyKind::kMeasuredBoot}}) {
     PolicyKind kind = policy_kind;  // a lambda may not capture a structured binding (C++20, clang)
     auto on = [&](const char* method, const std::string& suffix, auto fn) {
       keylime::AddVersionedRoute(
           *router, method, suffix, Versions::kV2,
-          [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); });
+          [api, kind, fn](const HttpRequest& r) { return fn(*api, kind, r); }, admin);
     };
     std::string one = std::string(prefix) + "/:name";
     on("POST", one, [](const VerifierApi& a, PolicyKind k, const HttpRequest& r) {

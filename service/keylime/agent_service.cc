@@ -10,11 +10,12 @@ namespace attestd {
 AgentService::AgentService(std::shared_ptr<AgentStore> agents,
                            std::shared_ptr<PolicyService> policies,
                            std::shared_ptr<AttesterDirectory> directory,
-                           std::shared_ptr<RegistrarStore> registrar)
+                           std::shared_ptr<RegistrarStore> registrar, VerifierMode mode)
     : agents_(std::move(agents)),
       policies_(std::move(policies)),
       directory_(std::move(directory)),
-      registrar_(std::move(registrar)) {}
+      registrar_(std::move(registrar)),
+      mode_(mode) {}
 
 Status AgentService::Validate(const VerifierAgent& a) const {
   if (!keylime::ValidName(a.agent_id)) {
@@ -38,6 +39,7 @@ Status AgentService::Validate(const VerifierAgent& a) const {
 
 Result<VerifierAgent> AgentService::Enrol(VerifierAgent agent) {
   if (Status st = Validate(agent); !st.ok()) return st;
+  agent.push_model = mode_ == VerifierMode::kPush;
   agent.operational_state = agent.push_model ? AgentState::kGetQuote : AgentState::kStart;
   agent.attestation_status = "PENDING";
   agent.attestation_count = 0;

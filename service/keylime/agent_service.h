@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 #include "service/keylime/policy_service.h"
+#include "service/keylime/verifier_mode.h"
 #include "store/agent_store.h"
 #include "store/attester_directory.h"
 #include "store/registrar_store.h"
@@ -30,13 +31,15 @@ namespace attestd {
 
 class AgentService {
  public:
-  // `registrar` may be null (no registrar to hand trust back to).
+  // `registrar` may be null (no registrar to hand trust back to). `mode`
+  // makes every enrolled agent push or pull, whatever contact fields the
+  // tenant sent.
   AgentService(std::shared_ptr<AgentStore> agents, std::shared_ptr<PolicyService> policies,
                std::shared_ptr<AttesterDirectory> directory,
-               std::shared_ptr<RegistrarStore> registrar);
+               std::shared_ptr<RegistrarStore> registrar, VerifierMode mode = VerifierMode::kPull);
 
-  // `agent` as decoded from the wire; state, counters and timestamps are
-  // set here. `push_model` decides the starting state.
+  // `agent` as decoded from the wire; state, counters, timestamps and
+  // `push_model` (from the verifier's mode) are set here.
   Result<VerifierAgent> Enrol(VerifierAgent agent);
   // kNotFound for an unknown (or malformed) id.
   Result<VerifierAgent> Get(std::string_view agent_id);
@@ -55,6 +58,7 @@ class AgentService {
   std::shared_ptr<PolicyService> policies_;
   std::shared_ptr<AttesterDirectory> directory_;
   std::shared_ptr<RegistrarStore> registrar_;
+  VerifierMode mode_;
 };
 
 }  // namespace attestd

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "service/keylime/keylime_rules.h"
+#include "verifiers/tpm/ak.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/tpm_structures.h"
@@ -21,18 +22,27 @@ namespace {
 Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
 constexpr size_t kChallengeBytes = 16;  // 128 bits, as Keylime's push verifier
+// maximum_attestation_interval = quote_interval × this (Keylime's
+// push_agent_monitor._TIMEOUT_MULTIPLIER).
+constexpr int64_t kTimeoutMultiplier = 5;
 // Signature schemes the TPM quote verifier checks.
 const std::set<std::string> kSchemes = {"rsassa", "rsapss", "ecdsa"};
 
-// The first of the agent's accepted names that the offer also has and
-// `usable` allows, in the order of the agent's list (Keylime's rule).
-std::optional<std::string> Pick(const std::vector<std::string>& accepted,
-                                const std::vector<std::string>& offered,
-                                const std::function<bool(const std::string&)>& usable) {
+// The agent's accepted names (in its order, Keylime's priority) that the
+// offer also has and `usable` allows, each once.
+std::vector<std::string> Choices(const std::vector<std::string>& accepted,
+                                 const std::vector<std::string>& offered,
+                                 const std::function<bool(const std::string&)>& usable) {
+  std::vector<std::string> out;
   for (const std::string& a : accepted) {
-    if (std::find(offered.begin(), offered.end(), a) != offered.end() && usable(a)) return a;
+    if (std::find(offered.begin(), offered.end(), a) == offered.end() || !usable(a)) continue;
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   }
-  return std::nullopt;
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& x) {
+  return std::find(list.begin(), list.end(), x) != list.end();
 }
 
 // The PCRs to quote (tpm::QuotedPcrs of the agent's policy).
@@ -42,7 +52,20 @@ Result<std::vector<int>> PolicyPcrs(const std::string& tpm_policy) {
   return tpm::QuotedPcrs(*policy);
 }
 
-// Chooses hash, scheme, PCRs and key from the offer into `att`.
+// A certification key's algorithm: as offered, else that of its key.
+std::string KeyAlgorithm(const CertificationKey& k, const std::string& enrolled_ak) {
+  if (!k.key_algorithm.empty()) return k.key_algorithm;
+  auto ak = tpm::ParseAk(enrolled_ak);
+  if (!ak.ok()) return "";
+  return (*ak)->type == TPM2_ALG_ECC ? "ecc" : "rsa";
+}
+
+// Chooses hash, scheme, PCRs and key from the offer into `att`, as
+// Keylime's TPM engine does: the agent's accept lists intersected with the
+// offer, in the agent's order; the key must be the enrolled AK (compared
+// as a key: with or without its size prefix) and its algorithm must suit a
+// chosen scheme; the key's allowable lists, when given, restrict both; the
+// hash's PCR bank must hold every PCR the policy needs.
 Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAttestation* att) {
   if (caps.component_version != "2.0")
     return InvalidArgument("tpm_quote component_version must be 2.0");
@@ -55,18 +78,42 @@ Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAt
       return std::find(it->second.begin(), it->second.end(), p) != it->second.end();
     });
   };
-  auto hash = Pick(agent.accept_tpm_hash_algs, caps.hash_algorithms,
-                   [&](const std::string& h) { return tpm::HashAlgByName(h) && covers(h); });
-  if (!hash)
-    return InvalidArgument("no hash algorithm both accepted and offered covers the policy's PCRs");
-  auto scheme = Pick(agent.accept_tpm_signing_algs, caps.signature_schemes,
-                     [](const std::string& s) { return kSchemes.count(s) > 0; });
-  if (!scheme) return InvalidArgument("no signature scheme both accepted and offered");
-  auto key =
-      std::find_if(caps.certification_keys.begin(), caps.certification_keys.end(),
-                   [&](const CertificationKey& k) { return k.public_tpm2b == agent.ak_tpm; });
+  std::vector<std::string> schemes =
+      Choices(agent.accept_tpm_signing_algs, caps.signature_schemes,
+              [](const std::string& s) { return kSchemes.count(s) > 0; });
+  if (schemes.empty()) return InvalidArgument("no signature scheme both accepted and offered");
+  std::vector<std::string> hashes =
+      Choices(agent.accept_tpm_hash_algs, caps.hash_algorithms,
+              [](const std::string& h) { return tpm::HashAlgByName(h) != nullptr; });
+  if (hashes.empty()) return InvalidArgument("no hash algorithm both accepted and offered");
+  auto key = std::find_if(
+      caps.certification_keys.begin(), caps.certification_keys.end(),
+      [&](const CertificationKey& k) { return keylime::SameAk(k.public_tpm2b, agent.ak_tpm); });
   if (key == caps.certification_keys.end())
     return InvalidArgument("the enrolled AK is not among the certification keys");
+  std::string key_alg = KeyAlgorithm(*key, agent.ak_tpm);
+  std::optional<std::string> scheme;
+  for (const std::string& s : schemes) {
+    if (keylime::SchemeKeyAlgorithm(s) != key_alg) continue;
+    if (!key->allowable_signature_schemes.empty() && !Contains(key->allowable_signature_schemes, s))
+      continue;
+    scheme = s;
+    break;
+  }
+  if (!scheme) {
+    return InvalidArgument("no signature scheme both accepted and offered suits the " + key_alg +
+                           " certification key");
+  }
+  std::optional<std::string> hash;
+  for (const std::string& h : hashes) {
+    if (!key->allowable_hash_algorithms.empty() && !Contains(key->allowable_hash_algorithms, h))
+      continue;
+    if (!covers(h)) continue;
+    hash = h;
+    break;
+  }
+  if (!hash)
+    return InvalidArgument("no hash algorithm both accepted and offered covers the policy's PCRs");
   att->hash_algorithm = *hash;
   att->signature_scheme = *scheme;
   att->selected_pcrs = *pcrs;
@@ -242,6 +289,22 @@ int64_t AttestationService::SecondsToNextAttestation(std::string_view agent_id) 
   int64_t wait_ms = agent->attestations.back().capabilities_received_at_ms +
                     options_.quote_interval_s * 1000 - NowMillis();
   return wait_ms > 0 ? (wait_ms + 999) / 1000 : 0;
+}
+
+int64_t AttestationService::MaximumAttestationIntervalS() const {
+  return options_.quote_interval_s * kTimeoutMultiplier;
+}
+
+std::string AttestationService::AttestationStatus(const VerifierAgent& agent,
+                                                  int64_t now_ms) const {
+  int64_t max_s = MaximumAttestationIntervalS();
+  if (!agent.push_model || max_s <= 0 || agent.attestation_status == "FAIL") {
+    return agent.attestation_status;
+  }
+  int64_t since_ms =
+      agent.last_received_quote_s > 0 ? agent.last_received_quote_s * 1000 : agent.created_at_ms;
+  if (since_ms > 0 && now_ms - since_ms > max_s * 1000) return "TIMEOUT";
+  return agent.attestation_status;
 }
 
 Result<VerifierAgent> AttestationService::Reconciled(std::string_view agent_id) {

@@ -11,8 +11,11 @@
 //   another process recorded is not lost): stage, evaluation, failures,
 //   attestation_status, counters, timestamps; a pass extends the agent's
 //   bearer token.
-// - Capabilities are negotiated in the order of the agent's accept lists
-//   (Keylime's rule): hash, signature scheme, the PCRs its policy needs.
+// - Capabilities are negotiated as Keylime's TPM engine does: the agent's
+//   accept lists intersected with the offer, in the agent's order; the
+//   enrolled AK compared as a key (with or without its size prefix); a
+//   scheme that suits the key's algorithm; a hash whose bank holds the PCRs
+//   the policy needs; the key's allowable lists, when given, restrict both.
 // - Runtime (IMA) and measured-boot appraisal do not exist yet: an agent
 //   whose policies need them never passes silently (failures
 //   `runtime_policy.appraiser_unavailable` / `measured_boot.appraiser_unavailable`).
@@ -81,6 +84,14 @@ class AttestationService {
   Result<PushAttestation> Get(std::string_view agent_id, std::optional<int64_t> index);
   // Seconds until the agent may start its next attestation (0: now).
   int64_t SecondsToNextAttestation(std::string_view agent_id);
+  // Keylime's maximum_attestation_interval: a push agent that sent no quote
+  // for this long (since enrolment when it never did) is TIMEOUT; 5 times
+  // quote_interval, as Keylime's push agent monitor. 0: never times out.
+  int64_t MaximumAttestationIntervalS() const;
+  // The attestation_status to report at `now_ms`: the recorded one, or
+  // TIMEOUT for a push agent past the maximum interval whose last verdict
+  // was not a failure (Keylime keeps FAIL rather than downgrade it).
+  std::string AttestationStatus(const VerifierAgent& agent, int64_t now_ms) const;
   // The agent, after recording the finished sessions of its evaluating
   // attestations (one read, and one atomic update when any finished).
   // kNotFound unknown agent.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
 #include "verifiers/tpm/ak.h"
 
@@ -17,7 +18,36 @@ const std::vector<std::string>& KnownAlgs(std::string_view kind) {
   return kind == "hash" ? kHash : kind == "encryption" ? kEnc : kSign;
 }
 
+// A TPM2B_PUBLIC as given, or the bare TPMT_PUBLIC with its size prefix
+// put in front; null when neither parses.
+std::shared_ptr<const tpm::AkKey> ParseEither(std::string_view bytes) {
+  auto key = tpm::ParseAk(bytes);
+  if (key.ok()) return *key;
+  if (bytes.size() > 0xffff) return nullptr;
+  std::string prefixed;
+  prefixed.push_back(static_cast<char>(bytes.size() >> 8));
+  prefixed.push_back(static_cast<char>(bytes.size() & 0xff));
+  prefixed.append(bytes);
+  key = tpm::ParseAk(prefixed);
+  return key.ok() ? *key : nullptr;
+}
+
 }  // namespace
+
+bool SameAk(std::string_view a, std::string_view b) {
+  if (a == b) return !a.empty();
+  auto ka = ParseEither(a);
+  auto kb = ParseEither(b);
+  return ka && kb && EVP_PKEY_eq(ka->pkey.get(), kb->pkey.get()) == 1;
+}
+
+std::string_view SchemeKeyAlgorithm(std::string_view scheme) {
+  if (scheme == "rsassa" || scheme == "rsapss") return "rsa";
+  if (scheme == "ecdsa" || scheme == "ecdaa" || scheme == "ecschnorr" || scheme == "sm2") {
+    return "ecc";
+  }
+  return "";
+}
 
 bool ValidName(std::string_view name) {
   if (name.empty() || name.size() > 255) return false;

@@ -10,8 +10,8 @@ KeylimeServices MakeKeylimeServices(const Stores& stores, std::shared_ptr<Sessio
   options.attestation.token_ttl_s = options.pop.token_ttl_s;
   k.options = options;
   k.policies = std::make_shared<PolicyService>(stores.policies, stores.agents);
-  k.agents =
-      std::make_shared<AgentService>(stores.agents, k.policies, stores.attesters, stores.registrar);
+  k.agents = std::make_shared<AgentService>(stores.agents, k.policies, stores.attesters,
+                                            stores.registrar, options.mode);
   k.verify = std::make_shared<VerifyService>(stores.agents, std::move(registry));
   k.pop = std::make_shared<PopService>(stores.agents, options.pop);
   k.attestations =

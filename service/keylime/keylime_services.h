@@ -9,6 +9,7 @@
 #include "service/keylime/attestation_service.h"
 #include "service/keylime/policy_service.h"
 #include "service/keylime/pop_service.h"
+#include "service/keylime/verifier_mode.h"
 #include "service/keylime/verify_service.h"
 #include "service/session_service.h"
 #include "store/stores.h"
@@ -18,6 +19,8 @@ namespace attestd {
 
 struct KeylimeOptions {
   std::string verifier_id = "default";
+  // Keylime's `mode`: decides push or pull for every enrolled agent.
+  VerifierMode mode = VerifierMode::kPull;
   AttestationOptions attestation;
   PopOptions pop;
 };

@@ -33,15 +33,20 @@ Result<VerifierAgent> PopService::Get(std::string_view agent_id) {
 }
 
 Result<PopChallenge> PopService::Begin(std::string_view agent_id) {
+  if (!keylime::ValidName(agent_id)) {
+    return InvalidArgument("agent_id must be 1 to 255 of [A-Za-z0-9._-]");
+  }
   auto agent = Get(agent_id);
-  if (!agent.ok()) return agent.status();
-  if (!agent->push_model)
+  if (!agent.ok() && agent.status().code() != StatusCode::kNotFound) return agent.status();
+  if (agent.ok() && !agent->push_model)
     return Status(StatusCode::kPermissionDenied, "the agent is not enrolled in push mode");
   auto challenge = RandomBytes(kPopChallengeBytes);
   if (!challenge.ok()) return challenge.status();
   auto id = NewUuidV4();
   if (!id.ok()) return id.status();
-  PopChallenge pop{*id, *challenge, NowMillis() + options_.challenge_ttl_s * 1000};
+  int64_t now = NowMillis();
+  PopChallenge pop{*id, *challenge, now, now + options_.challenge_ttl_s * 1000};
+  if (!agent.ok()) return pop;  // unknown: the proof will fail
   auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {
     a.pop_session_id = pop.session_id;
     a.pop_challenge = pop.challenge;
@@ -52,19 +57,34 @@ Result<PopChallenge> PopService::Begin(std::string_view agent_id) {
   return pop;
 }
 
-Result<BearerToken> PopService::Complete(std::string_view session_id, std::string_view agent_id,
-                                         std::string_view message, std::string_view signature) {
+Result<PopOutcome> PopService::Complete(std::string_view session_id, std::string_view agent_id,
+                                        std::string_view message, std::string_view signature) {
+  PopOutcome out;
+  out.response_received_at_ms = NowMillis();
   auto agent = Get(agent_id);
-  if (!agent.ok()) return agent.status();
-  if (agent->pop_session_id.empty() || agent->pop_session_id != session_id ||
-      NowMillis() >= agent->pop_expires_at_ms) {
+  if (!agent.ok() && agent.status().code() != StatusCode::kNotFound) return agent.status();
+  if (!agent.ok()) {
+    out.created_at_ms = out.expires_at_ms = out.response_received_at_ms;
+    return out;  // unknown agent: a fail, as Keylime answers it
+  }
+  if (agent->pop_session_id.empty() || agent->pop_session_id != session_id) {
     return NotFound("no open proof-of-possession session with this id for this agent");
   }
+  out.challenge = agent->pop_challenge;
+  out.expires_at_ms = agent->pop_expires_at_ms;
+  out.created_at_ms = agent->pop_expires_at_ms - options_.challenge_ttl_s * 1000;
+  if (out.response_received_at_ms >= agent->pop_expires_at_ms) return out;
   Status proof = tpm::VerifySelfCertify(agent->ak_tpm, message, signature, agent->pop_challenge);
   if (!proof.ok()) {
     LogWarn("verifier: proof of possession failed",
             {{"agent_id", agent->agent_id}, {"reason", proof.message()}});
-    return proof;
+    out.proof_rejected = true;
+    // Each challenge is answered once, as Keylime drops a failed session.
+    (void)agents_->Update(agent_id, [&](VerifierAgent& a) {
+      if (a.pop_session_id == session_id) a.pop_session_id.clear();
+      return Status::Ok();
+    });
+    return out;
   }
   auto random = RandomBytes(kTokenBytes);
   if (!random.ok()) return random.status();
@@ -80,7 +100,9 @@ Result<BearerToken> PopService::Complete(std::string_view session_id, std::strin
     return Status::Ok();
   });
   if (!updated.ok()) return updated.status();
-  return token;
+  out.pass = true;
+  out.token = std::move(token);
+  return out;
 }
 
 Status PopService::Authorize(std::string_view agent_id, std::string_view token) {

@@ -29,6 +29,7 @@ struct PopOptions {
 struct PopChallenge {
   std::string session_id;
   std::string challenge;  // raw bytes
+  int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;
 };
 
@@ -37,16 +38,34 @@ struct BearerToken {
   int64_t expires_at_ms = 0;
 };
 
+// What became of an answered challenge (PATCH /v3/sessions/{id}), as
+// Keylime reports it: a pass with its token, or a fail.
+struct PopOutcome {
+  bool pass = false;
+  // The proof itself was checked and did not hold (Keylime: 401); a fail
+  // without it is an unknown agent or an expired challenge (Keylime: 200).
+  bool proof_rejected = false;
+  std::string challenge;  // raw bytes; empty when the agent is unknown
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
+  int64_t response_received_at_ms = 0;
+  BearerToken token;  // on a pass
+};
+
 class PopService {
  public:
   PopService(std::shared_ptr<AgentStore> agents, PopOptions options = {});
 
-  // kNotFound unknown agent; kPermissionDenied not a push agent.
+  // kPermissionDenied not a push agent. An unknown agent gets a challenge
+  // too, stored nowhere (Keylime checks the agent when the proof comes, so
+  // the answer does not tell which agents exist); kInvalidArgument for an
+  // id that is not a valid agent id.
   Result<PopChallenge> Begin(std::string_view agent_id);
-  // kNotFound unknown agent or session (or expired, or already answered);
-  // kUnauthenticated when the proof does not hold.
-  Result<BearerToken> Complete(std::string_view session_id, std::string_view agent_id,
-                               std::string_view message, std::string_view signature);
+  // kNotFound when a known agent has no open session with this id (or it
+  // was already answered); otherwise an outcome: fail for an unknown agent,
+  // an expired challenge or a proof that does not hold (proof_rejected).
+  Result<PopOutcome> Complete(std::string_view session_id, std::string_view agent_id,
+                              std::string_view message, std::string_view signature);
   // OK when `token` is the agent's unexpired bearer token. kNotFound unknown
   // agent and kPermissionDenied not a push agent (checked first), else
   // kUnauthenticated.

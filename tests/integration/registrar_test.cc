@@ -335,12 +335,13 @@ TEST_P(RegistrarTest, EccEkRoundTripWithSwtpm) {
   ASSERT_EQ(r3.status, 200) << r3.body;
   auto secret3 = ActivateOnTpm(*tpm_, kAkRsaHandle, kEkEccHandle, Blob(r3));
   ASSERT_TRUE(secret3.has_value());
-  // The Rust agent's form: PUT /agents/{id}.
-  EXPECT_EQ(agent_
-                ->Request("PUT", "/v3.0/agents/ecc-agent-2", {},
-                          "{\"auth_tag\":\"" + AuthTagFor(*secret3, "ecc-agent-2") + "\"}")
-                .status,
-            200);
+  // Keylime 3.0 removed the v2 forms under /v3: 404 there.
+  const std::string tag = "{\"auth_tag\":\"" + AuthTagFor(*secret3, "ecc-agent-2") + "\"}";
+  EXPECT_EQ(agent_->Request("PUT", "/v3.0/agents/ecc-agent-2", {}, tag).status, 404);
+  EXPECT_EQ(agent_->Request("PUT", "/v3.0/agents/ecc-agent-2/activate", {}, tag).status, 404);
+  EXPECT_EQ(agent_->Request("POST", "/v3.0/agents/ecc-agent-2", {}, v3.Json()).status, 404);
+  // The Rust agent's form: PUT /agents/{id} (v2).
+  EXPECT_EQ(agent_->Request("PUT", "/v2.6/agents/ecc-agent-2", {}, tag).status, 200);
   EXPECT_EQ(Listed(), (std::vector<std::string>{"ecc-agent-1", "ecc-agent-2"}));
 }
 

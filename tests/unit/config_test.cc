@@ -28,6 +28,12 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c->config.verifier_listen, "127.0.0.1:8881");
   EXPECT_FALSE(c->config.insecure_verifier);
   EXPECT_EQ(c->config.quote_interval_s, 2);
+  EXPECT_EQ(c->config.verifier_mode, "pull");  // Keylime's default `mode`
+}
+
+TEST(Config, VerifierMode) {
+  EXPECT_EQ(Parse({"--verifier-mode", "push"})->config.verifier_mode, "push");
+  EXPECT_EQ(Parse({"--verifier-mode", "pull"})->config.verifier_mode, "pull");
 }
 
 TEST(Config, VerifierListenerOptions) {
@@ -66,6 +72,7 @@ TEST(Config, BadValuesNameTheOption) {
                                          {{"--verifier-tls-cert", "/nonexistent"}, "verifier-tls-"},
                                          {{"--verifier-tls-ca", "/nonexistent"}, "verifier-tls-ca"},
                                          {{"--quote-interval", "-1"}, "quote-interval"},
+                                         {{"--verifier-mode", "both"}, "verifier-mode"},
                                          {{"--bogus"}, "bogus"}}) {
     auto c = Parse(k.args);
     ASSERT_FALSE(c.ok()) << k.option;
