@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "verifiers/tpm/ak.h"
+#include "verifiers/tpm/ak_cache.h"
 
 namespace attestd::keylime {
 
@@ -28,7 +28,8 @@ bool ValidName(std::string_view name) {
 
 Status ValidateAk(std::string_view ak_tpm, const std::string& field) {
   if (ak_tpm.empty()) return InvalidArgument(field + " is required");
-  auto key = tpm::ParseAk(ak_tpm);
+  // Cached: the verify routes validate the AK they appraise with next.
+  auto key = tpm::ParseAkCached(ak_tpm);
   if (!key.ok()) return InvalidArgument(field + ": " + key.status().message());
   if (!(*key)->HasAkAttributes())
     return InvalidArgument(field + " is not a restricted signing key");
