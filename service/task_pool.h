@@ -40,9 +40,9 @@ class TaskPool {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Task> ready_;                  // guarded by mu_
+  std::deque<Task> ready_;                        // guarded by mu_
   std::multimap<Clock::time_point, Task> later_;  // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
+  bool stopping_ = false;                         // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

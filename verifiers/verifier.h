@@ -21,6 +21,10 @@ struct AppraisalRequest {
   // (Keylime's stateless verify routes): appraise against this attester,
   // read no directory and keep no history. Null: the verifier's own store.
   const Attester* given = nullptr;
+  // A second nonce the evidence may be fresh for instead of `nonce` (Keylime's
+  // verify routes take the nonce as text or base64-decoded): one appraisal
+  // instead of two. A failure still names `nonce`. Empty: none.
+  std::string_view alternate_nonce = {};
   // The caller read the verifier's own directory record of AttesterId()
   // itself, in the store step that began the appraisal (so it costs no round
   // trip of its own): use it instead of reading the directory. Points to

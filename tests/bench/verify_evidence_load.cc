@@ -6,6 +6,8 @@
 //   verify_evidence_load PORT CA CERT KEY CONNECTIONS SECONDS
 // Prints "requests N seconds S rps R p50_ms P p99_ms Q failures F"; scripts/bench.sh
 // divides attestd's CPU time by N.
+#include <utility>  // before Asio, which uses std::exchange without it
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -42,14 +44,13 @@ std::string VectorBBody() {
   std::string quote = attestd::testing::KeylimeQuoteString(KeylimeVector(kVectorB, "quote.out"),
                                                            KeylimeVector(kVectorB, "quotesig.out"),
                                                            KeylimeVector(kVectorB, "quotepcr.out"));
-  std::string policy =
-      R"({\"15\":[\")" + std::string(64, '0') + R"(\"],\"22\":[\")" + std::string(64, 'f') +
-      R"(\"],\"mask\":\"0x408000\"})";
+  std::string policy = R"({\"15\":[\")" + std::string(64, '0') + R"(\"],\"22\":[\")" +
+                       std::string(64, 'f') + R"(\"],\"mask\":\"0x408000\"})";
   return R"({"type":"tpm","data":{"quote":")" + quote + R"(","nonce":")" +
          Trimmed(KeylimeVector(kVectorB, "nonce.b64")) + R"(","hash_alg":"sha256","tpm_ek":")" +
          attestd::Base64Encode(KeylimeVector(kVectorB, "ek.pub")) + R"(","tpm_ak":")" +
-         attestd::Base64Encode(KeylimeVector(kVectorB, "ak.pub")) + R"(","tpm_policy":")" +
-         policy + R"("}})";
+         attestd::Base64Encode(KeylimeVector(kVectorB, "ak.pub")) + R"(","tpm_policy":")" + policy +
+         R"("}})";
 }
 
 struct Totals {
@@ -80,8 +81,7 @@ void Connection(int port, ssl::context& ctx, const std::string& body,
       http::response<http::string_body> res;
       http::read(stream, buffer, res);
       mine.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-              .count());
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       if (res.result_int() != 200 || res.body().find("\"valid\"") == std::string::npos) {
         if (failures++ == 0) std::fprintf(stderr, "unexpected answer: %s\n", res.body().c_str());
       }
@@ -120,12 +120,13 @@ int main(int argc, char** argv) {
     threads.emplace_back([&] { Connection(port, ctx, body, deadline, totals); });
   }
   for (auto& t : threads) t.join();
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto& l = totals.latencies_ms;
   std::sort(l.begin(), l.end());
-  auto pct = [&](double p) { return l.empty() ? 0.0 : l[std::min(l.size() - 1, size_t(p * l.size()))]; };
-  std::printf("requests %zu seconds %.2f rps %.0f p50_ms %.3f p99_ms %.3f failures %ld\n",
-              l.size(), elapsed, l.size() / elapsed, pct(0.50), pct(0.99), totals.failures);
+  auto pct = [&](double p) {
+    return l.empty() ? 0.0 : l[std::min(l.size() - 1, size_t(p * l.size()))];
+  };
+  std::printf("requests %zu seconds %.2f rps %.0f p50_ms %.3f p99_ms %.3f failures %ld\n", l.size(),
+              elapsed, l.size() / elapsed, pct(0.50), pct(0.99), totals.failures);
   return totals.failures == 0 ? 0 : 1;
 }

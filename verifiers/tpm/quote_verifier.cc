@@ -45,6 +45,7 @@ constexpr int kCryptoFailed = 99;
 struct Run {
   const QuoteEvidence* ev = nullptr;
   std::string_view nonce;
+  std::string_view alternate_nonce;        // also fresh (empty: none)
   AttesterDirectory* directory = nullptr;  // null: no record to read, no baseline to move
   const Attester* given = nullptr;         // set: the record, as the caller gave it
   AkCache* cache = nullptr;                // null: parse the AK anew
@@ -317,7 +318,8 @@ Result<Next> CheckSignature(Run& run) {
 
 Result<Next> CheckNonce(Run& run) {
   std::string_view extra = Tpm2bView(run.attest->extraData);
-  if (!ConstantTimeEquals(extra, run.nonce)) {
+  bool alternate = !run.alternate_nonce.empty() && ConstantTimeEquals(extra, run.alternate_nonce);
+  if (!ConstantTimeEquals(extra, run.nonce) && !alternate) {
     Fail(run, kNonce,
          {{"reason", "extraData differs from the session nonce"},
           {"expected", HexEncode(run.nonce)},
@@ -490,17 +492,17 @@ void CheckPolicyDigest(Run& run, const PcrPolicy& policy) {
 }
 
 Result<Next> CheckPolicy(Run& run) {
-  auto policy = ParseTpmPolicy(run.attester->tpm_policy);
+  auto policy = ParseTpmPolicyCached(run.attester->tpm_policy);
   if (!policy.ok()) {
     Fail(run, kInvalidPolicy, {{"reason", policy.status().message()}});
     run.appraisal.trust.executables = kUnrecognizedBoot;
-  } else if (policy->empty()) {
+  } else if ((*policy)->empty()) {
     run.reference_values = "none";
   } else if (run.blob) {
     run.reference_values = "tpm_policy";
-    if (run.integrity_ok) CheckPolicyValues(run, *policy);
+    if (run.integrity_ok) CheckPolicyValues(run, **policy);
   } else {
-    CheckPolicyDigest(run, *policy);
+    CheckPolicyDigest(run, **policy);
   }
   return Next::kContinue;
 }
@@ -576,11 +578,12 @@ namespace {
 
 // AppraiseAgainst with the AK cached by its own bytes (ParseAkCached): the
 // records callers give (Keylime's verify routes) have no stable agent id.
-Result<Appraisal> AppraiseGiven(const QuoteEvidence& evidence, std::string_view nonce,
-                                const Attester& attester) {
+Result<Appraisal> AppraiseGiven(const QuoteEvidence& evidence, const AppraisalRequest& request) {
   Run run;
   run.ev = &evidence;
-  run.nonce = nonce;
+  run.nonce = request.nonce;
+  run.alternate_nonce = request.alternate_nonce;
+  const Attester& attester = *request.given;
   run.given = &attester;
   run.cache_by_ak = true;
   return RunPipeline(run);
@@ -619,10 +622,11 @@ Result<Appraisal> TpmQuoteVerifier::Appraise(const AppraisalRequest& request) co
   if (!ev.ok()) return UnparsableEvidence(ev.status().message());
   QuoteEvidence quote{std::move(ev->agent_id), std::move(ev->attest), std::move(ev->signature),
                       std::move(ev->pcrblob), std::move(ev->hash_alg)};
-  if (request.given) return AppraiseGiven(quote, request.nonce, *request.given);
+  if (request.given) return AppraiseGiven(quote, request);
   Run run;
   run.ev = &quote;
   run.nonce = request.nonce;
+  run.alternate_nonce = request.alternate_nonce;
   run.directory = directory_.get();
   run.cache = &cache_;
   run.prefetched = request.prefetched;
