@@ -58,7 +58,30 @@ class ChallengeResponseApi {
                           });
   }
 
-  HttpResponse SubmitEvidence(const HttpRequest& req) const {
+  // Answers from the completion callback: the appraisal runs on the
+  // session service's task threads, the store steps never block this one.
+  void SubmitEvidence(const HttpRequest& req, Responder respond) const {
+    if (auto r = CheckEvidence(req)) return respond(std::move(*r));
+    std::string type = NormalizeMediaType(req.header("content-type").value_or(""));
+    Preferences prefs = ParsePrefer(req.header("prefer").value_or(""));
+    SubmitOptions opts;
+    opts.respond_async = prefs.respond_async;
+    if (prefs.wait_seconds) opts.wait_ms = *prefs.wait_seconds * 1000;
+    service_->SubmitAsync(Lower(req.params.at("id")), type, req.body, opts,
+                          [this, respond = std::move(respond)](Result<SubmitOutcome> outcome) {
+                            if (!outcome.ok()) return respond(ProblemFromStatus(outcome.status()));
+                            HttpResponse resp =
+                                SessionResponse(outcome->finished ? 200 : 202, outcome->session);
+                            if (!outcome->finished) {
+                              resp.AddHeader("Location", SessionLocation(outcome->session.id));
+                            }
+                            respond(std::move(resp));
+                          });
+  }
+
+  // The request checks of an evidence POST, in the contract's order; the
+  // answer when one fails.
+  std::optional<HttpResponse> CheckEvidence(const HttpRequest& req) const {
     if (auto r = CheckAccept(req)) return *r;
     if (req.body.empty()) return Problem(400, "empty evidence body");
     std::string type = NormalizeMediaType(req.header("content-type").value_or(""));
@@ -69,17 +92,8 @@ class ChallengeResponseApi {
       r.AddHeader("Accept", AcceptList());
       return r;
     }
-    const std::string& id = req.params.at("id");
-    if (!IsUuid(id)) return Problem(400, "session id is not a UUID");
-    Preferences prefs = ParsePrefer(req.header("prefer").value_or(""));
-    SubmitOptions opts;
-    opts.respond_async = prefs.respond_async;
-    if (prefs.wait_seconds) opts.wait_ms = *prefs.wait_seconds * 1000;
-    auto outcome = service_->Submit(Lower(id), type, req.body, opts);
-    if (!outcome.ok()) return ProblemFromStatus(outcome.status());
-    HttpResponse resp = SessionResponse(outcome->finished ? 200 : 202, outcome->session);
-    if (!outcome->finished) resp.AddHeader("Location", SessionLocation(outcome->session.id));
-    return resp;
+    if (!IsUuid(req.params.at("id"))) return Problem(400, "session id is not a UUID");
+    return std::nullopt;
   }
 
   void GetSession(const HttpRequest& req, Responder respond) const {
@@ -232,7 +246,8 @@ std::shared_ptr<Router> MakeChallengeResponseRouter(std::shared_ptr<SessionServi
   };
   std::string base = kBase;
   router->AddAsync("POST", base + "/newSession", bind_async(&ChallengeResponseApi::NewSession));
-  router->Add("POST", base + "/session/:id", bind(&ChallengeResponseApi::SubmitEvidence));
+  router->AddAsync("POST", base + "/session/:id",
+                   bind_async(&ChallengeResponseApi::SubmitEvidence));
   router->AddAsync("GET", base + "/session/:id", bind_async(&ChallengeResponseApi::GetSession));
   router->Add("DELETE", base + "/session/:id", bind(&ChallengeResponseApi::DeleteSession));
   router->Add("GET", "/.well-known/veraison/verification", bind(&ChallengeResponseApi::Discovery));

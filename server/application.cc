@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "api/challenge_response_routes.h"
 #include "api/keylime/registrar_routes.h"
@@ -27,7 +28,11 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   // listeners (registrar, registrar admin, verifier), and the pipeline's,
   // so no request waits for a connection. Connections open on first use,
   // so a listener that is off costs nothing.
-  so.pool_size = config.threads + config.workers + 3 * std::min(config.threads, 2) + 1;
+  // The session service's task threads (one per core) wait too: on the
+  // queue, or on a failed session.
+  int task_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  so.pool_size =
+      config.threads + config.workers + task_threads + 3 * std::min(config.threads, 2) + 1;
   so.reclaim_after_ms = static_cast<int>(config.reclaim_after_s * 1000);
   so.max_sessions = config.max_sessions;
   auto stores = OpenStores(so);
@@ -59,8 +64,10 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   opts.session_ttl_ms = config.session_ttl_s * 1000;
   opts.result_retention_ms = config.result_retention_s * 1000;
   opts.default_nonce_size = config.default_nonce_size;
+  opts.task_threads = task_threads;
   app->service_ = std::make_shared<SessionService>(app->stores_.sessions, app->stores_.queue,
                                                    app->registry_, opts, app->signer_);
+  app->service_->set_attesters(app->stores_.attesters);
   app->workers_ = std::make_unique<WorkerPool>(app->service_, app->stores_.queue);
 
   api::ChallengeResponseOptions cr;
@@ -313,6 +320,7 @@ void Application::Shutdown(std::chrono::milliseconds grace) {
     listener->Drain(grace);
     listener->Stop();
   }
+  if (service_) service_->StopTasks();
   if (workers_) workers_->Stop();
 }
 

@@ -1,5 +1,6 @@
 #include "service/session_service.h"
 
+#include <future>
 #include <thread>
 
 #include "common/log.h"
@@ -18,9 +19,21 @@ SessionService::SessionService(std::shared_ptr<SessionStore> store,
       queue_(std::move(queue)),
       registry_(std::move(registry)),
       options_(options),
-      signer_(std::move(signer)) {}
+      signer_(std::move(signer)),
+      pool_(std::make_shared<TaskPool>(
+          options_.task_threads > 0
+              ? options_.task_threads
+              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))) {}
 
 namespace {
+// A failed result's Status, out of line: GCC 12 sees the variant's
+// inactive member as maybe-uninitialized when status() is inlined into a
+// lambda (a false positive under -Werror).
+template <typename T>
+[[gnu::noinline]] Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
 Status CheckNonceSize(size_t n) {
   if (n < kMinNonceSize || n > kMaxNonceSize) {
     return InvalidArgument("nonce must be 8..64 bytes, got " + std::to_string(n));
@@ -83,35 +96,172 @@ Status SessionService::Delete(std::string_view id) { return store_->Delete(id); 
 Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_view media_type,
                                              std::string_view evidence,
                                              const SubmitOptions& options) {
+  std::promise<Result<SubmitOutcome>> answer;
+  std::future<Result<SubmitOutcome>> outcome = answer.get_future();
+  SubmitAsync(id, media_type, evidence, options,
+              [&answer](Result<SubmitOutcome> r) { answer.set_value(std::move(r)); });
+  return outcome.get();
+}
+
+void SessionService::SubmitAsync(std::string_view id, std::string_view media_type,
+                                 std::string_view evidence, const SubmitOptions& options,
+                                 SubmitCallback done) {
   const Verifier* verifier = registry_->Find(media_type);
   if (!verifier) {
-    return Status(StatusCode::kUnsupportedMediaType,
-                  "no verifier for media type '" + std::string(media_type) + "'");
+    return done(Status(StatusCode::kUnsupportedMediaType,
+                       "no verifier for media type '" + std::string(media_type) + "'"));
   }
-  auto session = store_->TransitionToProcessing(id, media_type, evidence,
-                                                NowMillis() + options_.result_retention_ms);
-  if (!session.ok()) return session.status();
+  bool appraise_now = verifier->IsCheap() && !options.respond_async;
+  // The record the appraisal will read, read with the session.
+  std::string agent;
+  if (appraise_now && attesters_) {
+    agent = verifier->AttesterId(AppraisalRequest{media_type, evidence, ""});
+  }
+  bool prefetched = !agent.empty();
+  store_->BeginAppraisalAsync(
+      id, media_type, evidence, NowMillis() + options_.result_retention_ms,
+      prefetched ? attesters_.get() : nullptr, agent,
+      [this, verifier, appraise_now, prefetched, options,
+       done = std::move(done)](Result<SessionStore::AppraisalStart> start) mutable {
+        if (!start.ok()) return done(StatusOf(start));
+        auto begun = std::make_shared<SessionStore::AppraisalStart>(std::move(*start));
+        if (!appraise_now) {
+          return Run(
+              [this, begun, options, done] { Enqueue(std::move(begun->session), options, done); });
+        }
+        Run([this, begun, verifier, prefetched, done] {
+          AppraiseAndComplete(std::move(*begun), prefetched, *verifier, [done](Result<Session> s) {
+            if (!s.ok()) return done(StatusOf(s));
+            done(SubmitOutcome{std::move(*s), true});
+          });
+        });
+      });
+}
 
-  if (verifier->IsCheap() && !options.respond_async) {
-    auto done = AppraiseAndRecord(std::move(*session), *verifier);
-    if (!done.ok()) return done.status();
-    return SubmitOutcome{std::move(*done), true};
-  }
-  if (auto st = queue_->Enqueue(id); !st.ok()) {
+void SessionService::Enqueue(Session session, SubmitOptions options, SubmitCallback done) {
+  if (auto st = queue_->Enqueue(session.id); !st.ok()) {
     // Without a queue entry nobody would ever finish this session: say so
     // rather than leave it processing until it expires.
-    (void)store_->TransitionToFailed(id, "could not queue the appraisal");
-    return st;
+    (void)store_->TransitionToFailed(session.id, "could not queue the appraisal");
+    return done(st);
   }
   if (options.wait_ms && *options.wait_ms > 0 && !options.respond_async) {
-    auto waited =
-        WaitWhileProcessing(session->id, std::min(*options.wait_ms, options_.max_wait_ms));
-    if (waited.ok()) {
-      bool finished = waited->state != SessionState::kProcessing;
-      return SubmitOutcome{std::move(*waited), finished};
-    }
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::min(*options.wait_ms, options_.max_wait_ms));
+    std::string id = session.id;
+    return WaitAsync(std::move(id), deadline, std::chrono::milliseconds(2), std::move(session),
+                     std::move(done));
   }
-  return SubmitOutcome{std::move(*session), false};
+  done(SubmitOutcome{std::move(session), false});
+}
+
+void SessionService::WaitAsync(std::string id, std::chrono::steady_clock::time_point deadline,
+                               std::chrono::milliseconds pause, Session fallback,
+                               SubmitCallback done) {
+  std::string key = id;
+  store_->GetAsync(key, [this, id = std::move(id), deadline, pause, fallback = std::move(fallback),
+                         done = std::move(done)](Result<Session> s) mutable {
+    if (!s.ok()) return done(SubmitOutcome{std::move(fallback), false});
+    if (s->state != SessionState::kProcessing) return done(SubmitOutcome{std::move(*s), true});
+    if (std::chrono::steady_clock::now() + pause >= deadline) {
+      return done(SubmitOutcome{std::move(*s), false});
+    }
+    auto next = std::min(pause * 2, std::chrono::milliseconds(50));
+    RunAfter(pause, [this, id, deadline, next, fallback, done] {
+      WaitAsync(id, deadline, next, fallback, done);
+    });
+  });
+}
+
+void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched,
+                                         const Verifier& verifier, SessionCallback2 done) {
+  auto session = std::make_shared<Session>(std::move(start.session));
+  std::optional<ClockCommit> clock;
+  AppraisalRequest request{session->evidence_type, session->evidence, session->nonce};
+  if (prefetched) request.prefetched = &start.attester;
+  request.deferred_clock = &clock;
+  auto t0 = std::chrono::steady_clock::now();
+  auto appraisal = verifier.Appraise(request);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Metrics& metrics = GlobalMetrics();
+  if (!appraisal.ok()) {
+    metrics.ObserveAppraisal(session->evidence_type, Metrics::Outcome::kError, secs);
+    LogWarn("appraisal failed",
+            {{"session", session->id}, {"error", appraisal.status().message()}});
+    Status st = RecordFailed(*session, "could not appraise: " + appraisal.status().message());
+    if (!st.ok()) return done(st);
+    return done(appraisal.status().code() == StatusCode::kUnavailable
+                    ? appraisal.status()
+                    : Internal("could not appraise the evidence"));
+  }
+  metrics.ObserveAppraisal(
+      session->evidence_type,
+      appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid, secs);
+  std::string ear;
+  if (signer_) {
+    auto signed_ear = signer_->Sign(*appraisal, session->nonce, NowMillis() / 1000);
+    if (!signed_ear.ok()) {
+      LogError("result signing failed",
+               {{"session", session->id}, {"error", signed_ear.status().message()}});
+      Status st = RecordFailed(*session, "could not sign the result");
+      return done(st.ok() ? Internal("could not sign the result") : st);
+    }
+    ear = std::move(*signed_ear);
+  }
+  session->result = SessionResult{std::move(*appraisal), std::move(ear)};
+  session->state = SessionState::kComplete;
+  Complete(std::move(session), std::move(clock), verifier, std::move(done), 0);
+}
+
+void SessionService::Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,
+                              const Verifier& verifier, SessionCallback2 done, int attempt) {
+  // Copies for the callback: the store reads its arguments before returning.
+  const SessionResult& result = *session->result;
+  store_->CompleteAppraisalAsync(
+      session->id, result, attesters_.get(), clock,
+      [this, session, clock, &verifier, done = std::move(done),
+       attempt](Result<bool> stored) mutable {
+        if (stored.ok() && *stored) {
+          GlobalMetrics().CountSession(Metrics::SessionEvent::kCompleted);
+          if (!on_finished_) {
+            if (done) done(*session);
+            return;
+          }
+          // The hook may wait on stores: not on the store's I/O thread.
+          return Run([this, session, done] {
+            on_finished_(*session);
+            if (done) done(*session);
+          });
+        }
+        if (stored.ok()) {
+          // The baseline moved meanwhile (or the attester went): appraise
+          // again the usual way, which reads the directory anew.
+          return Run([this, session, &verifier, done] {
+            Session again = *session;
+            again.result.reset();
+            again.state = SessionState::kProcessing;
+            Result<Session> recorded = AppraiseAndRecord(std::move(again), verifier);
+            if (done) done(std::move(recorded));
+          });
+        }
+        if (stored.status().code() != StatusCode::kUnavailable) {
+          if (done) done(stored.status());
+          return;
+        }
+        // Answer now, and keep the result until the store takes it.
+        if (done) done(stored.status());
+        if (NowMillis() >= session->expiry_ms) return;
+        auto delay = std::chrono::milliseconds(std::min(2000, 50 << std::min(attempt, 6)));
+        RunAfter(delay, [this, session, clock, &verifier, attempt] {
+          Complete(session, clock, verifier, nullptr, attempt + 1);
+        });
+      });
+}
+
+void SessionService::Run(TaskPool::Task task) { pool_->Post(std::move(task)); }
+
+void SessionService::RunAfter(std::chrono::milliseconds delay, TaskPool::Task task) {
+  pool_->PostAfter(delay, std::move(task));
 }
 
 Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifier& verifier) {
@@ -156,18 +306,6 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
   return session;
 }
 
-Result<Session> SessionService::WaitWhileProcessing(const std::string& id, int64_t wait_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  auto pause = std::chrono::milliseconds(2);
-  for (;;) {
-    auto s = store_->Get(id);
-    if (!s.ok() || s->state != SessionState::kProcessing) return s;
-    if (std::chrono::steady_clock::now() + pause >= deadline) return s;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(50));
-  }
-}
-
 Status SessionService::RecordFailed(Session& session, std::string error) {
   session.state = SessionState::kFailed;
   session.error = std::move(error);
@@ -203,7 +341,28 @@ Status SessionService::ProcessQueued(std::string_view session_id) {
   if (!session.ok() || !session->has_value()) return session.status();
   const Verifier* verifier = registry_->Find((*session)->evidence_type);
   if (!verifier) return RecordFailed(**session, "no verifier for the evidence type");
-  auto done = AppraiseAndRecord(std::move(**session), *verifier);
+  SessionStore::AppraisalStart start{std::move(**session), std::nullopt};
+  // The record read here, the clock moved with the result: one round trip
+  // less than the verifier reading and moving it itself.
+  bool prefetched = false;
+  if (attesters_) {
+    std::string agent = verifier->AttesterId(
+        AppraisalRequest{start.session.evidence_type, start.session.evidence, ""});
+    if (!agent.empty()) {
+      Result<Attester> found = attesters_->Get(agent);
+      if (found.ok()) {
+        start.attester = std::move(*found);
+      } else if (found.status().code() != StatusCode::kNotFound) {
+        return found.status();
+      }
+      prefetched = true;
+    }
+  }
+  std::promise<Result<Session>> answer;
+  std::future<Result<Session>> recorded = answer.get_future();
+  AppraiseAndComplete(std::move(start), prefetched, *verifier,
+                      [&answer](Result<Session> s) { answer.set_value(std::move(s)); });
+  Result<Session> done = recorded.get();
   if (!done.ok() && done.status().code() == StatusCode::kUnavailable) return done.status();
   return Status::Ok();
 }

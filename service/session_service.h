@@ -14,6 +14,8 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "service/task_pool.h"
+#include "store/attester_directory.h"
 #include "store/session_store.h"
 #include "store/work_queue.h"
 #include "verifiers/ear/result_signer.h"
@@ -27,6 +29,9 @@ struct SessionServiceOptions {
   size_t default_nonce_size = 32;
   // Upper bound on `Prefer: wait=N`, so a client cannot hold a thread for long.
   int64_t max_wait_ms = 30'000;
+  // Threads appraising evidence that arrives over HTTP (SubmitAsync); 0:
+  // one per core.
+  int task_threads = 0;
 };
 
 inline constexpr size_t kMinNonceSize = 8;
@@ -75,9 +80,29 @@ class SessionService {
   // Accepts evidence of a normalized media type. kUnsupportedMediaType when
   // no verifier takes it; kNotFound; kConflict when not waiting;
   // kUnavailable when the store is down; kInternal when appraisal itself
-  // failed (the session is then `failed`).
+  // failed (the session is then `failed`). Blocks until SubmitAsync answers.
   Result<SubmitOutcome> Submit(std::string_view id, std::string_view media_type,
                                std::string_view evidence, const SubmitOptions& options);
+
+  // Submit without blocking the calling thread: `done` gets Submit's answer
+  // exactly once, on a store or task-pool thread (or before the call
+  // returns), so it must not block. A cheap verifier's appraisal runs on the
+  // task pool, between two store steps: one that moves the session to
+  // processing and reads the attester record the evidence names, one that
+  // records the result and moves the attester's clock baseline (two Redis
+  // round trips). When the second step fails (kUnavailable), the answer is
+  // that error and the result is written again with backoff until the
+  // store takes it or the session expires, so no session is left processing.
+  using SubmitCallback = std::function<void(Result<SubmitOutcome>)>;
+  void SubmitAsync(std::string_view id, std::string_view media_type, std::string_view evidence,
+                   const SubmitOptions& options, SubmitCallback done);
+
+  // The attester directory the verifiers read, so the store reads the
+  // record with the session. Set before serving (not synchronized). Without
+  // it, verifiers read their own.
+  void set_attesters(std::shared_ptr<AttesterDirectory> attesters) {
+    attesters_ = std::move(attesters);
+  }
 
   // Appraises one queued session (worker threads). Idempotent: a session no
   // longer processing is left alone. Returns kUnavailable when the store
@@ -102,13 +127,34 @@ class SessionService {
   SessionStore& store() { return *store_; }
   const ResultSigner* signer() const { return signer_.get(); }
 
+  // Runs the tasks already due (answers in flight) and stops the threads
+  // SubmitAsync appraises on; retries still waiting are dropped. Call after
+  // the HTTP listeners drained. Submit works on afterwards, on the caller's
+  // thread.
+  void StopTasks() { pool_->Stop(); }
+
  private:
   // A new waiting session, not stored yet.
   Result<Session> NewSession(const std::optional<std::string>& nonce,
                              std::optional<size_t> nonce_size) const;
   // Appraises and stores the outcome; returns the final session state.
   Result<Session> AppraiseAndRecord(Session session, const Verifier& verifier);
-  Result<Session> WaitWhileProcessing(const std::string& id, int64_t wait_ms);
+  // The appraisal of a begun session on this thread, then its completion
+  // step; `done` gets the stored outcome.
+  using SessionCallback2 = std::function<void(Result<Session>)>;
+  void AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched,
+                           const Verifier& verifier, SessionCallback2 done);
+  // Writes `session`'s result (and clock); retries with backoff when the
+  // store is down (after answering `done` with the error).
+  void Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,
+                const Verifier& verifier, SessionCallback2 done, int attempt);
+  // The queued path of SubmitAsync, on a pool thread.
+  void Enqueue(Session session, SubmitOptions options, SubmitCallback done);
+  void WaitAsync(std::string id, std::chrono::steady_clock::time_point deadline,
+                 std::chrono::milliseconds pause, Session fallback, SubmitCallback done);
+  // Runs `task` on the pool (or here without one).
+  void Run(TaskPool::Task task);
+  void RunAfter(std::chrono::milliseconds delay, TaskPool::Task task);
   // Stores `session` as failed with `error`, counts it and tells the
   // finished hook; the store's Status otherwise.
   Status RecordFailed(Session& session, std::string error);
@@ -122,6 +168,8 @@ class SessionService {
   SessionServiceOptions options_;
   std::shared_ptr<const ResultSigner> signer_;
   FinishedHook on_finished_;
+  std::shared_ptr<TaskPool> pool_;
+  std::shared_ptr<AttesterDirectory> attesters_;
 };
 
 }  // namespace attestd

@@ -51,6 +51,14 @@ struct Attester {
   std::optional<ClockState> clock;  // baseline; Get fills it, Put ignores it
 };
 
+// A clock baseline to move, deferred by the appraisal to the step that
+// records its result (SessionStore::CompleteAppraisalAsync), so both are
+// written in one store round trip.
+struct ClockCommit {
+  std::string agent_id;
+  ClockState observed;
+};
+
 // What AdvanceClock did.
 struct ClockAdvance {
   bool advanced = false;               // the baseline is now the new state

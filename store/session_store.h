@@ -15,10 +15,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
+#include "store/attester_directory.h"
 #include "store/session.h"
 
 namespace attestd {
@@ -49,6 +51,36 @@ class SessionStore {
   using SessionCallback = std::function<void(Result<Session>)>;
   virtual void CreateAsync(const Session& session, StatusCallback done) { done(Create(session)); }
   virtual void GetAsync(std::string_view id, SessionCallback done) { done(Get(id)); }
+
+  // What an appraisal needs, read in the step that starts it.
+  struct AppraisalStart {
+    Session session;                   // as stored afterwards: processing, with the evidence
+    std::optional<Attester> attester;  // the record of `agent_id`; nullopt: unknown (or none asked)
+  };
+  using StartCallback = std::function<void(Result<AppraisalStart>)>;
+  // TransitionToProcessing and, in the same step, `attesters`->Get(agent_id)
+  // (skipped when `agent_id` is empty or `attesters` null). The Redis store
+  // does both in one script (one round trip) when `attesters` is its own
+  // Redis directory; the default runs the blocking calls. `done` as for
+  // CreateAsync. The session's outcomes are TransitionToProcessing's; an
+  // attester that cannot be read fails the call only if the session did not
+  // move (the default may leave it processing: a memory directory never fails).
+  virtual void BeginAppraisalAsync(std::string_view id, std::string_view evidence_type,
+                                   std::string_view evidence, int64_t min_expiry_ms,
+                                   AttesterDirectory* attesters, std::string_view agent_id,
+                                   StartCallback done);
+
+  // processing → complete with `result` and, when `clock` is set, the
+  // attester's clock baseline moves to clock->observed, both in one step
+  // (one Lua script in Redis). Answers true when done; false, writing
+  // nothing, when the baseline may not move (ClockAdvances fails: a newer
+  // quote was accepted meanwhile, or the attester is gone), so the caller
+  // appraises again against the directory. Errors as TransitionToComplete.
+  using CompleteCallback = std::function<void(Result<bool>)>;
+  virtual void CompleteAppraisalAsync(std::string_view id, const SessionResult& result,
+                                      AttesterDirectory* attesters,
+                                      const std::optional<ClockCommit>& clock,
+                                      CompleteCallback done);
 
   // Removes the session; OK whether or not it existed.
   virtual Status Delete(std::string_view id) = 0;

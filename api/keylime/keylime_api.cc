@@ -126,10 +126,48 @@ void AddVersionedRoute(Router& router, const std::string& method, const std::str
       options);
 }
 
+namespace {
+
+// Parsers kept per thread for the next request: as many as one request
+// nests, none that grew past a normal body (a huge one would pin memory).
+constexpr size_t kPooledParsers = 4;
+constexpr size_t kPooledParserCapacity = 1 << 20;
+thread_local std::vector<std::unique_ptr<simdjson::dom::parser>> pooled_parsers;
+
+}  // namespace
+
+JsonBody::JsonBody() {
+  if (pooled_parsers.empty()) {
+    parser_ = std::make_unique<simdjson::dom::parser>();
+  } else {
+    parser_ = std::move(pooled_parsers.back());
+    pooled_parsers.pop_back();
+  }
+}
+
+JsonBody::~JsonBody() {
+  if (pooled_parsers.size() < kPooledParsers && parser_->capacity() <= kPooledParserCapacity) {
+    pooled_parsers.push_back(std::move(parser_));
+  }
+}
+
+Status JsonBody::ParseMember(const JsonBody& parent, std::string_view key) {
+  simdjson::dom::element e;
+  if (parent.object_.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) {
+    return NotFound(std::string(key) + " is absent");
+  }
+  std::string_view text;
+  if (e.get_string().get(text) == simdjson::SUCCESS) return Parse(text);
+  if (e.get_object().get(object_) != simdjson::SUCCESS) {
+    return InvalidArgument(std::string(key) + " must be a JSON object");
+  }
+  return Status::Ok();
+}
+
 Status JsonBody::Parse(std::string_view body) {
   if (body.empty()) return InvalidArgument("the request body is empty (JSON expected)");
   simdjson::dom::element root;
-  if (parser_.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
+  if (parser_->parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
     return InvalidArgument("the request body is not valid JSON");
   }
   if (root.get_object().get(object_) != simdjson::SUCCESS) {

@@ -72,8 +72,20 @@ void AddVersionedRoute(Router& router, const std::string& method, const std::str
 // A parsed JSON request body. Keeps the parser alive for the elements.
 class JsonBody {
  public:
+  // The parser comes from a small per-thread pool (and goes back to it), so
+  // a request allocates no parser buffers of its own.
+  JsonBody();
+  ~JsonBody();
+  JsonBody(const JsonBody&) = delete;
+  JsonBody& operator=(const JsonBody&) = delete;
+
   // kInvalidArgument when the body is empty, not JSON, or not an object.
   Status Parse(std::string_view body);
+  // The member `key` of `parent`: parsed from its text when it is a string
+  // holding JSON (as Keylime's tenant sends it), else the object itself,
+  // without copying (`parent` must then outlive this). kInvalidArgument when
+  // neither is an object; kNotFound when absent or null.
+  Status ParseMember(const JsonBody& parent, std::string_view key);
 
   const simdjson::dom::object& object() const { return object_; }
 
@@ -95,7 +107,7 @@ class JsonBody {
   bool Has(std::string_view key) const;
 
  private:
-  simdjson::dom::parser parser_;
+  std::unique_ptr<simdjson::dom::parser> parser_;
   simdjson::dom::object object_;
 };
 

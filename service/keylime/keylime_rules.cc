@@ -4,7 +4,7 @@
 #include <cctype>
 #include <memory>
 
-#include "verifiers/tpm/ak.h"
+#include "verifiers/tpm/ak_cache.h"
 
 namespace attestd::keylime {
 
@@ -58,7 +58,8 @@ bool ValidName(std::string_view name) {
 
 Status ValidateAk(std::string_view ak_tpm, const std::string& field) {
   if (ak_tpm.empty()) return InvalidArgument(field + " is required");
-  auto key = tpm::ParseAk(ak_tpm);
+  // Cached: the verify routes validate the AK they appraise with next.
+  auto key = tpm::ParseAkCached(ak_tpm);
   if (!key.ok()) return InvalidArgument(field + ": " + key.status().message());
   if (!(*key)->HasAkAttributes())
     return InvalidArgument(field + " is not a restricted signing key");

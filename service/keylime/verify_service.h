@@ -61,7 +61,7 @@ class VerifyService {
                                   const std::string& hash_alg, const std::string& ak_tpm,
                                   const std::string& tpm_policy) const;
   Result<Appraisal> Attempt(const std::string& evidence, std::string_view nonce,
-                            const Attester& given) const;
+                            std::string_view alternate_nonce, const Attester& given) const;
 
   std::shared_ptr<AgentStore> agents_;
   std::shared_ptr<const Registry> registry_;

@@ -19,29 +19,41 @@ return 1
 // ARGV: clock, reset_count, restart_count as decimal strings without leading
 // zeros. Returns {advanced (1/0), prev clock, prev reset, prev restart}, or
 // {-1} when the attester does not exist. Mirrors ClockAdvances().
-const RedisScript kAdvanceClock(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local function cmp(a, b)
+// Mirrors ClockAdvances() on decimal strings without leading zeros (Lua
+// numbers are doubles; 64-bit clocks must stay exact). Moves the baseline
+// of `key` when it may; returns whether it did, and the previous fields.
+constexpr char kClockAdvancesLua[] = R"lua(
+local function clock_cmp(a, b)
   if #a ~= #b then if #a < #b then return -1 else return 1 end end
   if a == b then return 0 end
   if a < b then return -1 else return 1 end
 end
-local p = redis.call('HMGET', KEYS[1], 'clock', 'reset_count', 'restart_count')
-local advances
-if not p[1] or not p[2] or not p[3] then
-  advances = true
-else
-  local r = cmp(ARGV[2], p[2])
-  if r ~= 0 then
-    advances = r > 0
+local function clock_advances(key, clock, reset, restart)
+  local p = redis.call('HMGET', key, 'clock', 'reset_count', 'restart_count')
+  local advances
+  if not p[1] or not p[2] or not p[3] then
+    advances = true
   else
-    local s = cmp(ARGV[3], p[3])
-    if s ~= 0 then advances = s > 0 else advances = cmp(ARGV[1], p[1]) > 0 end
+    local r = clock_cmp(reset, p[2])
+    if r ~= 0 then
+      advances = r > 0
+    else
+      local s = clock_cmp(restart, p[3])
+      if s ~= 0 then advances = s > 0 else advances = clock_cmp(clock, p[1]) > 0 end
+    end
   end
+  if advances then
+    redis.call('HSET', key, 'clock', clock, 'reset_count', reset, 'restart_count', restart)
+  end
+  return advances, p
 end
-if advances then
-  redis.call('HSET', KEYS[1], 'clock', ARGV[1], 'reset_count', ARGV[2], 'restart_count', ARGV[3])
-end
+)lua";
+
+// ARGV: clock, reset_count, restart_count. Returns {advanced (1/0), prev
+// clock, prev reset, prev restart}, or {-1} when the attester does not exist.
+const RedisScript kAdvanceClock(std::string(kClockAdvancesLua) + R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local advances, p = clock_advances(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 if not p[1] or not p[2] or not p[3] then return {advances and 1 or 0} end
 return {advances and 1 or 0, p[1], p[2], p[3]}
 )lua");
@@ -72,23 +84,32 @@ std::string RedisAttesterDirectory::KeyFor(std::string_view agent_id) {
   return "attestd:attester:{" + std::string(agent_id) + "}";
 }
 
-Result<Attester> RedisAttesterDirectory::Get(std::string_view agent_id) {
-  std::string key = KeyFor(agent_id);
-  auto r = pool_->Command(
-      {"HMGET", key, "ak_tpm", "tpm_policy", "trusted", "clock", "reset_count", "restart_count"});
-  if (!r.ok()) return r.status();
-  if (!r->is_array() || r->size() != 6) return Internal("unexpected HMGET reply");
-  if ((*r)[0].is_nil()) return NotFound("unknown attester");
+Result<Attester> RedisAttesterDirectory::FromFields(const RedisValue& r) {
+  if (!r.is_array() || r.size() != 6) return Internal("unexpected HMGET reply");
+  if (r[0].is_nil()) return NotFound("unknown attester");
   Attester a;
-  a.ak_tpm = (*r)[0].to_string();
-  a.tpm_policy = (*r)[1].to_string();
-  a.trusted = (*r)[2].str() == "1";
-  if (!(*r)[3].is_nil()) {
-    auto c = ParseClock((*r)[3].str(), (*r)[4].str(), (*r)[5].str());
+  a.ak_tpm = r[0].to_string();
+  a.tpm_policy = r[1].to_string();
+  a.trusted = r[2].str() == "1";
+  if (!r[3].is_nil()) {
+    auto c = ParseClock(r[3].str(), r[4].str(), r[5].str());
     if (!c.ok()) return c.status();
     a.clock = *c;
   }
   return a;
+}
+
+const std::string& RedisAttesterDirectory::ClockAdvancesLua() {
+  static const std::string kLua = kClockAdvancesLua;
+  return kLua;
+}
+
+Result<Attester> RedisAttesterDirectory::Get(std::string_view agent_id) {
+  std::string key = KeyFor(agent_id);
+  auto r = pool_->Command(
+      {"HMGET", key, kFields[0], kFields[1], kFields[2], kFields[3], kFields[4], kFields[5]});
+  if (!r.ok()) return r.status();
+  return FromFields(*r);
 }
 
 Status RedisAttesterDirectory::Put(std::string_view agent_id, const Attester& attester) {

@@ -26,6 +26,16 @@ class RedisAttesterDirectory final : public AttesterDirectory {
   // The Redis key of an attester (for tests and operators).
   static std::string KeyFor(std::string_view agent_id);
 
+  // For scripts of other stores that read an attester in the same step
+  // (RedisSessionStore): the fields to HMGET, in this order, and the
+  // attester from that HMGET's reply (kNotFound when it has no AK).
+  static constexpr const char* kFields[] = {"ak_tpm", "tpm_policy",  "trusted",
+                                            "clock",  "reset_count", "restart_count"};
+  static Result<Attester> FromFields(const RedisValue& hmget);
+  // Lua: `local function clock_advances(key, clock, reset, restart)` that
+  // moves the baseline when ClockAdvances allows it (true), else false.
+  static const std::string& ClockAdvancesLua();
+
   Result<Attester> Get(std::string_view agent_id) override;
   Status Put(std::string_view agent_id, const Attester& attester) override;
   Status Remove(std::string_view agent_id) override;

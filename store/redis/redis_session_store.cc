@@ -4,6 +4,7 @@
 
 #include "common/metrics.h"
 #include "common/time_util.h"
+#include "store/redis/redis_attester_directory.h"
 
 namespace attestd {
 namespace {
@@ -57,6 +58,50 @@ if expiry == nil or expiry < tonumber(ARGV[3]) then
 end
 return {'ok', redis.call('HGETALL', KEYS[1])}
 )lua");
+
+// kToProcessing that also reads the attester, and answers only what the
+// caller lacks (not the evidence it just sent): KEYS[1] session, KEYS[2]
+// (optional) attester; ARGV as kToProcessing. Answers {'ok', {nonce,
+// expiry_ms, agent_id}, attester HMGET or false}.
+const RedisScript& BeginScript() {
+  static const RedisScript script(R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'missing'} end
+if state ~= 'waiting' then return {'conflict', state} end
+redis.call('HSET', KEYS[1], 'state', 'processing', 'evidence_type', ARGV[1], 'evidence', ARGV[2])
+local expiry = tonumber(redis.call('HGET', KEYS[1], 'expiry_ms'))
+if expiry == nil or expiry < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'expiry_ms', ARGV[3])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+end
+local attester = false
+if KEYS[2] then
+  attester = redis.call('HMGET', KEYS[2], 'ak_tpm', 'tpm_policy', 'trusted', 'clock',
+                        'reset_count', 'restart_count')
+end
+return {'ok', redis.call('HMGET', KEYS[1], 'nonce', 'expiry_ms', 'agent_id'), attester}
+)lua");
+  return script;
+}
+
+// processing → complete, moving the attester's clock baseline in the same
+// step: KEYS[1] session, KEYS[2] (optional) attester; ARGV result, and with
+// KEYS[2] clock, reset_count, restart_count. {'clock'}: the baseline may
+// not move (or the attester is gone); nothing was written.
+const RedisScript& CompleteScript() {
+  static const RedisScript script(RedisAttesterDirectory::ClockAdvancesLua() + R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'missing'} end
+if state ~= 'processing' then return {'conflict', state} end
+if KEYS[2] then
+  if redis.call('EXISTS', KEYS[2]) == 0 then return {'clock'} end
+  if not clock_advances(KEYS[2], ARGV[2], ARGV[3], ARGV[4]) then return {'clock'} end
+end
+redis.call('HSET', KEYS[1], 'state', 'complete', 'result', ARGV[1])
+return {'ok'}
+)lua");
+  return script;
+}
 
 // KEYS[1] session; ARGV new state, field, text. HSET keeps the key's TTL.
 const RedisScript kFinish(R"lua(
@@ -231,6 +276,93 @@ Result<Session> RedisSessionStore::TransitionToProcessing(std::string_view id,
   if (!answer.ok()) return answer.status();
   if (Status outcome = ScriptOutcome(*answer); !outcome.ok()) return outcome;
   return SessionFromHash(id, (*answer)[1]);
+}
+
+namespace {
+
+// The session of BeginScript's answer: what it sent plus what Redis held.
+Result<SessionStore::AppraisalStart> StartOutcome(std::string_view id, std::string_view type,
+                                                  std::string_view evidence, bool read_attester,
+                                                  const Result<RedisReply>& answer) {
+  if (!answer.ok()) return answer.status();
+  if (Status outcome = ScriptOutcome(*answer); !outcome.ok()) return outcome;
+  RedisValue fields = (*answer)[1];
+  if (fields.size() != 3) return Internal("redis: unexpected answer from a session script");
+  SessionStore::AppraisalStart start;
+  Session& s = start.session;
+  s.id = std::string(id);
+  s.state = SessionState::kProcessing;
+  s.nonce = fields[0].to_string();
+  if (!ParseInt64(fields[1].str(), &s.expiry_ms)) return Internal("stored session lacks expiry_ms");
+  s.agent_id = fields[2].to_string();
+  s.evidence_type = std::string(type);
+  s.evidence = std::string(evidence);
+  if (read_attester) {
+    Result<Attester> attester = RedisAttesterDirectory::FromFields((*answer)[2]);
+    if (attester.ok()) {
+      start.attester = std::move(*attester);
+    } else if (attester.status().code() != StatusCode::kNotFound) {
+      return attester.status();
+    }
+  }
+  return start;
+}
+
+}  // namespace
+
+void RedisSessionStore::BeginAppraisalAsync(std::string_view id, std::string_view evidence_type,
+                                            std::string_view evidence, int64_t min_expiry_ms,
+                                            AttesterDirectory* attesters, std::string_view agent_id,
+                                            StartCallback done) {
+  bool redis_directory = dynamic_cast<RedisAttesterDirectory*>(attesters) != nullptr;
+  if (attesters && !redis_directory) {
+    return SessionStore::BeginAppraisalAsync(id, evidence_type, evidence, min_expiry_ms, attesters,
+                                             agent_id, std::move(done));
+  }
+  bool read_attester = redis_directory && !agent_id.empty();
+  std::string key = KeyFor(id);
+  std::string attester_key = read_attester ? RedisAttesterDirectory::KeyFor(agent_id) : "";
+  std::string min_expiry = std::to_string(min_expiry_ms);
+  RedisArgs keys{key};
+  if (read_attester) keys.push_back(attester_key);
+  // The callback needs the evidence again: one copy, moved in.
+  pool_->EvalAsync(
+      BeginScript(), keys, {evidence_type, evidence, min_expiry},
+      [id = std::string(id), type = std::string(evidence_type), evidence = std::string(evidence),
+       read_attester, done = std::move(done)](Result<RedisReply> answer) mutable {
+        done(StartOutcome(id, type, evidence, read_attester, answer));
+      });
+}
+
+void RedisSessionStore::CompleteAppraisalAsync(std::string_view id, const SessionResult& result,
+                                               AttesterDirectory* attesters,
+                                               const std::optional<ClockCommit>& clock,
+                                               CompleteCallback done) {
+  bool redis_directory = dynamic_cast<RedisAttesterDirectory*>(attesters) != nullptr;
+  if (clock && !redis_directory) {
+    return SessionStore::CompleteAppraisalAsync(id, result, attesters, clock, std::move(done));
+  }
+  std::string key = KeyFor(id);
+  std::string encoded = EncodeSessionResult(result);
+  RedisArgs keys{key};
+  RedisArgs args{encoded};
+  std::string attester_key, c, reset, restart;
+  if (clock) {
+    attester_key = RedisAttesterDirectory::KeyFor(clock->agent_id);
+    c = std::to_string(clock->observed.clock);
+    reset = std::to_string(clock->observed.reset_count);
+    restart = std::to_string(clock->observed.restart_count);
+    keys.push_back(attester_key);
+    args.insert(args.end(), {c, reset, restart});
+  }
+  pool_->EvalAsync(CompleteScript(), keys, args,
+                   [done = std::move(done)](Result<RedisReply> answer) {
+                     if (!answer.ok()) return done(answer.status());
+                     if ((*answer)[0].str() == "clock") return done(false);
+                     Status outcome = ScriptOutcome(*answer);
+                     if (!outcome.ok()) return done(outcome);
+                     done(true);
+                   });
 }
 
 Status RedisSessionStore::Finish(std::string_view id, SessionState to, std::string_view field,

@@ -37,6 +37,16 @@ class RedisSessionStore : public SessionStore {
   Result<Session> Get(std::string_view id) override;
   void CreateAsync(const Session& session, StatusCallback done) override;
   void GetAsync(std::string_view id, SessionCallback done) override;
+  // One script each (one round trip) when `attesters` is a
+  // RedisAttesterDirectory: the session's key and the attester's. (Two keys
+  // of different hash slots: on a Redis Cluster these would be refused.)
+  void BeginAppraisalAsync(std::string_view id, std::string_view evidence_type,
+                           std::string_view evidence, int64_t min_expiry_ms,
+                           AttesterDirectory* attesters, std::string_view agent_id,
+                           StartCallback done) override;
+  void CompleteAppraisalAsync(std::string_view id, const SessionResult& result,
+                              AttesterDirectory* attesters, const std::optional<ClockCommit>& clock,
+                              CompleteCallback done) override;
   Status Delete(std::string_view id) override;
   Result<Session> TransitionToProcessing(std::string_view id, std::string_view evidence_type,
                                          std::string_view evidence, int64_t min_expiry_ms) override;

@@ -33,6 +33,11 @@ Result<std::shared_ptr<const AkKey>> AkCache::Get(std::string_view agent_id,
   return *parsed;
 }
 
+Result<std::shared_ptr<const AkKey>> ParseAkCached(std::string_view ak_tpm) {
+  static AkCache* cache = new AkCache(1000);  // never destroyed: used until exit
+  return cache->Get(ak_tpm, ak_tpm);
+}
+
 size_t AkCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return lru_.size();

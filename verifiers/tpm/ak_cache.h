@@ -45,4 +45,10 @@ class AkCache {
   uint64_t misses_ = 0;
 };
 
+// ParseAk through a process-wide AkCache (1,000 keys) keyed by the AK's own
+// bytes: for AKs that arrive with each request instead of from a directory
+// (Keylime's verify routes, and the validation of their fields), so a
+// client that sends the same AK again costs no key decoding.
+Result<std::shared_ptr<const AkKey>> ParseAkCached(std::string_view ak_tpm);
+
 }  // namespace attestd::tpm

@@ -1,5 +1,8 @@
 #include "verifiers/tpm/pcr_policy.h"
 
+#include <mutex>
+#include <unordered_map>
+
 #include <simdjson.h>
 
 #include <cctype>
@@ -98,6 +101,25 @@ Result<PcrPolicy> ParseTpmPolicy(std::string_view json) {
     }
   }
   return policy;
+}
+
+Result<std::shared_ptr<const PcrPolicy>> ParseTpmPolicyCached(std::string_view json) {
+  // Bounded: emptied when full, so policies that stop being used go too.
+  constexpr size_t kMaxCached = 256;
+  static std::mutex mu;
+  static auto* cache = new std::unordered_map<std::string, std::shared_ptr<const PcrPolicy>>();
+  {
+    std::lock_guard lock(mu);
+    auto it = cache->find(std::string(json));
+    if (it != cache->end()) return it->second;
+  }
+  auto parsed = ParseTpmPolicy(json);
+  if (!parsed.ok()) return parsed.status();
+  auto shared = std::make_shared<const PcrPolicy>(std::move(*parsed));
+  std::lock_guard lock(mu);
+  if (cache->size() >= kMaxCached) cache->clear();
+  cache->emplace(std::string(json), shared);
+  return shared;
 }
 
 Status ValidateTpmPolicy(std::string_view json) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,11 @@ struct PcrPolicy {
 
 // Lenient: what the appraisal needs (an unreadable `mask` is ignored).
 Result<PcrPolicy> ParseTpmPolicy(std::string_view json);
+
+// ParseTpmPolicy through a small process-wide cache keyed by the text (most
+// attesters share a handful of policies): an appraisal parses no JSON for a
+// policy seen before. Errors are not cached.
+Result<std::shared_ptr<const PcrPolicy>> ParseTpmPolicyCached(std::string_view json);
 
 // Strict, as enrolment checks a tenant's policy: ParseTpmPolicy's rules, and
 // a JSON object whose values are SHA-1/256/384/512 digests of one bank only,

@@ -45,10 +45,15 @@ constexpr int kCryptoFailed = 99;
 struct Run {
   const QuoteEvidence* ev = nullptr;
   std::string_view nonce;
+  std::string_view alternate_nonce;        // also fresh (empty: none)
   AttesterDirectory* directory = nullptr;  // null: no record to read, no baseline to move
   const Attester* given = nullptr;         // set: the record, as the caller gave it
   AkCache* cache = nullptr;                // null: parse the AK anew
-  const char* step = "structure";          // the step running, named in every failure
+  bool cache_by_ak = false;                // ParseAkCached (records the caller gives)
+  const std::optional<Attester>* prefetched =
+      nullptr;  // set: the directory's record, read by the caller
+  std::optional<ClockCommit>* deferred_clock = nullptr;  // set: the caller moves the baseline
+  const char* step = "structure";                        // the step running, named in every failure
 
   // structure
   TPMT_SIGNATURE sig{};
@@ -232,6 +237,10 @@ Next Unrecognized(Run& run, std::string reason) {
 // The attester record: given by the caller, or read from the directory.
 Result<const Attester*> FindAttester(Run& run) {
   if (run.given) return run.given;
+  if (run.prefetched) {
+    if (!run.prefetched->has_value()) return NotFound("unknown attester");
+    return &**run.prefetched;
+  }
   if (!run.directory) return NotFound("no directory");
   auto found = run.directory->Get(run.ev->agent_id);
   if (!found.ok()) return found.status();
@@ -240,6 +249,7 @@ Result<const Attester*> FindAttester(Run& run) {
 }
 
 Result<std::shared_ptr<const AkKey>> LoadAk(const Run& run) {
+  if (run.cache_by_ak) return ParseAkCached(run.attester->ak_tpm);
   if (run.cache) return run.cache->Get(run.ev->agent_id, run.attester->ak_tpm);
   return ParseAk(run.attester->ak_tpm);
 }
@@ -308,7 +318,8 @@ Result<Next> CheckSignature(Run& run) {
 
 Result<Next> CheckNonce(Run& run) {
   std::string_view extra = Tpm2bView(run.attest->extraData);
-  if (!ConstantTimeEquals(extra, run.nonce)) {
+  bool alternate = !run.alternate_nonce.empty() && ConstantTimeEquals(extra, run.alternate_nonce);
+  if (!ConstantTimeEquals(extra, run.nonce) && !alternate) {
     Fail(run, kNonce,
          {{"reason", "extraData differs from the session nonce"},
           {"expected", HexEncode(run.nonce)},
@@ -481,17 +492,17 @@ void CheckPolicyDigest(Run& run, const PcrPolicy& policy) {
 }
 
 Result<Next> CheckPolicy(Run& run) {
-  auto policy = ParseTpmPolicy(run.attester->tpm_policy);
+  auto policy = ParseTpmPolicyCached(run.attester->tpm_policy);
   if (!policy.ok()) {
     Fail(run, kInvalidPolicy, {{"reason", policy.status().message()}});
     run.appraisal.trust.executables = kUnrecognizedBoot;
-  } else if (policy->empty()) {
+  } else if ((*policy)->empty()) {
     run.reference_values = "none";
   } else if (run.blob) {
     run.reference_values = "tpm_policy";
-    if (run.integrity_ok) CheckPolicyValues(run, *policy);
+    if (run.integrity_ok) CheckPolicyValues(run, **policy);
   } else {
-    CheckPolicyDigest(run, *policy);
+    CheckPolicyDigest(run, **policy);
   }
   return Next::kContinue;
 }
@@ -502,6 +513,10 @@ Result<Next> CheckPolicy(Run& run) {
 // A stateless appraisal (a given record) moves none.
 Result<Next> Commit(Run& run) {
   if (!run.appraisal.failures.empty() || !run.directory || run.given) return Next::kContinue;
+  if (run.deferred_clock) {
+    *run.deferred_clock = ClockCommit{run.ev->agent_id, run.observed};
+    return Next::kContinue;
+  }
   auto advance = run.directory->AdvanceClock(run.ev->agent_id, run.observed);
   if (!advance.ok()) {
     if (advance.status().code() != StatusCode::kNotFound) return advance.status();
@@ -559,6 +574,23 @@ Result<Appraisal> AppraiseAgainst(const QuoteEvidence& evidence, std::string_vie
   return RunPipeline(run);
 }
 
+namespace {
+
+// AppraiseAgainst with the AK cached by its own bytes (ParseAkCached): the
+// records callers give (Keylime's verify routes) have no stable agent id.
+Result<Appraisal> AppraiseGiven(const QuoteEvidence& evidence, const AppraisalRequest& request) {
+  Run run;
+  run.ev = &evidence;
+  run.nonce = request.nonce;
+  run.alternate_nonce = request.alternate_nonce;
+  const Attester& attester = *request.given;
+  run.given = &attester;
+  run.cache_by_ak = true;
+  return RunPipeline(run);
+}
+
+}  // namespace
+
 TpmQuoteVerifier::TpmQuoteVerifier(std::shared_ptr<AttesterDirectory> directory,
                                    TpmQuoteVerifierOptions options)
     : directory_(std::move(directory)), cache_(options.ak_cache_capacity) {}
@@ -579,13 +611,27 @@ Result<Appraisal> TpmQuoteVerifier::AppraiseQuote(const QuoteEvidence& evidence,
   return RunPipeline(run);
 }
 
+std::string TpmQuoteVerifier::AttesterId(const AppraisalRequest& request) const {
+  if (request.given) return "";
+  auto ev = ParseTpmEvidence(request.media_type, request.evidence);
+  return ev.ok() ? std::move(ev->agent_id) : "";
+}
+
 Result<Appraisal> TpmQuoteVerifier::Appraise(const AppraisalRequest& request) const {
   auto ev = ParseTpmEvidence(request.media_type, request.evidence);
   if (!ev.ok()) return UnparsableEvidence(ev.status().message());
   QuoteEvidence quote{std::move(ev->agent_id), std::move(ev->attest), std::move(ev->signature),
                       std::move(ev->pcrblob), std::move(ev->hash_alg)};
-  if (request.given) return AppraiseAgainst(quote, request.nonce, *request.given);
-  return AppraiseQuote(quote, request.nonce);
+  if (request.given) return AppraiseGiven(quote, request);
+  Run run;
+  run.ev = &quote;
+  run.nonce = request.nonce;
+  run.alternate_nonce = request.alternate_nonce;
+  run.directory = directory_.get();
+  run.cache = &cache_;
+  run.prefetched = request.prefetched;
+  run.deferred_clock = request.deferred_clock;
+  return RunPipeline(run);
 }
 
 }  // namespace tpm

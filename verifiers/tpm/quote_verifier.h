@@ -58,10 +58,13 @@ class TpmQuoteVerifier final : public Verifier {
   // True: a whole appraisal costs about one signature verification
   // (~50 µs for RSA-2048), well within a request.
   bool IsCheap() const override { return true; }
+  // The agent_id the evidence names (framing only).
+  std::string AttesterId(const AppraisalRequest& request) const override;
   using Verifier::Appraise;
   // Parses the bytes (a framing error is UnparsableEvidence), then
-  // AppraiseAgainst(request.given) when the caller gives the attester, else
-  // AppraiseQuote.
+  // AppraiseAgainst(request.given) when the caller gives the attester (its
+  // AK through ParseAkCached), else AppraiseQuote, honouring
+  // request.prefetched and request.deferred_clock.
   Result<Appraisal> Appraise(const AppraisalRequest& request) const override;
   // The same appraisal for evidence already decoded, trusting the directory.
   Result<Appraisal> AppraiseQuote(const QuoteEvidence& evidence, std::string_view nonce) const;
