@@ -211,10 +211,10 @@ Status Application::CreateVerifier() {
 
 Status Application::CreatePull() {
   api::keylime::AgentClientOptions co;
-  co.client_cert = config_.agent_client_cert.empty() ? verifier_tls_.client_cert
-                                                     : config_.agent_client_cert;
-  co.client_key = config_.agent_client_key.empty() ? verifier_tls_.client_key
-                                                   : config_.agent_client_key;
+  co.client_cert =
+      config_.agent_client_cert.empty() ? verifier_tls_.client_cert : config_.agent_client_cert;
+  co.client_key =
+      config_.agent_client_key.empty() ? verifier_tls_.client_key : config_.agent_client_key;
   co.timeout_ms = config_.agent_timeout_s * 1000;
   auto client = api::keylime::MakeHttpsAgentClient(co);
   if (!client.ok()) return InvalidArgument("--agent-client-cert: " + client.status().message());

@@ -104,15 +104,17 @@ class HttpsAgentClient : public AgentClient {
       *to = std::string(v);
       return Status::Ok();
     };
-    for (auto [key, to, required] :
-         {std::tuple{"quote", &out.quote, true}, {"hash_alg", &out.hash_alg, true},
-          {"enc_alg", &out.enc_alg, true}, {"sign_alg", &out.sign_alg, true},
-          {"pubkey", &out.pubkey, false}}) {
+    for (auto [key, to, required] : {std::tuple{"quote", &out.quote, true},
+                                     {"hash_alg", &out.hash_alg, true},
+                                     {"enc_alg", &out.enc_alg, true},
+                                     {"sign_alg", &out.sign_alg, true},
+                                     {"pubkey", &out.pubkey, false}}) {
       if (Status st = str(key, to, required); !st.ok()) return st;
     }
     std::string text;
     if (Status st = str("ima_measurement_list", &text, false); !st.ok()) return st;
-    if (r["ima_measurement_list"].error() == simdjson::SUCCESS && !r["ima_measurement_list"].is_null())
+    if (r["ima_measurement_list"].error() == simdjson::SUCCESS &&
+        !r["ima_measurement_list"].is_null())
       out.ima_measurement_list = text;
     text.clear();
     if (Status st = str("mb_measurement_list", &text, false); !st.ok()) return st;
@@ -128,8 +130,8 @@ class HttpsAgentClient : public AgentClient {
   Status PostVKey(const AgentEndpoint& agent, const std::string& encrypted_key) override {
     JsonWriter w;
     w.BeginObject().Key("encrypted_key").String(encrypted_key).EndObject();
-    auto reply = Call(AgentTarget(agent, "/v" + agent.api_version + "/keys/vkey"),
-                      http::verb::post, w.Take());
+    auto reply = Call(AgentTarget(agent, "/v" + agent.api_version + "/keys/vkey"), http::verb::post,
+                      w.Take());
     if (!reply.ok()) return reply.status();
     return Results(*reply).status();
   }
@@ -137,9 +139,8 @@ class HttpsAgentClient : public AgentClient {
   Status PostRevocation(const AgentEndpoint& agent, const Revocation& revocation) override {
     auto body = RevocationBody(revocation);
     if (!body.ok()) return body.status();
-    auto reply =
-        Call(AgentTarget(agent, "/v" + agent.api_version + "/notifications/revocation"),
-             http::verb::post, *body);
+    auto reply = Call(AgentTarget(agent, "/v" + agent.api_version + "/notifications/revocation"),
+                      http::verb::post, *body);
     if (!reply.ok()) return reply.status();
     return Results(*reply).status();
   }
@@ -196,7 +197,8 @@ class HttpsAgentClient : public AgentClient {
       return body;
     }
     if (reply.status == 408 || reply.status == 500 || reply.status == 599)
-      return Status(StatusCode::kUnavailable, "agent answered HTTP " + std::to_string(reply.status));
+      return Status(StatusCode::kUnavailable,
+                    "agent answered HTTP " + std::to_string(reply.status));
     std::string_view status_text;
     if (reply.status == 400 && parsed &&
         body->object()["status"].get_string().get(status_text) == simdjson::SUCCESS &&
@@ -209,8 +211,7 @@ class HttpsAgentClient : public AgentClient {
   Result<std::shared_ptr<ssl::context>> Context(const Target& t) const {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                     ssl::context::no_tlsv1_1);
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
     boost::system::error_code ec;
     if (t.trusted_cert.empty()) {
       ctx->set_default_verify_paths(ec);

@@ -33,8 +33,8 @@ struct AgentEndpoint {
 
 // GET /v{api}/quotes/integrity parameters.
 struct QuoteRequest {
-  std::string nonce;  // alphanumeric
-  std::string mask;   // "0x…"
+  std::string nonce;    // alphanumeric
+  std::string mask;     // "0x…"
   bool partial = true;  // false: the agent adds its public key
   int64_t ima_ml_entry = 0;
 };

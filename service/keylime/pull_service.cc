@@ -77,8 +77,7 @@ std::optional<std::string> DataPcr(const std::string& pcrblob, const std::string
 
 }  // namespace
 
-PullService::PullService(std::shared_ptr<AgentStore> agents,
-                         std::shared_ptr<PollSchedule> schedule,
+PullService::PullService(std::shared_ptr<AgentStore> agents, std::shared_ptr<PollSchedule> schedule,
                          std::shared_ptr<SessionService> sessions,
                          std::shared_ptr<AgentClient> client,
                          std::shared_ptr<RevocationNotifier> notifier, PullOptions options)
@@ -240,9 +239,9 @@ PullService::Next PullService::Quote(VerifierAgent agent) {
   req.nonce = *nonce;
   req.mask = MaskOf(agent.tpm_policy);
   // The key comes with the first quote, after a retry, and whenever none is kept.
-  req.partial = !(agent.operational_state == AgentState::kStart ||
-                  agent.operational_state == AgentState::kGetQuoteRetry ||
-                  agent.pull.public_key.empty());
+  req.partial =
+      !(agent.operational_state == AgentState::kStart ||
+        agent.operational_state == AgentState::kGetQuoteRetry || agent.pull.public_key.empty());
   auto quote = client_->GetQuote(ep, req);
   if (!quote.ok()) return NoAnswer(agent, quote.status(), false);
 
@@ -281,8 +280,10 @@ PullService::Next PullService::Quote(VerifierAgent agent) {
   return {Interval()};
 }
 
-std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& agent, const std::string& nonce,
-                                           const AgentQuote& quote, const std::string& pubkey) {
+std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& agent,
+                                                          const std::string& nonce,
+                                                          const AgentQuote& quote,
+                                                          const std::string& pubkey) {
   std::vector<Failure> failures;
   if (!tpm::HashAlgByName(quote.hash_alg) || !Contains(agent.accept_tpm_hash_algs, quote.hash_alg))
     failures.push_back(MakeFailure("quote_validation.invalid_hash_alg",
@@ -312,8 +313,8 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
   evidence.hash_alg = quote.hash_alg;
   SubmitOptions submit;
   submit.wait_ms = kAppraisalWaitMs;
-  auto outcome = sessions_->Submit(session->id, tpm::kQuotePartsType,
-                                   tpm::EncodeQuoteParts(evidence), submit);
+  auto outcome =
+      sessions_->Submit(session->id, tpm::kQuotePartsType, tpm::EncodeQuoteParts(evidence), submit);
   (void)sessions_->Delete(session->id);
   if (!outcome.ok() || !outcome->finished || outcome->session.state != SessionState::kComplete ||
       !outcome->session.result) {
@@ -331,10 +332,10 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
     failures.push_back(MakeFailure("pcr_validation.missing_pcr_16",
                                    "Data PCR 16 is missing in quote, but is required"));
   } else if (!expected.ok() || *got != *expected) {
-    failures.push_back(Failure{
-        "pcr_validation.invalid_pcr_16",
-        Value::MakeMap({{"got", HexEncode(*got)},
-                        {"expected", expected.ok() ? HexEncode(*expected) : ""}})});
+    failures.push_back(
+        Failure{"pcr_validation.invalid_pcr_16",
+                Value::MakeMap({{"got", HexEncode(*got)},
+                                {"expected", expected.ok() ? HexEncode(*expected) : ""}})});
   }
   if (!agent.runtime_policy.empty()) {
     failures.push_back(MakeFailure("runtime_policy.appraiser_unavailable",
@@ -349,9 +350,8 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
 
 PullService::Next PullService::ProvideV(VerifierAgent agent) {
   if (agent.v.empty() || agent.pull.public_key.empty()) {
-    auto r = Record(agent.agent_id, [](VerifierAgent& a) {
-      a.operational_state = AgentState::kGetQuote;
-    });
+    auto r = Record(agent.agent_id,
+                    [](VerifierAgent& a) { a.operational_state = AgentState::kGetQuote; });
     return {Interval()};
   }
   auto v = Base64DecodeStd(agent.v);
@@ -378,8 +378,7 @@ PullService::Next PullService::NoAnswer(const VerifierAgent& agent, const Status
   if (status.code() == StatusCode::kConflict) return Negotiate(agent, v_phase);
   if (status.code() != StatusCode::kUnavailable) {
     return Fail(agent, AgentState::kFailed,
-                MakeFailure(v_phase ? "internal.no_v" : "internal.no_quote", status.message()),
-                "");
+                MakeFailure(v_phase ? "internal.no_v" : "internal.no_quote", status.message()), "");
   }
   if (agent.pull.retries >= options_.max_retries) {
     // Keylime tells the others only about an agent that was good before.
@@ -395,17 +394,17 @@ PullService::Next PullService::NoAnswer(const VerifierAgent& agent, const Status
     a.operational_state = v_phase ? AgentState::kProvideVRetry : AgentState::kGetQuoteRetry;
   });
   double wait_s = RetryTime(options_.exponential_backoff, options_.retry_interval_s, tries);
-  LogInfo("pull: agent not reachable; retrying",
-          {{"agent_id", agent.agent_id},
-           {"tries", std::to_string(tries)},
-           {"error", status.message()}});
+  LogInfo("pull: agent not reachable; retrying", {{"agent_id", agent.agent_id},
+                                                  {"tries", std::to_string(tries)},
+                                                  {"error", status.message()}});
   return {static_cast<int64_t>(wait_s * 1000)};
 }
 
 PullService::Next PullService::Negotiate(const VerifierAgent& agent, bool v_phase) {
   AgentEndpoint ep{agent.ip, agent.port, agent.mtls_cert, agent.supported_version};
   auto theirs = client_->Versions(ep);
-  if (!theirs.ok()) return NoAnswer(agent, Status(StatusCode::kUnavailable, "no /version"), v_phase);
+  if (!theirs.ok())
+    return NoAnswer(agent, Status(StatusCode::kUnavailable, "no /version"), v_phase);
   std::string best;
   for (const std::string& v : *theirs) {
     if (Contains(options_.api_versions, v) && (best.empty() || VersionLess(best, v))) best = v;
@@ -416,8 +415,7 @@ PullService::Next PullService::Negotiate(const VerifierAgent& agent, bool v_phas
                 "");
   }
   Record(agent.agent_id, [&](VerifierAgent& a) { a.supported_version = best; });
-  LogInfo("pull: agent API version negotiated",
-          {{"agent_id", agent.agent_id}, {"version", best}});
+  LogInfo("pull: agent API version negotiated", {{"agent_id", agent.agent_id}, {"version", best}});
   return {0};
 }
 
@@ -430,10 +428,9 @@ PullService::Next PullService::Fail(const VerifierAgent& agent, AgentState state
     a.pull.retries = 0;
   });
   if (!recorded) return {Interval()};
-  LogWarn("pull: agent failed",
-          {{"agent_id", agent.agent_id},
-           {"state", std::to_string(static_cast<int>(state))},
-           {"event", failure.type}});
+  LogWarn("pull: agent failed", {{"agent_id", agent.agent_id},
+                                 {"state", std::to_string(static_cast<int>(state))},
+                                 {"event", failure.type}});
   if (notifier_ && !notify_type.empty()) notifier_->Notify(*recorded, notify_type, &failure);
   return {Interval()};
 }

@@ -51,11 +51,11 @@ struct PullOptions {
   int max_retries = 5;
   double retry_interval_s = 2.0;
   bool exponential_backoff = true;
-  int threads = 8;                   // concurrent polls
+  int threads = 8;                     // concurrent polls
   int64_t request_timeout_ms = 10000;  // the AgentClient's; bounds one poll
-  int64_t tick_ms = 50;              // how often due agents are claimed
-  int64_t lease_grace_ms = 0;        // 0: half the quote interval, at least 500 ms
-  int64_t sweep_interval_ms = 30000;  // how often every pull agent is made sure to be scheduled
+  int64_t tick_ms = 50;                // how often due agents are claimed
+  int64_t lease_grace_ms = 0;          // 0: half the quote interval, at least 500 ms
+  int64_t sweep_interval_ms = 30000;   // how often every pull agent is made sure to be scheduled
   // The verifier's API versions, oldest first (for negotiation with /version).
   std::vector<std::string> api_versions;
 };
@@ -106,7 +106,7 @@ class PullService {
   // The failures of the quote (empty when it passed); nullopt when it could
   // not be appraised now (store unreachable).
   std::optional<std::vector<Failure>> Appraise(const VerifierAgent& agent, const std::string& nonce,
-                                const AgentQuote& quote, const std::string& pubkey);
+                                               const AgentQuote& quote, const std::string& pubkey);
   int64_t Interval() const { return options_.quote_interval_ms; }
 
   std::shared_ptr<AgentStore> agents_;

@@ -119,8 +119,7 @@ void RevocationNotifier::SendWebhook(const Revocation& message) {
   ++given_up_;
 }
 
-void RevocationNotifier::SendToAgents(const Revocation& message,
-                                      const std::string& failing_agent) {
+void RevocationNotifier::SendToAgents(const Revocation& message, const std::string& failing_agent) {
   auto ids = agents_->List();
   if (!ids.ok()) {
     LogWarn("revocation: cannot list the agents to notify", {{"error", ids.status().message()}});

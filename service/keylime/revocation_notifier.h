@@ -27,9 +27,9 @@
 namespace attestd {
 
 struct RevocationOptions {
-  bool webhook = false;      // revocation_notifiers has "webhook"
-  bool agents = false;       // revocation_notifiers has "agent"
-  std::string webhook_url;   // webhook_url
+  bool webhook = false;     // revocation_notifiers has "webhook"
+  bool agents = false;      // revocation_notifiers has "agent"
+  std::string webhook_url;  // webhook_url
   int max_retries = 5;
   double retry_interval_s = 2.0;
   bool exponential_backoff = true;

@@ -32,7 +32,7 @@ class MemoryPollSchedule : public PollSchedule {
   void SetDue(const std::string& id, int64_t due_ms);
 
   std::mutex mu_;
-  std::map<std::string, int64_t, std::less<>> due_;    // agent → due (epoch ms)
+  std::map<std::string, int64_t, std::less<>> due_;   // agent → due (epoch ms)
   std::set<std::pair<int64_t, std::string>> by_due_;  // (due, agent)
   std::map<std::string, Lease, std::less<>> leases_;
 };

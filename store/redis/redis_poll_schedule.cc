@@ -10,13 +10,13 @@ constexpr char kLease[] = "attestd:{pull}:lease";
 
 // Every script starts from Redis's clock, in ms, and splits a lease value
 // "<expiry> <instance>".
-#define POLL_PRELUDE                                                      \
-  "local t = redis.call('TIME')\n"                                        \
+#define POLL_PRELUDE                                                        \
+  "local t = redis.call('TIME')\n"                                          \
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
-  "local function lease(v)\n"                                             \
-  "  if not v then return nil, nil end\n"                                 \
-  "  local sp = string.find(v, ' ', 1, true)\n"                           \
-  "  return tonumber(string.sub(v, 1, sp - 1)), string.sub(v, sp + 1)\n"  \
+  "local function lease(v)\n"                                               \
+  "  if not v then return nil, nil end\n"                                   \
+  "  local sp = string.find(v, ' ', 1, true)\n"                             \
+  "  return tonumber(string.sub(v, 1, sp - 1)), string.sub(v, sp + 1)\n"    \
   "end\n"
 
 // %d keeps ms values integral in the text Lua writes.

@@ -11,6 +11,7 @@
 #include "common/json_writer.h"
 #include "common/time_util.h"
 #include "server/tls_material.h"
+#include "tests/support/esapi_quoter.h"
 #include "tests/support/json.h"
 #include "verifiers/tpm/tpm_structures.h"
 
@@ -117,12 +118,12 @@ bool RsaPssVerify(const std::string& pubkey_pem, const std::string& message,
   }
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), nullptr, key) > 0 &&
-            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) > 0 &&
-            EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), nullptr, key) > 0 &&
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) > 0 &&
+      EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(key);
   return ok;
@@ -130,7 +131,9 @@ bool RsaPssVerify(const std::string& pubkey_pem, const std::string& message,
 
 PullAgent::PullAgent(std::string agent_id, Swtpm* tpm, const std::string& client_ca,
                      std::string api_version)
-    : agent_id_(std::move(agent_id)), tpm_(tpm), api_version_(std::move(api_version)),
+    : agent_id_(std::move(agent_id)),
+      tpm_(tpm),
+      api_version_(std::move(api_version)),
       client_ca_(client_ca) {
   auto tls = EnsureTlsMaterial(dir_.path(), "agent", {"127.0.0.1"});
   if (tls.ok()) {
@@ -142,9 +145,8 @@ PullAgent::PullAgent(std::string agent_id, Swtpm* tpm, const std::string& client
   auto [priv, pub] = NewRsaKey();
   privkey_ = priv;
   pubkey_ = pub;
-  router_ = std::make_shared<api::Router>([](int status, std::string_view detail) {
-    return Envelope(status, std::string(detail));
-  });
+  router_ = std::make_shared<api::Router>(
+      [](int status, std::string_view detail) { return Envelope(status, std::string(detail)); });
   router_->set_ignore_trailing_slash(true);
   router_->Add("GET", "/version", [this](const api::HttpRequest&) {
     return Envelope(200, "Success", "{\"supported_version\": \"" + api_version_ + "\"}");
@@ -152,7 +154,8 @@ PullAgent::PullAgent(std::string agent_id, Swtpm* tpm, const std::string& client
   router_->Add("GET", "/:v/quotes/integrity",
                [this](const api::HttpRequest& r) { return Quote(r); });
   router_->Add("POST", "/:v/keys/ukey", [this](const api::HttpRequest& r) { return Key(r, true); });
-  router_->Add("POST", "/:v/keys/vkey", [this](const api::HttpRequest& r) { return Key(r, false); });
+  router_->Add("POST", "/:v/keys/vkey",
+               [this](const api::HttpRequest& r) { return Key(r, false); });
   router_->Add("GET", "/:v/keys/verify", [this](const api::HttpRequest& r) { return Verify(r); });
   router_->Add("POST", "/:v/notifications/revocation", [this](const api::HttpRequest& r) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -167,7 +170,7 @@ bool PullAgent::Start() {
   api::ListenerOptions lo;
   lo.name = "test-agent";
   lo.address = "127.0.0.1:" + std::to_string(port_);
-  lo.threads = 1;
+  lo.threads = 2;
   lo.tls_cert = cert_file_;
   lo.tls_key = key_file_;
   lo.tls_ca = client_ca_;
@@ -224,17 +227,23 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
   if (nonce.empty()) return Envelope(400, "nonce not provided as an HTTP parameter in request");
   uint32_t bits = static_cast<uint32_t>(std::stoul(mask, nullptr, 16)) | (1u << 16);
   std::string pcrs;
+  std::vector<int> pcr_list;
   for (int p = 0; p < 24; ++p) {
-    if (bits & (1u << p)) pcrs += (pcrs.empty() ? "" : ",") + std::to_string(p);
+    if (!(bits & (1u << p))) continue;
+    pcrs += (pcrs.empty() ? "" : ",") + std::to_string(p);
+    pcr_list.push_back(p);
   }
   // Keylime's binding: PCR 16 holds the digest of the agent's public key.
+  const tpm::HashAlg* sha256 = tpm::HashAlgByName("sha256");
+  std::string key_digest = tpm::Digest(*sha256, pubkey_);
   static std::mutex tpm_mu;  // one TPM, shared by the test's agents
   std::optional<TpmQuote> q;
-  {
+  if (quoter_) {
+    q = quoter_->Quote(nonce, pcr_list, key_digest);
+  } else {
     std::lock_guard<std::mutex> lock(tpm_mu);
-    const tpm::HashAlg* sha256 = tpm::HashAlgByName("sha256");
     if (tpm_->Run({"tpm2_pcrreset", "16"}) != 0 ||
-        !tpm_->Extend(16, "sha256", HexEncode(tpm::Digest(*sha256, pubkey_)))) {
+        !tpm_->Extend(16, "sha256", HexEncode(key_digest))) {
       return Envelope(500, "TPM error");
     }
     q = tpm_->Quote("rsa", nonce, "sha256:" + pcrs, "sha256");

@@ -25,6 +25,8 @@
 
 namespace attestd::testing {
 
+class EsapiQuoter;
+
 class PullAgent {
  public:
   // `tpm` may be shared by several agents (quotes are serialized).
@@ -39,7 +41,7 @@ class PullAgent {
   const std::string& agent_id() const { return agent_id_; }
   const std::string& mtls_cert() const { return mtls_cert_; }  // PEM
   const std::string& ca_file() const { return ca_file_; }      // issued mtls_cert
-  const std::string& pubkey() const { return pubkey_; }         // PEM
+  const std::string& pubkey() const { return pubkey_; }        // PEM
 
   // U: encrypted to the agent's key as the tenant does, with its auth_tag.
   std::string UKeyBody(const std::string& u, const std::string& k) const;
@@ -49,6 +51,10 @@ class PullAgent {
   std::vector<std::string> revocations() const;  // bodies as received
   std::vector<int64_t> quote_times_ms() const;   // when each quote request came
   bool has_key() const;
+  // Quotes through `quoter` (ESAPI, no tpm2-tools process) when set.
+  // Several enrolled agent ids may share one PullAgent (simulated agents:
+  // one address, one key, a real quote per request).
+  void set_quoter(EsapiQuoter* quoter) { quoter_ = quoter; }
   // Refuses quotes with 400 "API version not supported" below this version.
   void set_min_version(std::string v) { min_version_ = std::move(v); }
 
@@ -60,6 +66,7 @@ class PullAgent {
 
   std::string agent_id_;
   Swtpm* tpm_;
+  EsapiQuoter* quoter_ = nullptr;
   std::string api_version_;
   std::string min_version_;
   TempDir dir_;
