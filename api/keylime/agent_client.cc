@@ -61,24 +61,8 @@ class HttpsAgentClient : public AgentClient {
   Result<std::vector<std::string>> Versions(const AgentEndpoint& agent) override {
     auto reply = Call(AgentTarget(agent, "/version"), http::verb::get, "");
     if (!reply.ok()) return reply.status();
-    auto results = Results(*reply);
-    if (!results.ok()) return results.status();
-    JsonBody& body = **results;
-    simdjson::dom::object r;
-    if (body.object()["results"].get_object().get(r) != simdjson::SUCCESS)
-      return InvalidArgument("/version: no results");
-    std::vector<std::string> out;
-    simdjson::dom::array list;
-    std::string_view one;
-    if (r["supported_versions"].get_array().get(list) == simdjson::SUCCESS) {
-      for (auto v : list) {
-        if (v.get_string().get(one) == simdjson::SUCCESS) out.emplace_back(one);
-      }
-    } else if (r["supported_version"].get_string().get(one) == simdjson::SUCCESS) {
-      out.emplace_back(one);
-    }
-    if (out.empty()) return InvalidArgument("/version: no supported_version");
-    return out;
+    if (Status st = Results(*reply).status(); !st.ok()) return st;
+    return ParseVersionAnswer(reply->body);
   }
 
   Result<AgentQuote> GetQuote(const AgentEndpoint& agent, const QuoteRequest& q) override {
@@ -87,44 +71,8 @@ class HttpsAgentClient : public AgentClient {
                        "&ima_ml_entry=" + std::to_string(q.ima_ml_entry);
     auto reply = Call(AgentTarget(agent, path), http::verb::get, "");
     if (!reply.ok()) return reply.status();
-    auto parsed = Results(*reply);
-    if (!parsed.ok()) return parsed.status();
-    simdjson::dom::object r;
-    if ((*parsed)->object()["results"].get_object().get(r) != simdjson::SUCCESS)
-      return InvalidArgument("quote: no results");
-    AgentQuote out;
-    auto str = [&](const char* key, std::string* to, bool required) -> Status {
-      std::string_view v;
-      auto e = r[key];
-      if (e.error() == simdjson::NO_SUCH_FIELD || e.is_null()) {
-        return required ? InvalidArgument(std::string("quote: no ") + key) : Status::Ok();
-      }
-      if (e.get_string().get(v) != simdjson::SUCCESS)
-        return InvalidArgument(std::string("quote: ") + key + " is not a string");
-      *to = std::string(v);
-      return Status::Ok();
-    };
-    for (auto [key, to, required] : {std::tuple{"quote", &out.quote, true},
-                                     {"hash_alg", &out.hash_alg, true},
-                                     {"enc_alg", &out.enc_alg, true},
-                                     {"sign_alg", &out.sign_alg, true},
-                                     {"pubkey", &out.pubkey, false}}) {
-      if (Status st = str(key, to, required); !st.ok()) return st;
-    }
-    std::string text;
-    if (Status st = str("ima_measurement_list", &text, false); !st.ok()) return st;
-    if (r["ima_measurement_list"].error() == simdjson::SUCCESS &&
-        !r["ima_measurement_list"].is_null())
-      out.ima_measurement_list = text;
-    text.clear();
-    if (Status st = str("mb_measurement_list", &text, false); !st.ok()) return st;
-    if (!text.empty()) out.mb_measurement_list = text;
-    int64_t n = 0;
-    if (r["ima_measurement_list_entry"].get_int64().get(n) == simdjson::SUCCESS)
-      out.ima_measurement_list_entry = n;
-    n = 0;
-    if (r["boottime"].get_int64().get(n) == simdjson::SUCCESS) out.boottime = n;
-    return out;
+    if (Status st = Results(*reply).status(); !st.ok()) return st;
+    return ParseQuoteAnswer(reply->body);
   }
 
   Status PostVKey(const AgentEndpoint& agent, const std::string& encrypted_key) override {
@@ -297,6 +245,67 @@ class HttpsAgentClient : public AgentClient {
 };
 
 }  // namespace
+
+Result<std::vector<std::string>> ParseVersionAnswer(std::string_view text) {
+  JsonBody body;
+  if (Status st = body.Parse(text); !st.ok()) return st;
+  simdjson::dom::object r;
+  if (body.object()["results"].get_object().get(r) != simdjson::SUCCESS)
+    return InvalidArgument("/version: no results");
+  std::vector<std::string> out;
+  simdjson::dom::array list;
+  std::string_view one;
+  if (r["supported_versions"].get_array().get(list) == simdjson::SUCCESS) {
+    for (auto v : list) {
+      if (v.get_string().get(one) == simdjson::SUCCESS) out.emplace_back(one);
+    }
+  } else if (r["supported_version"].get_string().get(one) == simdjson::SUCCESS) {
+    out.emplace_back(one);
+  }
+  if (out.empty()) return InvalidArgument("/version: no supported_version");
+  return out;
+}
+
+Result<AgentQuote> ParseQuoteAnswer(std::string_view text) {
+  JsonBody body;
+  if (Status st = body.Parse(text); !st.ok()) return st;
+  simdjson::dom::object r;
+  if (body.object()["results"].get_object().get(r) != simdjson::SUCCESS)
+    return InvalidArgument("quote: no results");
+  AgentQuote out;
+  auto str = [&](const char* key, std::string* to, bool required) -> Status {
+    std::string_view v;
+    auto e = r[key];
+    if (e.error() == simdjson::NO_SUCH_FIELD || e.is_null()) {
+      return required ? InvalidArgument(std::string("quote: no ") + key) : Status::Ok();
+    }
+    if (e.get_string().get(v) != simdjson::SUCCESS)
+      return InvalidArgument(std::string("quote: ") + key + " is not a string");
+    *to = std::string(v);
+    return Status::Ok();
+  };
+  for (auto [key, to, required] : {std::tuple{"quote", &out.quote, true},
+                                   {"hash_alg", &out.hash_alg, true},
+                                   {"enc_alg", &out.enc_alg, true},
+                                   {"sign_alg", &out.sign_alg, true},
+                                   {"pubkey", &out.pubkey, false}}) {
+    if (Status st = str(key, to, required); !st.ok()) return st;
+  }
+  std::string list_text;
+  if (Status st = str("ima_measurement_list", &list_text, false); !st.ok()) return st;
+  if (r["ima_measurement_list"].error() == simdjson::SUCCESS &&
+      !r["ima_measurement_list"].is_null())
+    out.ima_measurement_list = list_text;
+  list_text.clear();
+  if (Status st = str("mb_measurement_list", &list_text, false); !st.ok()) return st;
+  if (!list_text.empty()) out.mb_measurement_list = list_text;
+  int64_t n = 0;
+  if (r["ima_measurement_list_entry"].get_int64().get(n) == simdjson::SUCCESS)
+    out.ima_measurement_list_entry = n;
+  n = 0;
+  if (r["boottime"].get_int64().get(n) == simdjson::SUCCESS) out.boottime = n;
+  return out;
+}
 
 Result<std::string> RevocationBody(const Revocation& m) {
   JsonWriter msg;

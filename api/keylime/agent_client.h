@@ -16,6 +16,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "service/keylime/agent_client.h"
 
@@ -31,6 +33,15 @@ struct AgentClientOptions {
 // The revocation message body Keylime sends: {"msg": <JSON text of the
 // message>, "signature": <base64 RSA-PSS signature of msg, "" unsigned>}.
 Result<std::string> RevocationBody(const Revocation& revocation);
+
+// The agent's answers to GET /version and GET …/quotes/integrity (the
+// whole 200 envelope). Any bytes; kInvalidArgument unless the documented
+// shape: results.supported_versions (list) or results.supported_version;
+// results.quote/hash_alg/enc_alg/sign_alg strings, optional pubkey,
+// ima_measurement_list, mb_measurement_list (strings),
+// ima_measurement_list_entry, boottime (integers).
+Result<std::vector<std::string>> ParseVersionAnswer(std::string_view body);
+Result<AgentQuote> ParseQuoteAnswer(std::string_view body);
 
 // kInvalidArgument when the client certificate or key cannot be read.
 Result<std::shared_ptr<AgentClient>> MakeHttpsAgentClient(const AgentClientOptions& options);

@@ -108,6 +108,7 @@ void PullService::Start() {
 }
 
 void PullService::Stop() {
+  std::deque<std::string> unpolled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -117,6 +118,13 @@ void PullService::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    unpolled.swap(ready_);
+  }
+  // Claimed but never polled: hand them back at once rather than let
+  // their claim run out.
+  for (const std::string& id : unpolled) (void)schedule_->Release(id, instance_, 0, 0);
 }
 
 void PullService::Track(const std::string& agent_id) {

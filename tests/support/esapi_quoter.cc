@@ -48,8 +48,8 @@ std::optional<TpmQuote> EsapiQuoter::Quote(const std::string& nonce, std::vector
   values.count = 1;
   values.digests[0].hashAlg = TPM2_ALG_SHA256;
   std::memcpy(values.digests[0].digest.sha256, data_digest.data(), 32);
-  if (Esys_PCR_Extend(ctx_, ESYS_TR_PCR16, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                      &values) != TSS2_RC_SUCCESS) {
+  if (Esys_PCR_Extend(ctx_, ESYS_TR_PCR16, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &values) !=
+      TSS2_RC_SUCCESS) {
     return std::nullopt;
   }
   pcrs.push_back(16);
@@ -87,10 +87,10 @@ std::optional<TpmQuote> EsapiQuoter::Quote(const std::string& nonce, std::vector
       tpm::PcrBlob blob;
       blob.selection.push_back(bank);
       for (size_t i = 0; i < pcrs.size(); ++i) {
-        blob.values.push_back(tpm::PcrValue{
-            TPM2_ALG_SHA256, pcrs[i],
-            std::string(reinterpret_cast<const char*>(digests->digests[i].buffer),
-                        digests->digests[i].size)});
+        blob.values.push_back(
+            tpm::PcrValue{TPM2_ALG_SHA256, pcrs[i],
+                          std::string(reinterpret_cast<const char*>(digests->digests[i].buffer),
+                                      digests->digests[i].size)});
       }
       TpmQuote t;
       t.attest = std::string(reinterpret_cast<const char*>(attest->attestationData), attest->size);
