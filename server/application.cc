@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "api/challenge_response_routes.h"
+#include "api/keylime/agent_client.h"
+#include "api/keylime/keylime_api.h"
 #include "api/keylime/registrar_routes.h"
 #include "api/keylime/verifier_routes.h"
 #include "common/log.h"
@@ -227,6 +229,41 @@ Status Application::CreateVerifier() {
     };
   }
   verifier_http_ = std::make_unique<api::HttpServer>(lo, router, observer);
+  return CreatePull();
+}
+
+Status Application::CreatePull() {
+  api::keylime::AgentClientOptions co;
+  co.client_cert =
+      config_.agent_client_cert.empty() ? verifier_tls_.client_cert : config_.agent_client_cert;
+  co.client_key =
+      config_.agent_client_key.empty() ? verifier_tls_.client_key : config_.agent_client_key;
+  co.timeout_ms = config_.agent_timeout_s * 1000;
+  auto client = api::keylime::MakeHttpsAgentClient(co);
+  if (!client.ok()) return InvalidArgument("--agent-client-cert: " + client.status().message());
+  RevocationOptions ro;
+  ro.webhook = config_.revocation_notifiers.find("webhook") != std::string::npos;
+  ro.agents = config_.revocation_notifiers.find("agent") != std::string::npos;
+  ro.webhook_url = config_.webhook_url;
+  ro.max_retries = config_.max_retries;
+  ro.retry_interval_s = config_.retry_interval_s;
+  ro.exponential_backoff = config_.exponential_backoff;
+  auto notifier = std::make_shared<RevocationNotifier>(stores_.agents, *client, ro);
+  PullOptions po;
+  po.verifier_id = config_.verifier_id;
+  po.quote_interval_ms = config_.quote_interval_s * 1000;
+  po.max_retries = config_.max_retries;
+  po.retry_interval_s = config_.retry_interval_s;
+  po.exponential_backoff = config_.exponential_backoff;
+  po.threads = config_.pull_threads;
+  po.request_timeout_ms = config_.agent_timeout_s * 1000;
+  po.api_versions = api::keylime::SupportedVersions();
+  keylime_.pull = std::make_shared<PullService>(stores_.agents, stores_.pull, service_, *client,
+                                                std::move(notifier), po);
+  keylime_.agents->set_on_activated(
+      [pull = std::weak_ptr<PullService>(keylime_.pull)](const std::string& id) {
+        if (auto p = pull.lock()) p->Track(id);
+      });
   return Status::Ok();
 }
 
@@ -299,6 +336,7 @@ Status Application::Start() {
     api::SplitHostPort(config_.verifier_listen, &host, &port);
     verifier_address_->Set(host, verifier_http_->port());
   }
+  if (keylime_.pull) keylime_.pull->Start();
   if (!stores_.sessions->Ping().ok()) {
     LogWarn("store unreachable at start-up; requests answer 503 until it is back",
             {{"store", RedactStoreUrl(config_.store)}});
@@ -321,6 +359,8 @@ void Application::Shutdown(std::chrono::milliseconds grace) {
     listener->Stop();
   }
   if (service_) service_->StopTasks();
+  // Polls appraise through the workers: stop polling first.
+  if (keylime_.pull) keylime_.pull->Stop();
   if (workers_) workers_->Stop();
 }
 

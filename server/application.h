@@ -62,6 +62,8 @@ class Application {
                  const std::vector<std::pair<std::string, std::string>>& routes);
   Status CreateRegistrar();
   Status CreateVerifier();
+  // The pull model: agent client, revocation notifier, poller.
+  Status CreatePull();
   // Sets `lo`'s TLS files for a listener that requires client certificates:
   // the given ones, or those generated under --data-dir (`file_name`
   // names its server certificate); none when `insecure` (logged as a

@@ -111,6 +111,16 @@ po::options_description Describe(Config& c, std::string& max_body, std::string& 
     ("insecure-verifier", po::value(&c.insecure_verifier)->default_value(false)->implicit_value(true), "serve the verifier listener over plain HTTP (testing only)")
     ("verifier-mode", po::value(&c.verifier_mode)->default_value(c.verifier_mode), "pull (the verifier polls agents) | push (agents attest through /v3); Keylime's verifier.conf `mode`")
     ("quote-interval", po::value(&c.quote_interval_s)->default_value(c.quote_interval_s), "push model: seconds an agent waits between attestations")
+    ("verifier-id", po::value(&c.verifier_id)->default_value(c.verifier_id), "this verifier's id (Keylime's uuid); reported as verifier_id of the agents it polls")
+    ("max-retries", po::value(&c.max_retries)->default_value(c.max_retries), "pull model: tries before an agent that does not answer is FAILED")
+    ("retry-interval", po::value(&c.retry_interval_s)->default_value(c.retry_interval_s), "pull model: seconds between tries (the base with --exponential-backoff)")
+    ("exponential-backoff", po::value(&c.exponential_backoff)->default_value(c.exponential_backoff), "pull model: wait retry-interval^tries between tries (true | false)")
+    ("pull-threads", po::value(&c.pull_threads)->default_value(c.pull_threads), "pull model: agents polled at once")
+    ("agent-timeout", po::value(&c.agent_timeout_s)->default_value(c.agent_timeout_s), "pull model: seconds one request to an agent may take")
+    ("agent-client-cert", po::value(&c.agent_client_cert)->default_value(c.agent_client_cert), "PEM client certificate presented to pull agents; empty: the verifier's generated client certificate")
+    ("agent-client-key", po::value(&c.agent_client_key)->default_value(c.agent_client_key), "PEM private key for --agent-client-cert")
+    ("revocation-notifiers", po::value(&c.revocation_notifiers)->default_value(c.revocation_notifiers), "where revocations go when a pull agent fails: comma list of webhook, agent (empty: nowhere)")
+    ("webhook-url", po::value(&c.webhook_url)->default_value(c.webhook_url), "revocation webhook: http(s) URL POSTed Keylime's revocation message")
     ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "directory for generated TLS material (created 0700)")
     ("tpm-cert-store", po::value(&c.tpm_cert_store)->default_value(c.tpm_cert_store), "directory of TPM vendor CA certificates; EK certificates must chain to one");
   // clang-format on
@@ -215,6 +225,22 @@ Status Validate(const Config& c) {
   }
   if (!ParseVerifierMode(c.verifier_mode)) return bad("verifier-mode", "want pull or push");
   if (c.quote_interval_s < 0) return bad("quote-interval", "must not be negative");
+  if (c.max_retries < 0) return bad("max-retries", "must not be negative");
+  if (c.retry_interval_s < 0) return bad("retry-interval", "must not be negative");
+  if (c.pull_threads < 1) return bad("pull-threads", "must be at least 1");
+  if (c.agent_timeout_s < 1) return bad("agent-timeout", "must be at least 1");
+  if (c.agent_client_cert.empty() != c.agent_client_key.empty())
+    return bad("agent-client-cert", "--agent-client-cert and --agent-client-key go together");
+  {
+    std::stringstream list(c.revocation_notifiers);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      if (item != "webhook" && item != "agent" && !item.empty())
+        return bad("revocation-notifiers", "want a comma list of webhook, agent");
+      if (item == "webhook" && c.webhook_url.empty())
+        return bad("webhook-url", "the webhook notifier needs --webhook-url");
+    }
+  }
   LogLevel lvl;
   if (!ParseLogLevel(c.log_level, &lvl))
     return bad("log-level", "want debug, info, warn, error or off");

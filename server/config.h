@@ -60,6 +60,18 @@ struct Config {
   std::string verifier_mode = "pull";
   // Push model: seconds between the starts of two attestations of an agent.
   int64_t quote_interval_s = 2;
+  // Pull model (Keylime's verifier.conf names): who this verifier is, how
+  // it retries an agent that does not answer, its client certificate
+  // toward agents, and where revocations go.
+  std::string verifier_id = "default";
+  int max_retries = 5;
+  double retry_interval_s = 2.0;
+  bool exponential_backoff = true;
+  int pull_threads = 8;
+  int64_t agent_timeout_s = 10;
+  std::string agent_client_cert, agent_client_key;  // empty: the verifier's generated client cert
+  std::string revocation_notifiers;                 // "", "webhook", "agent", "webhook,agent"
+  std::string webhook_url;
   std::string data_dir = "attestd-data";  // generated TLS material
   std::string tpm_cert_store;  // directory of TPM vendor CA certificates; empty: no EK chain check
 };

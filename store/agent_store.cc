@@ -162,6 +162,10 @@ std::string EncodeAgent(const VerifierAgent& a) {
   w.Key("token_hash").String(a.token_hash);
   w.Key("token_expires_at").Int(a.token_expires_at_ms);
   w.Key("next_attestation_index").Int(a.next_attestation_index);
+  w.Key("pull_public_key").String(a.pull.public_key);
+  w.Key("pull_v_delivered").Int(a.pull.v_delivered ? 1 : 0);
+  w.Key("pull_retries").Int(a.pull.retries);
+  w.Key("pull_verifier_id").String(a.pull.verifier_id);
   w.Key("attestations").BeginArray();
   for (const PushAttestation& p : a.attestations) WriteAttestation(w, p);
   w.EndArray();
@@ -260,6 +264,12 @@ void ReadProgress(Reader& r, VerifierAgent& a) {
   r.Str("token_hash", &a.token_hash);
   r.Int("token_expires_at", &a.token_expires_at_ms);
   r.Int("next_attestation_index", &a.next_attestation_index);
+  r.Str("pull_public_key", &a.pull.public_key);
+  int64_t delivered = 0;
+  r.Int("pull_v_delivered", &delivered);
+  a.pull.v_delivered = delivered != 0;
+  r.Int("pull_retries", &a.pull.retries);
+  r.Str("pull_verifier_id", &a.pull.verifier_id);
 }
 
 }  // namespace

@@ -78,6 +78,14 @@ struct PushAttestation {
   int64_t verification_completed_at_ms = 0;
 };
 
+// Pull model: what the verifier's polling keeps between two polls.
+struct PullProgress {
+  std::string public_key;    // the agent's PEM key, from its last full quote
+  bool v_delivered = false;  // V reached the agent for this public_key
+  int64_t retries = 0;       // unanswered requests since the last answer
+  std::string verifier_id;   // the instance that polled it last (its lease holder)
+};
+
 struct VerifierAgent {
   std::string agent_id;
   AgentState operational_state = AgentState::kGetQuote;
@@ -118,6 +126,7 @@ struct VerifierAgent {
   // Push model: the most recent attestations, oldest first (bounded).
   int64_t next_attestation_index = 0;
   std::vector<PushAttestation> attestations;
+  PullProgress pull;
 };
 
 // How many attestations an agent record keeps.

@@ -2,11 +2,13 @@
 
 #include "store/memory/memory_agent_store.h"
 #include "store/memory/memory_attester_directory.h"
+#include "store/memory/memory_poll_schedule.h"
 #include "store/memory/memory_registrar_store.h"
 #include "store/memory/memory_session_store.h"
 #include "store/memory/memory_work_queue.h"
 #include "store/redis/redis_agent_store.h"
 #include "store/redis/redis_attester_directory.h"
+#include "store/redis/redis_poll_schedule.h"
 #include "store/redis/redis_pool.h"
 #include "store/redis/redis_registrar_store.h"
 #include "store/redis/redis_session_store.h"
@@ -44,6 +46,7 @@ Result<Stores> OpenRedisStores(const StoreOptions& options) {
   stores.registrar = std::make_shared<RedisRegistrarStore>(pool);
   stores.agents = std::make_shared<RedisAgentStore>(pool);
   stores.policies = std::make_shared<RedisPolicyStore>(pool);
+  stores.pull = std::make_shared<RedisPollSchedule>(pool);
   return stores;
 }
 
@@ -58,6 +61,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
     stores.registrar = std::make_shared<MemoryRegistrarStore>();
     stores.agents = std::make_shared<MemoryAgentStore>();
     stores.policies = std::make_shared<MemoryPolicyStore>();
+    stores.pull = std::make_shared<MemoryPollSchedule>();
     return stores;
   }
   if (IsRedisUrl(options.url)) return OpenRedisStores(options);

@@ -10,6 +10,7 @@
 #include "store/agent_store.h"
 #include "store/attester_directory.h"
 #include "store/policy_store.h"
+#include "store/poll_schedule.h"
 #include "store/registrar_store.h"
 #include "store/session_store.h"
 #include "store/work_queue.h"
@@ -48,6 +49,8 @@ struct Stores {
   // The Keylime-compatible verifier's agents and named policies.
   std::shared_ptr<AgentStore> agents;
   std::shared_ptr<PolicyStore> policies;
+  // When each pull-mode agent is next polled and which instance holds it.
+  std::shared_ptr<PollSchedule> pull;
 };
 
 // kInvalidArgument for a URL of an unknown form. Opening a Redis store does

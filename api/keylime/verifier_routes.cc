@@ -375,7 +375,9 @@ class VerifierApi {
     w.Key("hash_alg").String(a.hash_alg);
     w.Key("enc_alg").String(a.enc_alg);
     w.Key("sign_alg").String(a.sign_alg);
-    w.Key("verifier_id").String(s_.options.verifier_id);
+    // Pull agents: the instance that polls it (holds its lease).
+    w.Key("verifier_id")
+        .String(a.pull.verifier_id.empty() ? s_.options.verifier_id : a.pull.verifier_id);
     w.Key("verifier_ip").String(address_->ip());
     w.Key("verifier_port").Int(address_->port());
     w.Key("severity_level");

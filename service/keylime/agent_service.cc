@@ -60,6 +60,7 @@ Result<VerifierAgent> AgentService::Enrol(VerifierAgent agent) {
   }
   LogInfo("verifier: agent enrolled",
           {{"agent_id", agent.agent_id}, {"push", agent.push_model ? "yes" : "no"}});
+  if (!agent.push_model && on_activated_) on_activated_(agent.agent_id);
   return agent;
 }
 
@@ -102,7 +103,9 @@ Status AgentService::SetState(std::string_view agent_id, AgentState state) {
 Status AgentService::Reactivate(std::string_view agent_id) {
   auto agent = Get(agent_id);
   if (!agent.ok()) return agent.status();
-  return SetState(agent_id, agent->push_model ? AgentState::kGetQuote : AgentState::kStart);
+  Status st = SetState(agent_id, agent->push_model ? AgentState::kGetQuote : AgentState::kStart);
+  if (st.ok() && !agent->push_model && on_activated_) on_activated_(std::string(agent_id));
+  return st;
 }
 
 Status AgentService::Stop(std::string_view agent_id) {

@@ -15,6 +15,7 @@
 // - Secrets are never logged.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +49,12 @@ class AgentService {
   Status Reactivate(std::string_view agent_id);
   Status Stop(std::string_view agent_id);  // operational_state 10 (TENANT_FAILED)
 
+  // Called with a pull agent's id after it was enrolled or reactivated
+  // (the pull model schedules its first poll). Set before serving.
+  void set_on_activated(std::function<void(const std::string&)> hook) {
+    on_activated_ = std::move(hook);
+  }
+
  private:
   Status Validate(const VerifierAgent& agent) const;
   Status SetState(std::string_view agent_id, AgentState state);
@@ -59,6 +66,7 @@ class AgentService {
   std::shared_ptr<AttesterDirectory> directory_;
   std::shared_ptr<RegistrarStore> registrar_;
   VerifierMode mode_;
+  std::function<void(const std::string&)> on_activated_;
 };
 
 }  // namespace attestd

@@ -9,6 +9,7 @@
 #include "service/keylime/attestation_service.h"
 #include "service/keylime/policy_service.h"
 #include "service/keylime/pop_service.h"
+#include "service/keylime/pull_service.h"
 #include "service/keylime/verifier_mode.h"
 #include "service/keylime/verify_service.h"
 #include "service/session_service.h"
@@ -31,6 +32,9 @@ struct KeylimeServices {
   std::shared_ptr<VerifyService> verify;
   std::shared_ptr<PopService> pop;
   std::shared_ptr<AttestationService> attestations;
+  // Pull model: set by the wiring when the verifier polls agents (it needs
+  // the api layer's AgentClient); null otherwise.
+  std::shared_ptr<PullService> pull;
   KeylimeOptions options;
 };
 

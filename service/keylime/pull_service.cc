@@ -1,0 +1,446 @@
+// Keylime's pull model: the poll of one agent, its state machine, and the
+// scheduler that shares the agents between instances through PollSchedule.
+#include "service/keylime/pull_service.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/base64.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/time_util.h"
+#include "service/keylime/keylime_rules.h"
+#include "service/keylime/pull_crypto.h"
+#include "verifiers/tpm/evidence.h"
+#include "verifiers/tpm/pcr_policy.h"
+#include "verifiers/tpm/pcrblob.h"
+#include "verifiers/tpm/tpm_structures.h"
+
+namespace attestd {
+namespace {
+
+constexpr size_t kNonceChars = 20;  // Keylime's tpm_util.random_password(20)
+// A poll's appraisal waits this long for a queued appraisal at most.
+constexpr int64_t kAppraisalWaitMs = 10000;
+
+Failure MakeFailure(std::string type, std::string reason) {
+  return Failure{std::move(type), Value::MakeMap({{"reason", std::move(reason)}})};
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+// tpm_policy's PCRs as Keylime's mask parameter ("0x…").
+std::string MaskOf(const std::string& tpm_policy) {
+  uint32_t bits = 0;
+  auto policy = tpm::ParseTpmPolicy(tpm_policy);
+  if (policy.ok()) {
+    for (int p : tpm::QuotedPcrs(*policy)) bits |= 1u << p;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", bits);
+  return buf;
+}
+
+// "2.10" > "2.9": compares dotted numbers.
+bool VersionLess(const std::string& a, const std::string& b) {
+  int a1 = 0, a2 = 0, b1 = 0, b2 = 0;
+  std::sscanf(a.c_str(), "%d.%d", &a1, &a2);
+  std::sscanf(b.c_str(), "%d.%d", &b1, &b2);
+  return a1 != b1 ? a1 < b1 : a2 < b2;
+}
+
+bool Active(AgentState s) {
+  switch (s) {
+    case AgentState::kStart:
+    case AgentState::kGetQuote:
+    case AgentState::kGetQuoteRetry:
+    case AgentState::kProvideV:
+    case AgentState::kProvideVRetry:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The data PCR's value in bank `hash_alg` of the quote's PCR blob.
+std::optional<std::string> DataPcr(const std::string& pcrblob, const std::string& hash_alg) {
+  const tpm::HashAlg* alg = tpm::HashAlgByName(hash_alg);
+  auto blob = tpm::ParsePcrBlob(pcrblob);
+  if (!alg || !blob.ok()) return std::nullopt;
+  for (const tpm::PcrValue& v : blob->values) {
+    if (v.hash == alg->id && v.pcr == keylime::kDataPcr) return v.digest;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+PullService::PullService(std::shared_ptr<AgentStore> agents, std::shared_ptr<PollSchedule> schedule,
+                         std::shared_ptr<SessionService> sessions,
+                         std::shared_ptr<AgentClient> client,
+                         std::shared_ptr<RevocationNotifier> notifier, PullOptions options)
+    : agents_(std::move(agents)),
+      schedule_(std::move(schedule)),
+      sessions_(std::move(sessions)),
+      client_(std::move(client)),
+      notifier_(std::move(notifier)),
+      options_(std::move(options)) {
+  // A lease name of its own per process, so two instances configured with
+  // the same verifier_id still never share one.
+  auto token = RandomBytes(6);
+  instance_ = options_.verifier_id + "#" + HexEncode(token.ok() ? *token : "");
+  grace_ms_ = options_.lease_grace_ms > 0 ? options_.lease_grace_ms
+                                          : std::max<int64_t>(500, options_.quote_interval_ms / 2);
+}
+
+PullService::~PullService() { Stop(); }
+
+void PullService::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!threads_.empty()) return;
+  stopping_ = false;
+  threads_.emplace_back([this] { SchedulerLoop(); });
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    threads_.emplace_back([this] { PollerLoop(); });
+  }
+}
+
+void PullService::Stop() {
+  std::deque<std::string> unpolled;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    unpolled.swap(ready_);
+  }
+  // Claimed but never polled: hand them back at once rather than let
+  // their claim run out.
+  for (const std::string& id : unpolled) (void)schedule_->Release(id, instance_, 0, 0);
+}
+
+void PullService::Track(const std::string& agent_id) {
+  if (Status st = schedule_->Reschedule(agent_id, 0); !st.ok()) {
+    LogWarn("pull: could not schedule an agent; the next sweep will",
+            {{"agent_id", agent_id}, {"error", st.message()}});
+  }
+}
+
+void PullService::Sweep() {
+  auto ids = agents_->List();
+  if (!ids.ok()) return;
+  for (const std::string& id : *ids) {
+    auto agent = agents_->Get(id);
+    if (agent.ok() && !agent->push_model) (void)schedule_->Add(id, 0);
+  }
+}
+
+void PullService::SchedulerLoop() {
+  int64_t next_sweep = 0;
+  const int capacity = std::max(1, options_.threads) * 2;
+  // A claim's lease covers the longest poll: a quote, a renegotiation, the
+  // V key, each bounded by the request timeout, and the appraisal.
+  const int64_t claim_ms = 3 * options_.request_timeout_ms + kAppraisalWaitMs + grace_ms_;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    int64_t now = NowMillis();
+    if (now >= next_sweep) {
+      Sweep();
+      next_sweep = now + options_.sweep_interval_ms;
+    }
+    int free_slots = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_slots = capacity - in_flight_ - static_cast<int>(ready_.size());
+    }
+    if (free_slots > 0) {
+      auto claimed = schedule_->Claim(instance_, claim_ms, static_cast<size_t>(free_slots));
+      if (claimed.ok() && !claimed->empty()) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (auto& id : *claimed) ready_.push_back(std::move(id));
+        }
+        cv_.notify_all();
+        if (static_cast<int>(claimed->size()) == free_slots) continue;  // more may be due
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms), [this] { return stopping_; });
+  }
+}
+
+void PullService::PollerLoop() {
+  for (;;) {
+    std::string id;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      if (stopping_) return;
+      id = std::move(ready_.front());
+      ready_.pop_front();
+      ++in_flight_;
+    }
+    Next next = Poll(id);
+    if (!next.in_ms) {
+      (void)schedule_->Remove(id);
+    } else {
+      (void)schedule_->Release(id, instance_, *next.in_ms, *next.in_ms + grace_ms_);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
+    }
+    cv_.notify_all();
+  }
+}
+
+std::optional<int64_t> PullService::PollOnce(const std::string& agent_id) {
+  return Poll(agent_id).in_ms;
+}
+
+PullService::Next PullService::Poll(const std::string& agent_id) {
+  ++polls_;
+  auto agent = agents_->Get(agent_id);
+  if (!agent.ok()) {
+    if (agent.status().code() == StatusCode::kNotFound) return {std::nullopt};  // deleted
+    return {Interval()};  // store unreachable: try again later
+  }
+  if (agent->push_model) return {std::nullopt};
+  if (!Active(agent->operational_state)) return {Interval()};  // until reactivated
+  if (agent->operational_state == AgentState::kProvideV ||
+      agent->operational_state == AgentState::kProvideVRetry) {
+    return ProvideV(std::move(*agent));
+  }
+  return Quote(std::move(*agent));
+}
+
+std::optional<VerifierAgent> PullService::Record(
+    const std::string& agent_id, const std::function<void(VerifierAgent&)>& change) {
+  auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {
+    // A stop (or a failure another instance recorded) that came in during
+    // the poll wins over its outcome.
+    if (!Active(a.operational_state)) return Conflict("no longer polled");
+    change(a);
+    a.pull.verifier_id = options_.verifier_id;
+    return Status::Ok();
+  });
+  if (!updated.ok()) return std::nullopt;
+  return std::move(*updated);
+}
+
+PullService::Next PullService::Quote(VerifierAgent agent) {
+  AgentEndpoint ep{agent.ip, agent.port, agent.mtls_cert, agent.supported_version};
+  auto nonce = RandomAlphanumeric(kNonceChars);
+  if (!nonce.ok()) return {Interval()};
+  QuoteRequest req;
+  req.nonce = *nonce;
+  req.mask = MaskOf(agent.tpm_policy);
+  // The key comes with the first quote, after a retry, and whenever none is kept.
+  req.partial =
+      !(agent.operational_state == AgentState::kStart ||
+        agent.operational_state == AgentState::kGetQuoteRetry || agent.pull.public_key.empty());
+  auto quote = client_->GetQuote(ep, req);
+  if (!quote.ok()) return NoAnswer(agent, quote.status(), false);
+
+  std::string pubkey = quote->pubkey.empty() ? agent.pull.public_key : quote->pubkey;
+  auto verdict = Appraise(agent, *nonce, *quote, pubkey);
+  if (!verdict) return {Interval()};  // not appraised (store down): the next poll tries again
+  const std::vector<Failure>& failures = *verdict;
+  int64_t now = NowMillis();
+  if (!failures.empty()) {
+    auto recorded = Record(agent.agent_id, [&](VerifierAgent& a) {
+      a.last_received_quote_s = now / 1000;
+      a.attestation_status = "FAIL";
+    });
+    if (!recorded) return {Interval()};
+    return Fail(*recorded, AgentState::kInvalidQuote, failures.front(), "revocation");
+  }
+  bool provide_v = false;
+  auto recorded = Record(agent.agent_id, [&](VerifierAgent& a) {
+    a.last_received_quote_s = now / 1000;
+    a.last_successful_attestation_s = now / 1000;
+    a.attestation_status = "PASS";
+    ++a.attestation_count;
+    a.hash_alg = quote->hash_alg;
+    a.enc_alg = quote->enc_alg;
+    a.sign_alg = quote->sign_alg;
+    a.pull.retries = 0;
+    if (pubkey != a.pull.public_key) {  // a new key: V must go to it again
+      a.pull.public_key = pubkey;
+      a.pull.v_delivered = false;
+    }
+    provide_v = !a.v.empty() && !a.pull.v_delivered;
+    a.operational_state = provide_v ? AgentState::kProvideV : AgentState::kGetQuote;
+  });
+  if (!recorded) return {Interval()};
+  if (provide_v) return ProvideV(std::move(*recorded));
+  return {Interval()};
+}
+
+std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& agent,
+                                                          const std::string& nonce,
+                                                          const AgentQuote& quote,
+                                                          const std::string& pubkey) {
+  std::vector<Failure> failures;
+  if (!tpm::HashAlgByName(quote.hash_alg) || !Contains(agent.accept_tpm_hash_algs, quote.hash_alg))
+    failures.push_back(MakeFailure("quote_validation.invalid_hash_alg",
+                                   "TPM Quote is using an unaccepted hash algorithm"));
+  else if (!Contains(agent.accept_tpm_encryption_algs, quote.enc_alg))
+    failures.push_back(MakeFailure("quote_validation.invalid_enc_alg",
+                                   "TPM Quote is using an unaccepted encryption algorithm"));
+  else if (!Contains(agent.accept_tpm_signing_algs, quote.sign_alg))
+    failures.push_back(MakeFailure("quote_validation.invalid_sign_alg",
+                                   "TPM Quote is using an unaccepted signing algorithm"));
+  else if (pubkey.empty())
+    failures.push_back(MakeFailure("quote_validation.no_pubkey",
+                                   "agent did not provide public key and none was kept"));
+  if (!failures.empty()) return failures;
+  auto parts = tpm::ParseKeylimeQuote(quote.quote);
+  if (!parts.ok()) {
+    failures.push_back(MakeFailure("quote_validation.invalid_data", parts.status().message()));
+    return failures;
+  }
+  auto session = sessions_->Create(nonce, std::nullopt);
+  if (!session.ok()) return std::nullopt;
+  tpm::QuotePartsEvidence evidence;
+  evidence.agent_id = agent.agent_id;
+  evidence.attest = parts->attest;
+  evidence.signature = parts->signature;
+  evidence.pcrblob = parts->pcrblob;
+  evidence.hash_alg = quote.hash_alg;
+  SubmitOptions submit;
+  submit.wait_ms = kAppraisalWaitMs;
+  auto outcome =
+      sessions_->Submit(session->id, tpm::kQuotePartsType, tpm::EncodeQuoteParts(evidence), submit);
+  (void)sessions_->Delete(session->id);
+  if (!outcome.ok() || !outcome->finished || outcome->session.state != SessionState::kComplete ||
+      !outcome->session.result) {
+    return std::nullopt;
+  }
+  const Appraisal& appraisal = outcome->session.result->appraisal;
+  failures = appraisal.failures;
+  if (!appraisal.is_valid && failures.empty()) {
+    failures.push_back(MakeFailure("quote_validation.invalid", "the quote did not verify"));
+  }
+  // Keylime's binding of the agent's key to the quote: the data PCR.
+  auto expected = keylime::DataPcrValue(quote.hash_alg, pubkey);
+  auto got = DataPcr(parts->pcrblob, quote.hash_alg);
+  if (!got) {
+    failures.push_back(MakeFailure("pcr_validation.missing_pcr_16",
+                                   "Data PCR 16 is missing in quote, but is required"));
+  } else if (!expected.ok() || *got != *expected) {
+    failures.push_back(
+        Failure{"pcr_validation.invalid_pcr_16",
+                Value::MakeMap({{"got", HexEncode(*got)},
+                                {"expected", expected.ok() ? HexEncode(*expected) : ""}})});
+  }
+  if (!agent.runtime_policy.empty()) {
+    failures.push_back(MakeFailure("runtime_policy.appraiser_unavailable",
+                                   "runtime (IMA) policy appraisal is not implemented yet"));
+  }
+  if (!agent.mb_policy.empty()) {
+    failures.push_back(MakeFailure("measured_boot.appraiser_unavailable",
+                                   "measured-boot policy appraisal is not implemented yet"));
+  }
+  return failures;
+}
+
+PullService::Next PullService::ProvideV(VerifierAgent agent) {
+  if (agent.v.empty() || agent.pull.public_key.empty()) {
+    auto r = Record(agent.agent_id,
+                    [](VerifierAgent& a) { a.operational_state = AgentState::kGetQuote; });
+    return {Interval()};
+  }
+  auto v = Base64DecodeStd(agent.v);
+  auto encrypted = v ? keylime::EncryptToAgent(agent.pull.public_key, *v)
+                     : Result<std::string>(InvalidArgument("V is not base64"));
+  if (!encrypted.ok()) {
+    return Fail(agent, AgentState::kFailed,
+                MakeFailure("internal.no_v", encrypted.status().message()), "");
+  }
+  AgentEndpoint ep{agent.ip, agent.port, agent.mtls_cert, agent.supported_version};
+  Status st = client_->PostVKey(ep, Base64Encode(*encrypted));
+  if (!st.ok()) return NoAnswer(agent, st, true);
+  Record(agent.agent_id, [](VerifierAgent& a) {
+    a.pull.v_delivered = true;
+    a.pull.retries = 0;
+    a.operational_state = AgentState::kGetQuote;
+  });
+  LogInfo("pull: V key delivered", {{"agent_id", agent.agent_id}});
+  return {Interval()};
+}
+
+PullService::Next PullService::NoAnswer(const VerifierAgent& agent, const Status& status,
+                                        bool v_phase) {
+  if (status.code() == StatusCode::kConflict) return Negotiate(agent, v_phase);
+  if (status.code() != StatusCode::kUnavailable) {
+    return Fail(agent, AgentState::kFailed,
+                MakeFailure(v_phase ? "internal.no_v" : "internal.no_quote", status.message()), "");
+  }
+  if (agent.pull.retries >= options_.max_retries) {
+    // Keylime tells the others only about an agent that was good before.
+    bool notify = v_phase || agent.attestation_count > 0;
+    return Fail(agent, AgentState::kFailed,
+                MakeFailure(v_phase ? "internal.not_reachable_v" : "internal.not_reachable",
+                            "agent was not reachable from verifier"),
+                notify ? "comm_error" : "");
+  }
+  int64_t tries = agent.pull.retries + 1;
+  auto r = Record(agent.agent_id, [&](VerifierAgent& a) {
+    a.pull.retries = tries;
+    a.operational_state = v_phase ? AgentState::kProvideVRetry : AgentState::kGetQuoteRetry;
+  });
+  double wait_s = RetryTime(options_.exponential_backoff, options_.retry_interval_s, tries);
+  LogInfo("pull: agent not reachable; retrying", {{"agent_id", agent.agent_id},
+                                                  {"tries", std::to_string(tries)},
+                                                  {"error", status.message()}});
+  return {static_cast<int64_t>(wait_s * 1000)};
+}
+
+PullService::Next PullService::Negotiate(const VerifierAgent& agent, bool v_phase) {
+  AgentEndpoint ep{agent.ip, agent.port, agent.mtls_cert, agent.supported_version};
+  auto theirs = client_->Versions(ep);
+  if (!theirs.ok())
+    return NoAnswer(agent, Status(StatusCode::kUnavailable, "no /version"), v_phase);
+  std::string best;
+  for (const std::string& v : *theirs) {
+    if (Contains(options_.api_versions, v) && (best.empty() || VersionLess(best, v))) best = v;
+  }
+  if (best.empty() || best == agent.supported_version) {
+    return Fail(agent, AgentState::kFailed,
+                MakeFailure("internal.version_not_supported", "Agent API version not supported"),
+                "");
+  }
+  Record(agent.agent_id, [&](VerifierAgent& a) { a.supported_version = best; });
+  LogInfo("pull: agent API version negotiated", {{"agent_id", agent.agent_id}, {"version", best}});
+  return {0};
+}
+
+PullService::Next PullService::Fail(const VerifierAgent& agent, AgentState state,
+                                    const Failure& failure, const std::string& notify_type) {
+  auto recorded = Record(agent.agent_id, [&](VerifierAgent& a) {
+    a.operational_state = state;
+    a.severity_level = 7;  // attestd's failures are all of Keylime's highest severity
+    a.last_event_id = failure.type;
+    a.pull.retries = 0;
+  });
+  if (!recorded) return {Interval()};
+  LogWarn("pull: agent failed", {{"agent_id", agent.agent_id},
+                                 {"state", std::to_string(static_cast<int>(state))},
+                                 {"event", failure.type}});
+  if (notifier_ && !notify_type.empty()) notifier_->Notify(*recorded, notify_type, &failure);
+  return {Interval()};
+}
+
+}  // namespace attestd

@@ -1,0 +1,95 @@
+// A Keylime pull agent of the test's own, speaking the 6.7.0 Python agent's
+// and rust-keylime's wire format over mTLS, with quotes from a real swtpm:
+//   GET  /version                         {"supported_version": …}
+//   GET  /v{api}/quotes/integrity         a real quote over the nonce, the
+//        mask's PCRs plus the data PCR 16 (reset, then extended with the
+//        digest of the agent's RSA public key), with "pubkey" unless partial=1
+//   POST /v{api}/keys/ukey, /keys/vkey    {"encrypted_key": b64 RSA-OAEP}
+//   GET  /v{api}/keys/verify?challenge=c  {"hmac": HMAC-SHA384(K, c)} once
+//        U xor V = K and K's HMAC of the agent id matched the auth_tag
+//   POST /v{api}/notifications/revocation (kept for the test to read)
+// Its server certificate is what the agent registers as mtls_cert; it asks
+// for a client certificate issued by `client_ca` (the verifier's CA).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/http_server.h"
+#include "api/router.h"
+#include "tests/support/processes.h"
+#include "tests/support/swtpm.h"
+
+namespace attestd::testing {
+
+class EsapiQuoter;
+
+class PullAgent {
+ public:
+  // `tpm` may be shared by several agents (quotes are serialized).
+  PullAgent(std::string agent_id, Swtpm* tpm, const std::string& client_ca,
+            std::string api_version = "2.1");
+  ~PullAgent();
+
+  bool Start();  // on the same port as before after a Stop
+  void Stop();
+
+  int port() const { return port_; }
+  const std::string& agent_id() const { return agent_id_; }
+  const std::string& mtls_cert() const { return mtls_cert_; }  // PEM
+  const std::string& ca_file() const { return ca_file_; }      // issued mtls_cert
+  const std::string& pubkey() const { return pubkey_; }        // PEM
+
+  // U: encrypted to the agent's key as the tenant does, with its auth_tag.
+  std::string UKeyBody(const std::string& u, const std::string& k) const;
+
+  int quotes() const { return quotes_.load(); }
+  int v_received() const { return v_received_.load(); }
+  std::vector<std::string> revocations() const;  // bodies as received
+  std::vector<int64_t> quote_times_ms() const;   // when each quote request came
+  bool has_key() const;
+  // Quotes through `quoter` (ESAPI, no tpm2-tools process) when set.
+  // Several enrolled agent ids may share one PullAgent (simulated agents:
+  // one address, one key, a real quote per request).
+  void set_quoter(EsapiQuoter* quoter) { quoter_ = quoter; }
+  // Refuses quotes with 400 "API version not supported" below this version.
+  void set_min_version(std::string v) { min_version_ = std::move(v); }
+
+ private:
+  api::HttpResponse Quote(const api::HttpRequest& req);
+  api::HttpResponse Key(const api::HttpRequest& req, bool u);
+  api::HttpResponse Verify(const api::HttpRequest& req);
+  void TryDerive();  // caller holds mu_
+
+  std::string agent_id_;
+  Swtpm* tpm_;
+  EsapiQuoter* quoter_ = nullptr;
+  std::string api_version_;
+  std::string min_version_;
+  TempDir dir_;
+  std::string cert_file_, key_file_, ca_file_, client_ca_;
+  std::string mtls_cert_, pubkey_, privkey_;
+  int port_ = 0;
+  std::unique_ptr<api::HttpServer> server_;
+  std::shared_ptr<api::Router> router_;
+  mutable std::mutex mu_;
+  std::string u_, v_, k_, auth_tag_;
+  std::vector<std::string> revocations_;
+  std::vector<int64_t> quote_times_;
+  std::atomic<int> quotes_{0}, v_received_{0};
+};
+
+// RSA-OAEP-SHA1 encryption to a PEM public key (the tenant's U), and
+// HMAC-SHA384 hex (Keylime's do_hmac); empty on error.
+std::string RsaOaepEncrypt(const std::string& pubkey_pem, const std::string& plaintext);
+std::string HmacSha384Hex(const std::string& key, const std::string& message);
+// RSA-PSS-SHA256 (max salt) check of a base64 signature with a PEM public key.
+bool RsaPssVerify(const std::string& pubkey_pem, const std::string& message,
+                  const std::string& signature_b64);
+// A fresh RSA-2048 key pair as PEM (private, public).
+std::pair<std::string, std::string> NewRsaKey();
+
+}  // namespace attestd::testing
