@@ -162,6 +162,7 @@ std::string EncodeAgent(const VerifierAgent& a) {
   w.Key("token_hash").String(a.token_hash);
   w.Key("token_expires_at").Int(a.token_expires_at_ms);
   w.Key("next_attestation_index").Int(a.next_attestation_index);
+  w.Key("ima_state").String(a.ima_state);
   w.Key("attestations").BeginArray();
   for (const PushAttestation& p : a.attestations) WriteAttestation(w, p);
   w.EndArray();
@@ -260,6 +261,7 @@ void ReadProgress(Reader& r, VerifierAgent& a) {
   r.Str("token_hash", &a.token_hash);
   r.Int("token_expires_at", &a.token_expires_at_ms);
   r.Int("next_attestation_index", &a.next_attestation_index);
+  r.Str("ima_state", &a.ima_state);
 }
 
 }  // namespace

@@ -115,6 +115,10 @@ struct VerifierAgent {
   int64_t pop_expires_at_ms = 0;
   std::string token_hash;  // hex SHA-256 of the token; empty: none issued
   int64_t token_expires_at_ms = 0;
+  // Runtime (IMA) appraisal's state for the next attestation (entries
+  // appraised, running PCR 10, boot marker), as ima::SerializeImaState
+  // writes it; empty: none yet.
+  std::string ima_state;
   // Push model: the most recent attestations, oldest first (bounded).
   int64_t next_attestation_index = 0;
   std::vector<PushAttestation> attestations;

@@ -33,7 +33,8 @@ Status AgentService::Validate(const VerifierAgent& a) const {
       return InvalidArgument("a policy name must be 1 to 255 of [A-Za-z0-9._-]");
     }
   }
-  return Status::Ok();
+  // Refused now rather than failing every attestation later.
+  return policies_->Validate(a.runtime_policy, a.ima_sign_verification_keys, a.mb_policy);
 }
 
 Result<VerifierAgent> AgentService::Enrol(VerifierAgent agent) {
