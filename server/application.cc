@@ -42,7 +42,7 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   }
   // Keylime agents' quotes with their IMA / UEFI logs: one registry step
   // (when the registry has the TPM quote verifier it builds on).
-  app->logs_ = std::make_shared<LogAppraiser>();
+  app->logs_ = std::make_shared<LogAppraiser>(app->stores_.policies);
   if (registry->Find(tpm::kQuotePartsType) && !registry->Find(kAgentEvidenceType)) {
     Status st = RegisterAgentEvidenceVerifier(*registry, app->stores_.agents, app->logs_);
     if (!st.ok()) return st;

@@ -88,7 +88,10 @@ struct VerifierAgent {
   std::string tpm_policy;  // JSON text
   std::string ak_tpm;      // TPM2B_PUBLIC bytes
   std::string mtls_cert;
-  std::string runtime_policy;  // as sent (base64 of the policy), empty: none
+  // As sent (base64 of the policy), or, once enrolled, "sha256:<hex>": the
+  // body's digest in PolicyStore::GetBody (one copy for every agent).
+  // Empty: none.
+  std::string runtime_policy;
   std::string runtime_policy_name;
   std::string mb_policy;  // JSON text, empty: none
   std::string mb_policy_name;

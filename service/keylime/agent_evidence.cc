@@ -16,7 +16,8 @@ constexpr size_t kFields = 6;
 
 void PutField(std::string& out, std::string_view f) {
   uint32_t n = static_cast<uint32_t>(f.size());
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
   out.append(f);
 }
 
@@ -73,7 +74,9 @@ Result<AgentEvidence> ParseAgentEvidence(std::string_view bytes) {
 
 LogPolicies PoliciesOf(const VerifierAgent& agent) {
   LogPolicies p;
-  if (!agent.runtime_policy.empty()) {
+  if (agent.runtime_policy.rfind(kPolicyRefPrefix, 0) == 0) {
+    p.runtime_policy_ref = agent.runtime_policy.substr(sizeof(kPolicyRefPrefix) - 1);
+  } else if (!agent.runtime_policy.empty()) {
     p.runtime_policy = Base64DecodeStd(agent.runtime_policy).value_or(agent.runtime_policy);
   }
   p.ima_keys = agent.ima_sign_verification_keys;
@@ -121,7 +124,7 @@ Result<Appraisal> AgentEvidenceVerifier::Appraise(const AppraisalRequest& reques
     AddFailure(*appraisal, "appraisal.policy", st.message());
     return appraisal;
   }
-  if (policies.runtime_policy.empty()) return appraisal;
+  if (!policies.has_runtime_policy()) return appraisal;
   std::string after = ima::SerializeImaState(state);
   if (after == before) return appraisal;
   auto updated = agents_->Update(agent_id, [&](VerifierAgent& a) {

@@ -41,8 +41,12 @@ std::string EncodeAgentEvidence(const AgentEvidence& e);
 // kInvalidArgument unless EncodeAgentEvidence wrote it.
 Result<AgentEvidence> ParseAgentEvidence(std::string_view bytes);
 
-// The policies an enrolled agent is appraised against, decoded from its
-// record (runtime_policy is base64 there).
+// What an agent record's runtime_policy holds once its body is stored by
+// digest: this prefix and the body's hex SHA-256.
+inline constexpr char kPolicyRefPrefix[] = "sha256:";
+
+// The policies an enrolled agent is appraised against, from its record
+// (runtime_policy is base64 there, or a kPolicyRefPrefix reference).
 LogPolicies PoliciesOf(const VerifierAgent& agent);
 
 // The TPM quote's kind of Appraisal whose `quote_validation.*`,

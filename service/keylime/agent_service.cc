@@ -45,6 +45,10 @@ Result<VerifierAgent> AgentService::Enrol(VerifierAgent agent) {
   agent.created_at_ms = NowMillis();
   auto created = policies_->Bind(agent);
   if (!created.ok()) return created.status();
+  if (Status st = policies_->StoreByDigest(agent); !st.ok()) {
+    policies_->Unbind(*created);
+    return st;
+  }
   if (Status st = agents_->Create(agent); !st.ok()) {
     policies_->Unbind(*created);
     return st;

@@ -9,7 +9,7 @@ KeylimeServices MakeKeylimeServices(const Stores& stores, std::shared_ptr<Sessio
   // The token a passed attestation extends lives as long as PoP issues it.
   options.attestation.token_ttl_s = options.pop.token_ttl_s;
   k.options = options;
-  k.logs = options.logs ? options.logs : std::make_shared<LogAppraiser>();
+  k.logs = options.logs ? options.logs : std::make_shared<LogAppraiser>(stores.policies);
   k.policies = std::make_shared<PolicyService>(stores.policies, stores.agents, k.logs);
   k.agents =
       std::make_shared<AgentService>(stores.agents, k.policies, stores.attesters, stores.registrar);

@@ -26,10 +26,8 @@ std::string Sha256Hex(std::string_view a, std::string_view b, std::string_view c
   unsigned int n = 0;
   const char nul = 0;
   bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-            EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
-            EVP_DigestUpdate(ctx, &nul, 1) == 1 &&
-            EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
-            EVP_DigestUpdate(ctx, &nul, 1) == 1 &&
+            EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 && EVP_DigestUpdate(ctx, &nul, 1) == 1 &&
+            EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 && EVP_DigestUpdate(ctx, &nul, 1) == 1 &&
             EVP_DigestUpdate(ctx, c.data(), c.size()) == 1 && EVP_DigestFinal_ex(ctx, md, &n) == 1;
   EVP_MD_CTX_free(ctx);
   return ok ? HexEncode(std::string_view(reinterpret_cast<char*>(md), n)) : std::string();
@@ -189,9 +187,8 @@ void RateBootFailure(TrustVector& t, std::string_view id) {
     Worsen(t.executables, 99);
   } else if (is({"measured_boot.scrtm_and_bios"})) {
     Worsen(t.hardware, 96);
-  } else if (is({"measured_boot.boot_applications", "measured_boot.initrd",
-                 "measured_boot.vmlinuz", "measured_boot.kernel_cmdline",
-                 "measured_boot.kernels"})) {
+  } else if (is({"measured_boot.boot_applications", "measured_boot.initrd", "measured_boot.vmlinuz",
+                 "measured_boot.kernel_cmdline", "measured_boot.kernels"})) {
     Worsen(t.executables, 33);
   } else {
     Worsen(t.configuration, 96);  // Secure Boot state, keys, ordering
@@ -200,7 +197,19 @@ void RateBootFailure(TrustVector& t, std::string_view id) {
 
 }  // namespace
 
-LogAppraiser::LogAppraiser(size_t cache_capacity) : capacity_(std::max<size_t>(1, cache_capacity)) {}
+std::string PolicyDigest(std::string_view body) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(body.data(), body.size(), md, &n, EVP_sha256(), nullptr) != 1) return "";
+  return HexEncode(std::string_view(reinterpret_cast<char*>(md), n));
+}
+
+bool LogPolicies::has_runtime_policy() const {
+  return !runtime_policy_ref.empty() || !Trim(runtime_policy).empty();
+}
+
+LogAppraiser::LogAppraiser(std::shared_ptr<PolicyStore> bodies, size_t cache_capacity)
+    : bodies_(std::move(bodies)), capacity_(std::max<size_t>(1, cache_capacity)) {}
 
 size_t LogAppraiser::cached_policies() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -208,7 +217,10 @@ size_t LogAppraiser::cached_policies() const {
 }
 
 Result<ima::PolicyPtr> LogAppraiser::Compiled(const LogPolicies& p) {
-  std::string digest = Sha256Hex(p.runtime_policy, p.exclude_list, p.ima_keys);
+  // A reference is its own identity: a cache hit never reads the body.
+  std::string digest = p.runtime_policy_ref.empty()
+                           ? Sha256Hex(p.runtime_policy, p.exclude_list, p.ima_keys)
+                           : Sha256Hex("ref:" + p.runtime_policy_ref, p.exclude_list, p.ima_keys);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_digest_.find(digest);
@@ -219,7 +231,18 @@ Result<ima::PolicyPtr> LogAppraiser::Compiled(const LogPolicies& p) {
   }
   // Compiled outside the lock: a 20 MiB policy takes a while, and two
   // threads compiling the same one at once only waste work.
-  auto compiled = CompileNow(p);
+  LogPolicies resolved;
+  const LogPolicies* source = &p;
+  if (!p.runtime_policy_ref.empty() && p.runtime_policy.empty()) {
+    if (!bodies_) return Internal("no store to read runtime policy bodies from");
+    auto body = bodies_->GetBody(p.runtime_policy_ref);
+    if (!body.ok()) return body.status();
+    resolved = p;
+    resolved.runtime_policy = Base64DecodeStd(*body).value_or("");
+    resolved.runtime_policy_ref.clear();
+    source = &resolved;
+  }
+  auto compiled = CompileNow(*source);
   if (!compiled.ok()) return compiled.status();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_digest_.find(digest);
@@ -234,7 +257,7 @@ Result<ima::PolicyPtr> LogAppraiser::Compiled(const LogPolicies& p) {
 }
 
 Status LogAppraiser::ValidateRuntimePolicy(const LogPolicies& p, std::string_view field) {
-  if (Trim(p.runtime_policy).empty()) return Status::Ok();
+  if (!p.has_runtime_policy()) return Status::Ok();
   auto compiled = Compiled(p);
   if (!compiled.ok()) {
     return InvalidArgument(std::string(field) + ": " + compiled.status().message());
@@ -251,7 +274,7 @@ Status LogAppraiser::ValidateMbPolicy(std::string_view json, std::string_view fi
 
 Status LogAppraiser::Appraise(Appraisal& appraisal, const LogPolicies& policies,
                               const AgentLogs& logs, ima::ImaState* ima_state) {
-  if (!Trim(policies.runtime_policy).empty()) {
+  if (policies.has_runtime_policy()) {
     auto policy = Compiled(policies);
     if (!policy.ok()) return policy.status();
     AppraiseIma(appraisal, **policy, logs, ima_state);

@@ -30,6 +30,7 @@
 
 #include "common/appraisal.h"
 #include "common/status.h"
+#include "store/policy_store.h"
 #include "verifiers/ima/ima_appraisal.h"
 #include "verifiers/ima/ima_policy.h"
 
@@ -40,6 +41,11 @@ struct LogPolicies {
   // A Keylime runtime policy (JSON), a legacy JSON allowlist ({"hashes":
   // ...}) or "<digest> <path>" lines; decoded (not base64). Empty: none.
   std::string runtime_policy;
+  // The hex SHA-256 a runtime policy body (base64, as sent) is stored
+  // under in the PolicyStore (what enrolled agents hold): the identity the
+  // compiled policy is cached under, and where the text is read from when
+  // runtime_policy is empty.
+  std::string runtime_policy_ref;
   // A legacy exclude list (one regex a line), for a legacy allowlist.
   std::string exclude_list;
   // Keylime's ima_sign_verification_keys: a JSON list of keys (PEM, or
@@ -47,6 +53,8 @@ struct LogPolicies {
   std::string ima_keys;
   // The measured-boot reference state (JSON). Empty: none.
   std::string mb_policy;
+
+  bool has_runtime_policy() const;
 };
 
 // The logs that came with a quote.
@@ -56,10 +64,15 @@ struct AgentLogs {
   std::optional<std::string> boot_log;  // binary_bios_measurements bytes
 };
 
+// Hex SHA-256 of a policy body: its identity in PolicyStore::PutBody.
+std::string PolicyDigest(std::string_view body);
+
 class LogAppraiser {
  public:
-  // `cache_capacity`: compiled runtime policies kept (at least 1).
-  explicit LogAppraiser(size_t cache_capacity = 16);
+  // `bodies`: where runtime policies referred to by digest are read (may
+  // be null when none are). `cache_capacity`: compiled runtime policies
+  // kept (at least 1).
+  explicit LogAppraiser(std::shared_ptr<PolicyStore> bodies = nullptr, size_t cache_capacity = 16);
 
   // The runtime policy (and keys) compile; kInvalidArgument naming
   // `field` otherwise.
@@ -67,7 +80,8 @@ class LogAppraiser {
   // The refstate parses and can be evaluated.
   static Status ValidateMbPolicy(std::string_view json, std::string_view field = "mb_policy");
 
-  // The compiled policy for `p`, from the cache or compiled now.
+  // The compiled policy for `p`, from the cache or compiled now (a body
+  // referred to by digest is read from the store only then).
   Result<ima::PolicyPtr> Compiled(const LogPolicies& p);
 
   // Appraises `logs` against `policies` and the PCRs `appraisal.claims`
@@ -86,6 +100,7 @@ class LogAppraiser {
   Status AppraiseBoot(Appraisal& appraisal, const LogPolicies& policies,
                       const AgentLogs& logs) const;
 
+  std::shared_ptr<PolicyStore> bodies_;
   size_t capacity_;
   mutable std::mutex mu_;
   std::list<std::pair<std::string, ima::PolicyPtr>> lru_;  // most recent first

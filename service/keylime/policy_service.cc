@@ -1,6 +1,7 @@
 #include "service/keylime/policy_service.h"
 
 #include "common/base64.h"
+#include "service/keylime/agent_evidence.h"
 #include "service/keylime/keylime_rules.h"
 #include "verifiers/tpm/pcr_policy.h"
 
@@ -10,7 +11,7 @@ PolicyService::PolicyService(std::shared_ptr<PolicyStore> policies,
                              std::shared_ptr<AgentStore> agents, std::shared_ptr<LogAppraiser> logs)
     : policies_(std::move(policies)),
       agents_(std::move(agents)),
-      logs_(logs ? std::move(logs) : std::make_shared<LogAppraiser>()) {}
+      logs_(logs ? std::move(logs) : std::make_shared<LogAppraiser>(policies_)) {}
 
 Status PolicyService::Validate(std::string_view runtime_policy_b64, std::string_view ima_keys,
                                std::string_view mb_policy) {
@@ -19,6 +20,8 @@ Status PolicyService::Validate(std::string_view runtime_policy_b64, std::string_
     if (!decoded) return InvalidArgument("runtime_policy is not base64");
     LogPolicies p;
     p.runtime_policy = std::move(*decoded);
+    // Cached under the identity enrolled agents will refer to it by.
+    p.runtime_policy_ref = PolicyDigest(runtime_policy_b64);
     p.ima_keys = std::string(ima_keys);
     if (Status st = logs_->ValidateRuntimePolicy(p); !st.ok()) return st;
   }
@@ -91,6 +94,17 @@ Result<PolicyService::Created> PolicyService::Bind(VerifierAgent& a) {
     created.emplace_back(ref.kind, *ref.name);
   }
   return created;
+}
+
+Status PolicyService::StoreByDigest(VerifierAgent& a) {
+  if (a.runtime_policy.empty() || a.runtime_policy.rfind(kPolicyRefPrefix, 0) == 0) {
+    return Status::Ok();
+  }
+  std::string digest = PolicyDigest(a.runtime_policy);
+  if (digest.empty()) return Internal("could not hash the runtime policy");
+  if (Status st = policies_->PutBody(digest, a.runtime_policy); !st.ok()) return st;
+  a.runtime_policy = kPolicyRefPrefix + digest;
+  return Status::Ok();
 }
 
 void PolicyService::Unbind(const Created& created) {

@@ -50,6 +50,10 @@ class PolicyService {
   // Resolves `agent`'s runtime and measured-boot policy references (see
   // above); returns the named policies it created.
   Result<Created> Bind(VerifierAgent& agent);
+  // Stores `agent`'s runtime policy body once by digest and makes the
+  // record refer to it (kPolicyRefPrefix), so a thousand agents on one
+  // 20 MiB policy keep one copy in the store. A reference is left as is.
+  Status StoreByDigest(VerifierAgent& agent);
   void Unbind(const Created& created);
 
  private:

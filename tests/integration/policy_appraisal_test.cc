@@ -5,8 +5,8 @@
 // attestation flow and the pull entry (AppraiseAgentEvidence).
 #include <openssl/evp.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -225,8 +225,9 @@ TEST_P(PolicyAppraisalTest, EnrolmentRefusesPoliciesAttestdCannotEvaluate) {
   EXPECT_EQ(Call("GET", "/v2.6/agents/a1").status, 404);
   // Named policies are checked the same way.
   JsonWriter w;
-  w.BeginObject().Key("runtime_policy").String(
-      Base64Encode(testing::ImaPolicyBuilder(policy_).DmPolicy("{}").Json()));
+  w.BeginObject()
+      .Key("runtime_policy")
+      .String(Base64Encode(testing::ImaPolicyBuilder(policy_).DmPolicy("{}").Json()));
   r = Call("POST", "/v2.6/allowlists/p1", w.EndObject().Take());
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("ima.dm_policy"), std::string::npos) << r.body;
@@ -245,8 +246,8 @@ TEST_P(PolicyAppraisalTest, EnrolmentRefusesPoliciesAttestdCannotEvaluate) {
 
 TEST_P(PolicyAppraisalTest, VerifyEvidenceAppraisesTheImaList) {
   ASSERT_TRUE(extended_);
-  HttpResponse r = VerifyEvidence("sha256:10", {{"runtime_policy", policy_.Json()},
-                                                {"ima_measurement_list", log_.text()}});
+  HttpResponse r = VerifyEvidence(
+      "sha256:10", {{"runtime_policy", policy_.Json()}, {"ima_measurement_list", log_.text()}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "true") << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/claims/ima/quoted_entries"), "4");
@@ -262,8 +263,8 @@ TEST_P(PolicyAppraisalTest, VerifyEvidenceAppraisesTheImaList) {
   log_.AddSignedFile("/bin/cat", unknown.Sign("/bin/cat"), "sha256", "/opt/unknown-signer");
   ASSERT_TRUE(extended_);
   policy_.VerificationKey(known.PublicDer());
-  r = VerifyEvidence("sha256:10", {{"runtime_policy", policy_.Json()},
-                                   {"ima_measurement_list", log_.text()}});
+  r = VerifyEvidence("sha256:10",
+                     {{"runtime_policy", policy_.Json()}, {"ima_measurement_list", log_.text()}});
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "false") << r.body;
   EXPECT_EQ(FailureTypes(r.body, "/results/failures"),
             (std::vector<std::string>{"ima.validation.ima-ng.not_in_allowlist",
@@ -276,15 +277,15 @@ TEST_P(PolicyAppraisalTest, VerifyEvidenceAppraisesTheImaList) {
   // One byte of the list changed: no prefix replays to PCR 10.
   std::string flipped = log_.text();
   flipped[log_.Offset(2) + 50] ^= 1;
-  r = VerifyEvidence("sha256:10", {{"runtime_policy", policy_.Json()},
-                                   {"ima_measurement_list", flipped}});
+  r = VerifyEvidence("sha256:10",
+                     {{"runtime_policy", policy_.Json()}, {"ima_measurement_list", flipped}});
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "false");
   std::vector<std::string> types = FailureTypes(r.body, "/results/failures");
   EXPECT_NE(std::find(types.begin(), types.end(), "ima.pcr_mismatch"), types.end()) << r.body;
 
   // A runtime policy without PCR 10 in the quote never passes.
-  r = VerifyEvidence("sha256:0", {{"runtime_policy", policy_.Json()},
-                                  {"ima_measurement_list", log_.text()}});
+  r = VerifyEvidence("sha256:0",
+                     {{"runtime_policy", policy_.Json()}, {"ima_measurement_list", log_.text()}});
   EXPECT_EQ(FailureTypes(r.body, "/results/failures"),
             std::vector<std::string>{"ima.pcr_not_quoted"});
   // A policy with ima.dm_policy: 400.
@@ -299,8 +300,7 @@ TEST_P(PolicyAppraisalTest, VerifyEvidenceAppraisesTheBootLog) {
   ASSERT_TRUE(testing::ExtendLogIntoTpm(*tpm_, boot, "sha256"));
   std::string ref = testing::RefstateFor(boot, false);
   ASSERT_FALSE(ref.empty());
-  HttpResponse r =
-      VerifyEvidence(kBootPcrs, {{"mb_policy", ref}, {"mb_log", Base64Encode(boot)}});
+  HttpResponse r = VerifyEvidence(kBootPcrs, {{"mb_policy", ref}, {"mb_log", Base64Encode(boot)}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/valid"), "true") << r.body;
   EXPECT_EQ(JsonAt(r.body, "/results/claims/measured_boot/secure_boot"), "true");
@@ -459,6 +459,39 @@ TEST_P(PolicyAppraisalTest, PushAttestationAppraisesImaAndBootLogs) {
   p = attest(std::nullopt);
   EXPECT_EQ(p.evaluation, "fail");
   EXPECT_EQ(p.failure_reason, "ima.missing_list");
+}
+
+TEST_P(PolicyAppraisalTest, OneStoredAndCompiledCopyForManyAgents) {
+  ASSERT_TRUE(extended_);
+  Enrolment e;
+  e.ak_tpm = tpm_->AkPublic("rsa");
+  e.runtime_policy = policy_.Json();
+  e.push = false;
+  const std::string b64 = Base64Encode(e.runtime_policy);
+  const std::string digest = PolicyDigest(b64);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Call("POST", "/v2.6/agents/many-" + std::to_string(i), e.Json()).status, 200);
+    auto agent = app_->keylime().agents->Get("many-" + std::to_string(i));
+    ASSERT_TRUE(agent.ok());
+    // The record holds a reference, not a copy.
+    EXPECT_EQ(agent->runtime_policy, kPolicyRefPrefix + digest);
+  }
+  auto body = app_->stores().policies->GetBody(digest);
+  ASSERT_TRUE(body.ok()) << body.status().ToString();
+  EXPECT_EQ(*body, b64);
+  EXPECT_EQ(JsonAt(Call("GET", "/v2.6/agents/many-3").body, "/results/has_runtime_policy"), "1");
+  // Compiled once (at the first enrolment); every agent's appraisal uses it.
+  EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
+  EXPECT_TRUE(Pull("many-0", "n0").is_valid);
+  EXPECT_TRUE(Pull("many-1", "n1").is_valid);
+  EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
+  // Another process (an empty cache) reads the body by its digest.
+  LogAppraiser fresh(app_->stores().policies);
+  LogPolicies ref;
+  ref.runtime_policy_ref = digest;
+  auto compiled = fresh.Compiled(ref);
+  ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+  EXPECT_EQ((*compiled)->table(ima::DigestTable::kDigests).names(), 4u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PolicyAppraisalTest, ::testing::Values("memory", "redis"),
