@@ -16,6 +16,7 @@
 # stored IMA state).
 # eventlog_fuzz (the UEFI event log parser, decoders, replay and Keylime's
 # example measured-boot policy; seeds: tests/data/eventlogs).
+# agent_evidence_fuzz (the internal framing of an agent's quote and logs).
 # Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
 # any target found one.
 set -euo pipefail
@@ -25,7 +26,7 @@ build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz agent_evidence_fuzz)
 vectors="$root/tests/data/keylime"
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
@@ -97,6 +98,9 @@ seed() {
         "$h64" > "$d/state" ;;
     eventlog_fuzz)
       cp "$root"/tests/data/eventlogs/*.bin "$d/" ;;
+    agent_evidence_fuzz)
+      # The magic alone: libFuzzer grows the six length-prefixed fields.
+      printf 'KAE1' > "$d/magic" ;;
   esac
 }
 
