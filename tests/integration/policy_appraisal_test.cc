@@ -25,6 +25,7 @@
 #include "tests/support/processes.h"
 #include "tests/support/swtpm.h"
 #include "verifiers/ima/ima_appraisal.h"
+#include "verifiers/uefi/eventlog.h"
 
 namespace attestd {
 namespace {
@@ -327,6 +328,25 @@ TEST_P(PolicyAppraisalTest, VerifyEvidenceAppraisesTheBootLog) {
   std::string arch = testing::EventLogFile("event-arch-linux.bin");
   r = VerifyEvidence(kBootPcrs, {{"mb_policy", ref}, {"mb_log", Base64Encode(arch)}});
   std::vector<std::string> types = FailureTypes(r.body, "/results/failures");
+  EXPECT_NE(std::find(types.begin(), types.end(), "measured_boot.pcr_mismatch"), types.end())
+      << r.body;
+  // One event's data flipped (the db variable): its digest no longer is
+  // the hash of its data, and db no longer matches the refstate.
+  auto parsed = uefi::ParseEventLog(boot);
+  ASSERT_TRUE(parsed.ok());
+  std::string flipped = boot;
+  const uefi::Event& db = parsed->events[7];
+  ASSERT_EQ(db.type, 0x80000001u);  // EV_EFI_VARIABLE_DRIVER_CONFIG
+  flipped[static_cast<size_t>(db.data.data() - boot.data()) + 200] ^= 1;
+  r = VerifyEvidence(kBootPcrs, {{"mb_policy", ref}, {"mb_log", Base64Encode(flipped)}});
+  types = FailureTypes(r.body, "/results/failures");
+  EXPECT_NE(std::find(types.begin(), types.end(), "measured_boot.digest_mismatch"), types.end())
+      << r.body;
+  // One event dropped (the last one): the replay no longer reaches the quote.
+  const uefi::Event& last = parsed->events.back();
+  std::string dropped = boot.substr(0, last.offset);
+  r = VerifyEvidence(kBootPcrs, {{"mb_policy", ref}, {"mb_log", Base64Encode(dropped)}});
+  types = FailureTypes(r.body, "/results/failures");
   EXPECT_NE(std::find(types.begin(), types.end(), "measured_boot.pcr_mismatch"), types.end())
       << r.body;
   // A policy and no log.
