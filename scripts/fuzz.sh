@@ -19,6 +19,7 @@
 # http_request_fuzz (the HTTP request path of every listener: Beast's
 # parser as the listeners configure it, header checks, chunked framing,
 # refusals; seeds: requests written below).
+# agent_evidence_fuzz (the internal framing of an agent's quote and logs).
 # Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
 # any target found one.
 set -euo pipefail
@@ -28,7 +29,7 @@ build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz http_request_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz http_request_fuzz agent_evidence_fuzz)
 vectors="$root/tests/data/keylime"
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
@@ -106,6 +107,9 @@ seed() {
       printf 'POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{"a"\r\n3\r\n:1}\r\n0\r\nX-Trailer: t\r\n\r\n' > "$d/chunked"
       printf 'POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc\r\n0\r\n\r\n' > "$d/huge-chunk"
       printf 'GET /a%%20b?x=%%41&y HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n' > "$d/query" ;;
+    agent_evidence_fuzz)
+      # The magic alone: libFuzzer grows the six length-prefixed fields.
+      printf 'KAE1' > "$d/magic" ;;
   esac
 }
 

@@ -12,6 +12,7 @@
 #include "api/keylime/verifier_routes.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "service/keylime/agent_evidence.h"
 #include "store/redis/redis_pool.h"
 #include "verifiers/builtin.h"
 
@@ -46,6 +47,13 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
     VerifierContext context;
     context.attesters = app->stores_.attesters;
     if (Status st = RegisterBuiltinVerifiers(*registry, context); !st.ok()) return st;
+  }
+  // Keylime agents' quotes with their IMA / UEFI logs: one registry step
+  // (when the registry has the TPM quote verifier it builds on).
+  app->logs_ = std::make_shared<LogAppraiser>(app->stores_.policies);
+  if (registry->Find(tpm::kQuotePartsType) && !registry->Find(kAgentEvidenceType)) {
+    Status st = RegisterAgentEvidenceVerifier(*registry, app->stores_.agents, app->logs_);
+    if (!st.ok()) return st;
   }
   app->registry_ = std::move(registry);
 
@@ -199,6 +207,7 @@ Status Application::CreateVerifier() {
   KeylimeOptions options;
   options.attestation.quote_interval_s = config_.quote_interval_s;
   options.mode = ParseVerifierMode(config_.verifier_mode).value_or(VerifierMode::kPull);
+  options.logs = logs_;
   keylime_ = MakeKeylimeServices(stores_, service_, registry_, options);
   if (config_.verifier_listen == "none") return Status::Ok();
   api::ListenerOptions lo;

@@ -53,6 +53,8 @@ class Application {
   int verifier_port() const { return verifier_http_ ? verifier_http_->port() : 0; }
   const TlsMaterial& verifier_tls() const { return verifier_tls_; }
   const KeylimeServices& keylime() const { return keylime_; }
+  // The verifiers (e.g. for pull attestations' AppraiseAgentEvidence).
+  const Registry& registry() const { return *registry_; }
 
  private:
   Application() = default;
@@ -86,6 +88,9 @@ class Application {
   std::unique_ptr<api::HttpServer> registrar_admin_http_;
   TlsMaterial registrar_tls_;
   KeylimeServices keylime_;
+  // Compiled runtime policies, shared by the agent evidence verifier and
+  // the Keylime services.
+  std::shared_ptr<LogAppraiser> logs_;
   std::shared_ptr<api::ListenerAddress> verifier_address_ =
       std::make_shared<api::ListenerAddress>();
   std::unique_ptr<api::HttpServer> verifier_http_;

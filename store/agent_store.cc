@@ -166,6 +166,7 @@ std::string EncodeAgent(const VerifierAgent& a) {
   w.Key("pull_v_delivered").Int(a.pull.v_delivered ? 1 : 0);
   w.Key("pull_retries").Int(a.pull.retries);
   w.Key("pull_verifier_id").String(a.pull.verifier_id);
+  w.Key("ima_state").String(a.ima_state);
   w.Key("attestations").BeginArray();
   for (const PushAttestation& p : a.attestations) WriteAttestation(w, p);
   w.EndArray();
@@ -270,6 +271,7 @@ void ReadProgress(Reader& r, VerifierAgent& a) {
   a.pull.v_delivered = delivered != 0;
   r.Int("pull_retries", &a.pull.retries);
   r.Str("pull_verifier_id", &a.pull.verifier_id);
+  r.Str("ima_state", &a.ima_state);
 }
 
 }  // namespace

@@ -96,7 +96,10 @@ struct VerifierAgent {
   std::string tpm_policy;  // JSON text
   std::string ak_tpm;      // TPM2B_PUBLIC bytes
   std::string mtls_cert;
-  std::string runtime_policy;  // as sent (base64 of the policy), empty: none
+  // As sent (base64 of the policy), or, once enrolled, "sha256:<hex>": the
+  // body's digest in PolicyStore::GetBody (one copy for every agent).
+  // Empty: none.
+  std::string runtime_policy;
   std::string runtime_policy_name;
   std::string mb_policy;  // JSON text, empty: none
   std::string mb_policy_name;
@@ -123,6 +126,10 @@ struct VerifierAgent {
   int64_t pop_expires_at_ms = 0;
   std::string token_hash;  // hex SHA-256 of the token; empty: none issued
   int64_t token_expires_at_ms = 0;
+  // Runtime (IMA) appraisal's state for the next attestation (entries
+  // appraised, running PCR 10, boot marker), as ima::SerializeImaState
+  // writes it; empty: none yet.
+  std::string ima_state;
   // Push model: the most recent attestations, oldest first (bounded).
   int64_t next_attestation_index = 0;
   std::vector<PushAttestation> attestations;

@@ -7,6 +7,9 @@
 //   concurrent Creates of one name exactly one succeeds.
 // - Texts are stored and returned byte for byte (never re-serialized).
 // - kUnavailable means the store could not be reached.
+// - Policy bodies by digest (PutBody/GetBody): one copy of a runtime policy
+//   however many agents use it (Redis: `attestd:policy-body:{<digest>}`);
+//   bodies are immutable, so PutBody of a digest already stored is a no-op.
 #pragma once
 
 #include <string>
@@ -41,6 +44,11 @@ class PolicyStore {
   virtual Status Delete(PolicyKind kind, std::string_view name) = 0;
   // Names, sorted.
   virtual Result<std::vector<std::string>> List(PolicyKind kind) = 0;
+
+  // Stores `body` under `digest` (the caller's hash of it) unless present.
+  virtual Status PutBody(std::string_view digest, std::string_view body) = 0;
+  // kNotFound if no body has this digest.
+  virtual Result<std::string> GetBody(std::string_view digest) = 0;
 };
 
 }  // namespace attestd

@@ -200,6 +200,38 @@ Result<TpmCapabilities> DecodeCapabilities(const simdjson::dom::element& doc) {
   return c;
 }
 
+// The log items of evidence_collected: `data.entries` is the IMA list as
+// text (from chosen_parameters.starting_offset on, when given) or the UEFI
+// log as base64.
+Status DecodeLogItems(const simdjson::dom::element& doc, QuoteSubmission* q) {
+  simdjson::dom::array items;
+  if (doc.at_pointer("/data/attributes/evidence_collected").get_array().get(items) !=
+      simdjson::SUCCESS) {
+    return Status::Ok();
+  }
+  for (simdjson::dom::element item : items) {
+    std::string_view type, entries;
+    if (item.at_key("evidence_type").get_string().get(type) != simdjson::SUCCESS) continue;
+    if (type != "ima_log" && type != "uefi_log") continue;
+    if (item.at_pointer("/data/entries").get_string().get(entries) != simdjson::SUCCESS) {
+      return Bad(std::string(type) + " data.entries is required (a string)");
+    }
+    if (type == "ima_log") {
+      q->ima_log = std::string(entries);
+      uint64_t offset = 0;
+      if (item.at_pointer("/chosen_parameters/starting_offset").get_uint64().get(offset) ==
+          simdjson::SUCCESS) {
+        q->ima_offset = offset;
+      }
+    } else {
+      auto bytes = Base64DecodeAny(entries);
+      if (!bytes) return Bad("uefi_log data.entries is not base64");
+      q->uefi_log = std::move(*bytes);
+    }
+  }
+  return Status::Ok();
+}
+
 Result<QuoteSubmission> DecodeSubmission(const simdjson::dom::element& doc) {
   std::vector<std::string> others;
   auto item = TpmQuoteItem(doc, "evidence_collected", &others);
@@ -222,6 +254,7 @@ Result<QuoteSubmission> DecodeSubmission(const simdjson::dom::element& doc) {
     q.has_ima_log = q.has_ima_log || t == "ima_log";
     q.has_uefi_log = q.has_uefi_log || t == "uefi_log";
   }
+  if (Status st = DecodeLogItems(doc, &q); !st.ok()) return st;
   return q;
 }
 

@@ -348,10 +348,27 @@ class VerifierApi {
     auto tpm_policy = data.OptionalJsonText("tpm_policy");
     if (!tpm_policy.ok()) return tpm_policy.status();
     c.tpm_policy = tpm_policy->value_or("");
-    c.has_runtime_policy = data.Has("runtime_policy");
-    c.has_mb_policy = data.Has("mb_policy");
-    c.has_ima_measurement_list = data.Has("ima_measurement_list");
-    c.has_mb_log = data.Has("mb_log");
+    for (auto [name, out] :
+         {std::pair{"runtime_policy", &c.runtime_policy}, {"mb_policy", &c.mb_policy}}) {
+      auto text = data.OptionalJsonText(name);
+      if (!text.ok()) return text.status();
+      *out = text->value_or("");
+    }
+    if (c.mb_policy.empty()) {  // Keylime's older name for it
+      auto text = data.OptionalJsonText("mb_refstate");
+      if (!text.ok()) return text.status();
+      c.mb_policy = text->value_or("");
+    }
+    auto ima = data.OptionalString("ima_measurement_list");
+    if (!ima.ok()) return ima.status();
+    if (*ima && !(*ima)->empty()) c.ima_measurement_list = std::move(**ima);
+    auto mb_log = data.OptionalString("mb_log");
+    if (!mb_log.ok()) return mb_log.status();
+    if (*mb_log && !(*mb_log)->empty()) {
+      auto bytes = Base64DecodeAny(**mb_log);
+      if (!bytes) return InvalidArgument("mb_log is not base64");
+      c.mb_log = std::move(*bytes);
+    }
     return c;
   }
 

@@ -34,7 +34,8 @@ Status AgentService::Validate(const VerifierAgent& a) const {
       return InvalidArgument("a policy name must be 1 to 255 of [A-Za-z0-9._-]");
     }
   }
-  return Status::Ok();
+  // Refused now rather than failing every attestation later.
+  return policies_->Validate(a.runtime_policy, a.ima_sign_verification_keys, a.mb_policy);
 }
 
 Result<VerifierAgent> AgentService::Enrol(VerifierAgent agent) {
@@ -46,6 +47,10 @@ Result<VerifierAgent> AgentService::Enrol(VerifierAgent agent) {
   agent.created_at_ms = NowMillis();
   auto created = policies_->Bind(agent);
   if (!created.ok()) return created.status();
+  if (Status st = policies_->StoreByDigest(agent); !st.ok()) {
+    policies_->Unbind(*created);
+    return st;
+  }
   if (Status st = agents_->Create(agent); !st.ok()) {
     policies_->Unbind(*created);
     return st;

@@ -5,7 +5,10 @@
 // - Enrol validates everything before storing anything: tpm_policy
 //   (tpm::ValidateTpmPolicy), ak_tpm (an AK that parses and is a restricted
 //   signing key), accept_tpm_*_algs (Keylime's names, none empty), policy
-//   references (kNotFound when a named policy is missing). Invalid input is
+//   references (kNotFound when a named policy is missing), and that the
+//   runtime and measured-boot policies can be evaluated (PolicyService::
+//   Validate). The runtime policy body is then stored once by digest and
+//   the record refers to it (PolicyService::StoreByDigest). Invalid input is
 //   kInvalidArgument naming the field; a known agent is kConflict. The wire
 //   forms (JSON texts, base64) were checked by the api layer.
 // - Trust: an enrolled agent is written to the attester directory (its AK,

@@ -9,11 +9,13 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "service/keylime/agent_evidence.h"
 #include "service/keylime/keylime_rules.h"
 #include "verifiers/tpm/ak.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/tpm_structures.h"
+#include "verifiers/uefi/mb_policy.h"
 
 namespace attestd {
 
@@ -45,11 +47,18 @@ bool Contains(const std::vector<std::string>& list, const std::string& x) {
   return std::find(list.begin(), list.end(), x) != list.end();
 }
 
-// The PCRs to quote (tpm::QuotedPcrs of the agent's policy).
-Result<std::vector<int>> PolicyPcrs(const std::string& tpm_policy) {
-  auto policy = tpm::ParseTpmPolicy(tpm_policy);
+// The PCRs to quote: tpm::QuotedPcrs of the agent's tpm_policy, plus
+// those its runtime and measured-boot policies read.
+Result<std::vector<int>> PolicyPcrs(const VerifierAgent& agent) {
+  auto policy = tpm::ParseTpmPolicy(agent.tpm_policy);
   if (!policy.ok()) return policy.status();
-  return tpm::QuotedPcrs(*policy);
+  std::set<int> pcrs;
+  for (int p : tpm::QuotedPcrs(*policy)) pcrs.insert(p);
+  if (!agent.runtime_policy.empty()) pcrs.insert(10);
+  if (!agent.mb_policy.empty()) {
+    for (uint32_t p : uefi::kExamplePolicyPcrs) pcrs.insert(static_cast<int>(p));
+  }
+  return std::vector<int>(pcrs.begin(), pcrs.end());
 }
 
 // A certification key's algorithm: as offered, else that of its key.
@@ -69,7 +78,7 @@ std::string KeyAlgorithm(const CertificationKey& k, const std::string& enrolled_
 Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAttestation* att) {
   if (caps.component_version != "2.0")
     return InvalidArgument("tpm_quote component_version must be 2.0");
-  auto pcrs = PolicyPcrs(agent.tpm_policy);
+  auto pcrs = PolicyPcrs(agent);
   if (!pcrs.ok()) return pcrs.status();
   auto covers = [&](const std::string& bank) {
     auto it = caps.available_subjects.find(bank);
@@ -156,13 +165,6 @@ Verdict ReadVerdict(const Session& session) {
   return v;
 }
 
-// Adds a failure for a policy attestd cannot appraise yet.
-void AddUnavailable(Verdict& v, const char* type, const char* reason) {
-  v.failures.push_back(Failure{type, Value::MakeMap({{"reason", reason}})});
-  if (v.first_failure.empty()) v.first_failure = type;
-  v.valid = false;
-}
-
 }  // namespace
 
 AttestationService::AttestationService(std::shared_ptr<AgentStore> agents,
@@ -229,17 +231,21 @@ Result<PushAttestation> AttestationService::Submit(std::string_view agent_id,
   if (!att) return NotFound("no such attestation");
   if (att->stage != "awaiting_evidence") return PermissionDenied("evidence was already received");
   if (NowMillis() >= att->challenges_expire_at_ms) return PermissionDenied("the challenge expired");
-  tpm::QuotePartsEvidence parts;
+  AgentEvidence evidence;
+  tpm::QuotePartsEvidence& parts = evidence.quote;
   parts.agent_id = std::string(agent_id);
   parts.attest = submission.message;
   parts.signature = submission.signature;
   parts.pcrblob = submission.subject_data;
   parts.hash_alg = att->hash_algorithm;
+  evidence.logs.ima_list = submission.ima_log;
+  evidence.logs.ima_first_entry = submission.ima_offset;
+  evidence.logs.boot_log = submission.uefi_log;
   // The session store's waiting → processing step admits one submission.
   SubmitOptions options;
   options.respond_async = true;
-  auto outcome = sessions_->Submit(att->session_id, tpm::kQuotePartsType,
-                                   tpm::EncodeQuoteParts(parts), options);
+  auto outcome = sessions_->Submit(att->session_id, kAgentEvidenceType,
+                                   EncodeAgentEvidence(evidence), options);
   if (!outcome.ok()) {
     StatusCode c = outcome.status().code();
     if (c == StatusCode::kConflict) return PermissionDenied("evidence was already received");
@@ -261,10 +267,6 @@ Result<PushAttestation> AttestationService::Submit(std::string_view agent_id,
     return Status::Ok();
   });
   if (!updated.ok()) return updated.status();
-  if (submission.has_ima_log || submission.has_uefi_log) {
-    LogInfo("verifier: push evidence carried logs attestd does not appraise yet",
-            {{"agent_id", std::string(agent_id)}});
-  }
   return *Find(*updated, index_value);
 }
 
@@ -352,14 +354,6 @@ bool AttestationService::ApplyOutcome(VerifierAgent& agent, const Session& sessi
                          [&](const PushAttestation& a) { return a.session_id == session.id; });
   if (it == agent.attestations.end() || it->stage == "verification_complete") return false;
   Verdict v = ReadVerdict(session);
-  if (!agent.runtime_policy.empty()) {
-    AddUnavailable(v, "runtime_policy.appraiser_unavailable",
-                   "runtime (IMA) policy appraisal is not implemented yet");
-  }
-  if (!agent.mb_policy.empty()) {
-    AddUnavailable(v, "measured_boot.appraiser_unavailable",
-                   "measured-boot policy appraisal is not implemented yet");
-  }
   int64_t now = NowMillis();
   it->stage = "verification_complete";
   it->evaluation = v.valid ? "pass" : "fail";

@@ -16,9 +16,12 @@
 //   enrolled AK compared as a key (with or without its size prefix); a
 //   scheme that suits the key's algorithm; a hash whose bank holds the PCRs
 //   the policy needs; the key's allowable lists, when given, restrict both.
-// - Runtime (IMA) and measured-boot appraisal do not exist yet: an agent
-//   whose policies need them never passes silently (failures
-//   `runtime_policy.appraiser_unavailable` / `measured_boot.appraiser_unavailable`).
+// - The evidence is kAgentEvidenceType (agent_evidence.h): the quote and
+//   the IMA / UEFI logs the agent sent, appraised in one worker step
+//   against its runtime and measured-boot policies (failures ima.* and
+//   measured_boot.*), its IMA state kept in the agent record. An agent with
+//   a runtime policy is asked to quote PCR 10 too, one with a measured-boot
+//   policy PCRs 0-9 and 14 (as Keylime adds them to the mask).
 #pragma once
 
 #include <map>
@@ -58,6 +61,11 @@ struct QuoteSubmission {
   std::string subject_data;  // tpm2-tools pcrblob
   bool has_ima_log = false;
   bool has_uefi_log = false;
+  // The logs' contents when sent: the IMA list (text) from entry
+  // `ima_offset` on, the UEFI event log (binary).
+  std::optional<std::string> ima_log;
+  uint64_t ima_offset = 0;
+  std::optional<std::string> uefi_log;
 };
 
 class AttestationService {

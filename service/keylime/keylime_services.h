@@ -7,6 +7,7 @@
 
 #include "service/keylime/agent_service.h"
 #include "service/keylime/attestation_service.h"
+#include "service/keylime/log_appraisal.h"
 #include "service/keylime/policy_service.h"
 #include "service/keylime/pop_service.h"
 #include "service/keylime/pull_service.h"
@@ -24,9 +25,13 @@ struct KeylimeOptions {
   VerifierMode mode = VerifierMode::kPull;
   AttestationOptions attestation;
   PopOptions pop;
+  // Shared with the agent evidence verifier; null: one of their own.
+  std::shared_ptr<LogAppraiser> logs;
 };
 
 struct KeylimeServices {
+  // Runtime and measured-boot policies, compiled once per process.
+  std::shared_ptr<LogAppraiser> logs;
   std::shared_ptr<PolicyService> policies;
   std::shared_ptr<AgentService> agents;
   std::shared_ptr<VerifyService> verify;

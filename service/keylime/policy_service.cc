@@ -1,13 +1,32 @@
 #include "service/keylime/policy_service.h"
 
+#include "common/base64.h"
+#include "service/keylime/agent_evidence.h"
 #include "service/keylime/keylime_rules.h"
 #include "verifiers/tpm/pcr_policy.h"
 
 namespace attestd {
 
 PolicyService::PolicyService(std::shared_ptr<PolicyStore> policies,
-                             std::shared_ptr<AgentStore> agents)
-    : policies_(std::move(policies)), agents_(std::move(agents)) {}
+                             std::shared_ptr<AgentStore> agents, std::shared_ptr<LogAppraiser> logs)
+    : policies_(std::move(policies)),
+      agents_(std::move(agents)),
+      logs_(logs ? std::move(logs) : std::make_shared<LogAppraiser>(policies_)) {}
+
+Status PolicyService::Validate(std::string_view runtime_policy_b64, std::string_view ima_keys,
+                               std::string_view mb_policy) {
+  if (!runtime_policy_b64.empty()) {
+    auto decoded = Base64DecodeStd(runtime_policy_b64);
+    if (!decoded) return InvalidArgument("runtime_policy is not base64");
+    LogPolicies p;
+    p.runtime_policy = std::move(*decoded);
+    // Cached under the identity enrolled agents will refer to it by.
+    p.runtime_policy_ref = PolicyDigest(runtime_policy_b64);
+    p.ima_keys = std::string(ima_keys);
+    if (Status st = logs_->ValidateRuntimePolicy(p); !st.ok()) return st;
+  }
+  return LogAppraiser::ValidateMbPolicy(mb_policy);
+}
 
 Status PolicyService::Put(PolicyKind kind, const NamedPolicy& policy, bool replace) {
   if (!keylime::ValidName(policy.name)) {
@@ -20,6 +39,9 @@ Status PolicyService::Put(PolicyKind kind, const NamedPolicy& policy, bool repla
   if (kind == PolicyKind::kRuntime && !policy.tpm_policy.empty()) {
     if (Status st = tpm::ValidateTpmPolicy(policy.tpm_policy); !st.ok()) return st;
   }
+  Status valid =
+      kind == PolicyKind::kRuntime ? Validate(policy.body, "", "") : Validate("", "", policy.body);
+  if (!valid.ok()) return valid;
   return replace ? policies_->Replace(kind, policy) : policies_->Create(kind, policy);
 }
 
@@ -72,6 +94,17 @@ Result<PolicyService::Created> PolicyService::Bind(VerifierAgent& a) {
     created.emplace_back(ref.kind, *ref.name);
   }
   return created;
+}
+
+Status PolicyService::StoreByDigest(VerifierAgent& a) {
+  if (a.runtime_policy.empty() || a.runtime_policy.rfind(kPolicyRefPrefix, 0) == 0) {
+    return Status::Ok();
+  }
+  std::string digest = PolicyDigest(a.runtime_policy);
+  if (digest.empty()) return Internal("could not hash the runtime policy");
+  if (Status st = policies_->PutBody(digest, a.runtime_policy); !st.ok()) return st;
+  a.runtime_policy = kPolicyRefPrefix + digest;
+  return Status::Ok();
 }
 
 void PolicyService::Unbind(const Created& created) {

@@ -1,6 +1,7 @@
 #include "service/keylime/verify_service.h"
 
 #include "common/base64.h"
+#include "service/keylime/agent_evidence.h"
 #include "service/keylime/keylime_rules.h"
 #include "store/attester_directory.h"
 #include "verifiers/tpm/ak.h"
@@ -11,16 +12,21 @@ namespace attestd {
 
 namespace {
 
-constexpr char kRuntimeUnavailable[] = "runtime_policy.appraiser_unavailable";
-constexpr char kMeasuredBootUnavailable[] = "measured_boot.appraiser_unavailable";
+// With an IMA list but no runtime policy: every file passes, so only the
+// list's replay against PCR 10 counts.
+constexpr char kReplayOnlyPolicy[] = R"({"meta": {"version": 1}, "excludes": [".*"]})";
+constexpr char kNonceFailure[] = "quote_validation.nonce";
 // The agent id the stateless evidence names (trust is given, not looked up).
 constexpr char kVerifyId[] = "verify";
 
 }  // namespace
 
 VerifyService::VerifyService(std::shared_ptr<AgentStore> agents,
-                             std::shared_ptr<const Registry> registry)
-    : agents_(std::move(agents)), registry_(std::move(registry)) {}
+                             std::shared_ptr<const Registry> registry,
+                             std::shared_ptr<LogAppraiser> logs)
+    : agents_(std::move(agents)),
+      registry_(std::move(registry)),
+      logs_(logs ? std::move(logs) : std::make_shared<LogAppraiser>()) {}
 
 Result<Appraisal> VerifyService::Attempt(const std::string& evidence, std::string_view nonce,
                                          std::string_view alternate_nonce,
@@ -69,17 +75,21 @@ Result<Appraisal> VerifyService::VerifyEvidence(const EvidenceCheck& request) {
   if (!check.tpm_policy.empty()) {
     if (Status st = tpm::ValidateTpmPolicy(check.tpm_policy); !st.ok()) return st;
   }
+  LogPolicies policies;
+  policies.runtime_policy = check.runtime_policy;
+  policies.mb_policy = check.mb_policy;
+  if (policies.runtime_policy.empty() && check.ima_measurement_list) {
+    policies.runtime_policy = kReplayOnlyPolicy;
+  }
+  if (Status st = logs_->ValidateRuntimePolicy(policies); !st.ok()) return st;
+  if (Status st = LogAppraiser::ValidateMbPolicy(policies.mb_policy); !st.ok()) return st;
   auto appraisal =
       AppraiseQuote(check.quote, check.nonce, check.hash_alg, check.ak_tpm, check.tpm_policy);
-  if (!appraisal.ok()) return appraisal;
-  if (check.has_runtime_policy || check.has_ima_measurement_list) {
-    AddFailure(*appraisal, kRuntimeUnavailable,
-               "runtime (IMA) policy appraisal is not implemented yet");
-  }
-  if (check.has_mb_policy || check.has_mb_log) {
-    AddFailure(*appraisal, kMeasuredBootUnavailable,
-               "measured-boot policy appraisal is not implemented yet");
-  }
+  if (!appraisal.ok() || !QuoteAuthenticated(*appraisal)) return appraisal;
+  AgentLogs logs;
+  logs.ima_list = check.ima_measurement_list;
+  logs.boot_log = check.mb_log;
+  if (Status st = logs_->Appraise(*appraisal, policies, logs, nullptr); !st.ok()) return st;
   return appraisal;
 }
 

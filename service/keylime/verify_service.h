@@ -8,16 +8,21 @@
 //   agent's clock baseline.
 // - A nonce that does not match as text is tried base64-decoded (as
 //   Keylime's checkquote does).
-// - Runtime (IMA) and measured-boot appraisal do not exist yet: a request
-//   that needs them never passes silently; it carries the failures
-//   `runtime_policy.appraiser_unavailable` / `measured_boot.appraiser_unavailable`.
+// - Runtime (IMA) and measured-boot appraisal (LogAppraiser) follow a quote
+//   whose signature and nonce check out: the IMA list against the runtime
+//   policy and the quoted PCR 10, the boot log against the mb_policy and
+//   the quoted PCRs, statelessly (the whole list every time). A list with
+//   no runtime policy is only replayed against PCR 10. A policy that cannot
+//   be evaluated is kInvalidArgument naming the field.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/appraisal.h"
 #include "common/status.h"
+#include "service/keylime/log_appraisal.h"
 #include "store/agent_store.h"
 #include "store/attester_directory.h"
 #include "verifiers/registry.h"
@@ -37,18 +42,20 @@ struct EvidenceCheck {
   std::string quote;
   std::string nonce;
   std::string hash_alg;
-  std::string ak_tpm;      // TPM2B_PUBLIC bytes, or empty when ak_pem is set
-  std::string ak_pem;      // a PEM public key (taken as an AK: restricted signing)
-  std::string tpm_policy;  // JSON text, empty: none
-  bool has_runtime_policy = false;
-  bool has_mb_policy = false;
-  bool has_ima_measurement_list = false;
-  bool has_mb_log = false;
+  std::string ak_tpm;          // TPM2B_PUBLIC bytes, or empty when ak_pem is set
+  std::string ak_pem;          // a PEM public key (taken as an AK: restricted signing)
+  std::string tpm_policy;      // JSON text, empty: none
+  std::string runtime_policy;  // JSON text (decoded), empty: none
+  std::string mb_policy;       // JSON text, empty: none
+  std::optional<std::string> ima_measurement_list;
+  std::optional<std::string> mb_log;  // binary (decoded from base64)
 };
 
 class VerifyService {
  public:
-  VerifyService(std::shared_ptr<AgentStore> agents, std::shared_ptr<const Registry> registry);
+  // `logs` null: a LogAppraiser of its own.
+  VerifyService(std::shared_ptr<AgentStore> agents, std::shared_ptr<const Registry> registry,
+                std::shared_ptr<LogAppraiser> logs = nullptr);
 
   // kNotFound for an unknown agent. The quote is checked with the agent's
   // AK only: no PCR policy, no clock history.
@@ -65,6 +72,7 @@ class VerifyService {
 
   std::shared_ptr<AgentStore> agents_;
   std::shared_ptr<const Registry> registry_;
+  std::shared_ptr<LogAppraiser> logs_;
 };
 
 }  // namespace attestd

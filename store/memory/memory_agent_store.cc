@@ -79,4 +79,17 @@ Result<std::vector<std::string>> MemoryPolicyStore::List(PolicyKind kind) {
   return out;
 }
 
+Status MemoryPolicyStore::PutBody(std::string_view digest, std::string_view body) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bodies_.emplace(std::string(digest), std::string(body));
+  return Status::Ok();
+}
+
+Result<std::string> MemoryPolicyStore::GetBody(std::string_view digest) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = bodies_.find(digest);
+  if (it == bodies_.end()) return NotFound("no policy body with this digest");
+  return it->second;
+}
+
 }  // namespace attestd

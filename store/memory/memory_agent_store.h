@@ -32,6 +32,8 @@ class MemoryPolicyStore final : public PolicyStore {
   Result<NamedPolicy> Get(PolicyKind kind, std::string_view name) override;
   Status Delete(PolicyKind kind, std::string_view name) override;
   Result<std::vector<std::string>> List(PolicyKind kind) override;
+  Status PutBody(std::string_view digest, std::string_view body) override;
+  Result<std::string> GetBody(std::string_view digest) override;
 
  private:
   std::map<std::string, NamedPolicy, std::less<>>& Of(PolicyKind kind) {
@@ -39,6 +41,7 @@ class MemoryPolicyStore final : public PolicyStore {
   }
   std::mutex mu_;
   std::map<std::string, NamedPolicy, std::less<>> runtime_, mb_;
+  std::map<std::string, std::string, std::less<>> bodies_;
 };
 
 }  // namespace attestd

@@ -173,4 +173,20 @@ Result<std::vector<std::string>> RedisPolicyStore::List(PolicyKind kind) {
   return ScanField(*pool_, std::string(kPolicyPrefix) + "{" + PolicyKindName(kind) + ":", "name");
 }
 
+std::string RedisPolicyStore::BodyKey(std::string_view digest) {
+  return "attestd:policy-body:{" + std::string(digest) + "}";
+}
+
+Status RedisPolicyStore::PutBody(std::string_view digest, std::string_view body) {
+  auto r = pool_->Command({"SET", BodyKey(digest), std::string(body), "NX"});
+  return r.status();
+}
+
+Result<std::string> RedisPolicyStore::GetBody(std::string_view digest) {
+  auto r = pool_->Command({"GET", BodyKey(digest)});
+  if (!r.ok()) return r.status();
+  if (r->is_nil()) return NotFound("no policy body with this digest");
+  return r->to_string();
+}
+
 }  // namespace attestd

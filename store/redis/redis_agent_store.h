@@ -45,8 +45,11 @@ class RedisPolicyStore final : public PolicyStore {
   Result<NamedPolicy> Get(PolicyKind kind, std::string_view name) override;
   Status Delete(PolicyKind kind, std::string_view name) override;
   Result<std::vector<std::string>> List(PolicyKind kind) override;
+  Status PutBody(std::string_view digest, std::string_view body) override;
+  Result<std::string> GetBody(std::string_view digest) override;
 
   static std::string Key(PolicyKind kind, std::string_view name);
+  static std::string BodyKey(std::string_view digest);
 
  private:
   Status Write(PolicyKind kind, const NamedPolicy& policy, std::string_view mode);
