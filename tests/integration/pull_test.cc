@@ -128,7 +128,7 @@ class PullTest : public ::testing::TestWithParam<std::string> {
     config.retry_interval_s = 1.2;
     config.exponential_backoff = true;
     config.agent_timeout_s = 3;
-    config.revocation_notifiers = "webhook";
+    config.revocation_notifiers = "webhook,agent";
     config.webhook_url = webhook_.url();
     if (redis_) config.store = redis_->url();
     auto app = Application::Create(config);
@@ -230,11 +230,16 @@ TEST_P(PullTest, FirstQuoteDeliversVAndTheAgentDerivesTheKey) {
   EXPECT_EQ(agent->v_received(), 1);  // V goes once per agent key
 }
 
-TEST_P(PullTest, APcrExtendGivesInvalidQuoteAndARevocationWebhook) {
+TEST_P(PullTest, APcrExtendGivesInvalidQuoteAndRevocationNotifications) {
   auto agent = NewAgent("pull-agent-2");
   std::string v = *RandomBytes(32);
   ASSERT_EQ(tenant_->Request("POST", "/v2.1/agents/pull-agent-2", {}, EnrolBody(*agent, v)).status,
             200);
+  // Another pull agent, told about the revocation (revocation_notifiers: agent).
+  auto bystander = NewAgent("bystander");
+  ASSERT_EQ(
+      tenant_->Request("POST", "/v2.1/agents/bystander", {}, EnrolBody(*bystander, "")).status,
+      200);
   ASSERT_TRUE(WaitFor([&] { return Field("pull-agent-2", "attestation_count") == "1"; }, 10s))
       << Field("pull-agent-2", "last_event_id");
   ASSERT_TRUE(tpm_->Extend(23, "sha256", std::string(64, 'f')));
@@ -244,8 +249,20 @@ TEST_P(PullTest, APcrExtendGivesInvalidQuoteAndARevocationWebhook) {
   EXPECT_EQ(Field("pull-agent-2", "severity_level"), "7");
   // The webhook got Keylime's message, signed with the revocation key.
   ASSERT_TRUE(WaitFor([&] { return !webhook_.bodies().empty(); }, 5s));
-  std::string body = webhook_.bodies().front();
-  std::string msg = JsonAt(body, "/msg").value_or("");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& b : webhook_.bodies()) {
+          if (JsonAt(JsonAt(b, "/msg").value_or(""), "/agent_id") == "pull-agent-2") return true;
+        }
+        return false;
+      },
+      5s));
+  std::string body, msg;
+  for (const std::string& b : webhook_.bodies()) {
+    body = b;
+    msg = JsonAt(b, "/msg").value_or("");
+    if (JsonAt(msg, "/agent_id") == "pull-agent-2") break;
+  }
   EXPECT_EQ(JsonAt(msg, "/type"), "revocation");
   EXPECT_EQ(JsonAt(msg, "/agent_id"), "pull-agent-2");
   EXPECT_EQ(JsonAt(msg, "/ip"), "127.0.0.1");
@@ -255,6 +272,21 @@ TEST_P(PullTest, APcrExtendGivesInvalidQuoteAndARevocationWebhook) {
   EXPECT_TRUE(JsonAt(msg, "/context").has_value());
   EXPECT_TRUE(JsonAt(msg, "/event_time").has_value());
   EXPECT_TRUE(testing::RsaPssVerify(revocation_pub_, msg, JsonAt(body, "/signature").value_or("")));
+  // The other agent got the same signed message on its revocation route.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& b : bystander->revocations()) {
+          if (JsonAt(JsonAt(b, "/msg").value_or(""), "/agent_id") == "pull-agent-2") return true;
+        }
+        return false;
+      },
+      5s));
+  for (const std::string& b : bystander->revocations()) {
+    std::string m = JsonAt(b, "/msg").value_or("");
+    if (JsonAt(m, "/agent_id") != "pull-agent-2") continue;
+    EXPECT_EQ(JsonAt(m, "/event_id"), "pcr_validation.invalid_pcr_23");
+    EXPECT_TRUE(testing::RsaPssVerify(revocation_pub_, m, JsonAt(b, "/signature").value_or("")));
+  }
   // An agent with an invalid quote is no longer polled.
   int quotes = agent->quotes();
   std::this_thread::sleep_for(2500ms);
