@@ -70,10 +70,11 @@ TEST(RouterGuard, RefusesBeforeTheHandlerRuns) {
   });
   EXPECT_FALSE(router.Guard("GET", "/x", nullptr));  // no such route
   bool open = false;
-  ASSERT_TRUE(router.Guard("POST", "/x", [&open](const HttpRequest&) -> std::optional<HttpResponse> {
-    if (open) return std::nullopt;
-    return Problem(429, "slow down");
-  }));
+  ASSERT_TRUE(
+      router.Guard("POST", "/x", [&open](const HttpRequest&) -> std::optional<HttpResponse> {
+        if (open) return std::nullopt;
+        return Problem(429, "slow down");
+      }));
   HttpRequest req;
   req.method = "POST";
   req.path = "/x";
