@@ -43,6 +43,33 @@ TEST(Config, VerifierListenerOptions) {
   EXPECT_EQ(Config().verifier_listen, "none");
 }
 
+TEST(Config, MaxSessionsAndRateLimit) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->config.max_sessions, 100000u);
+  EXPECT_EQ(d->config.rate_limit, 0);  // off by default
+  EXPECT_EQ(Parse({"--max-sessions", "0"})->config.max_sessions, 0u);
+  auto bad_cap = Parse({"--max-sessions", "-1"});
+  ASSERT_FALSE(bad_cap.ok());
+  EXPECT_NE(bad_cap.status().message().find("--max-sessions"), std::string::npos);
+
+  auto r = Parse({"--rate-limit", "10"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.rate_limit, 10);
+  EXPECT_EQ(r->config.rate_limit_burst, 10);
+  r = Parse({"--rate-limit", "0.5/5"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.rate_limit, 0.5);
+  EXPECT_EQ(r->config.rate_limit_burst, 5);
+  EXPECT_EQ(Parse({"--rate-limit", "0.5"})->config.rate_limit_burst, 1);
+  EXPECT_EQ(Parse({"--rate-limit", "off"})->config.rate_limit, 0);
+  for (const char* bad : {"0", "-1", "abc", "1/0.5", "1/", "/5", "1e3", "nan", "inf", "0x10"}) {
+    auto b = Parse({"--rate-limit", bad});
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().message().find("--rate-limit"), std::string::npos) << bad;
+  }
+}
+
 TEST(Config, HelpListsEveryOptionWithDefaults) {
   auto c = Parse({"--help"});
   ASSERT_TRUE(c.ok());

@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace attestd::api {
 namespace {
@@ -67,6 +70,24 @@ TEST(RateLimiter, TableStaysBoundedUnderManyAddresses) {
   EXPECT_EQ(limiter.Take("192.0.2.1", later), 0);
   EXPECT_EQ(limiter.Take("192.0.2.2", later), 0);
   EXPECT_LE(limiter.clients(), 64u);
+}
+
+TEST(RateLimiter, ConcurrentTakesGrantExactlyTheBurst) {
+  RateLimiter limiter(0.001, 100, /*max_clients=*/256);  // no refill during the test
+  Clock::time_point t0 = Clock::now();
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        if (limiter.Take("10.0.0.1", t0) == 0) granted.fetch_add(1);
+        (void)limiter.Take("10.1." + std::to_string(t) + "." + std::to_string(i), t0);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(granted.load(), 100);
+  EXPECT_LE(limiter.clients(), 256u);
 }
 
 }  // namespace
