@@ -27,8 +27,9 @@ constexpr char kToken[] = "fuzz-token";
 
 // Keylime vector B's AK (TPM2B_PUBLIC).
 std::string VectorAk() {
-  std::ifstream in(std::string(ATTESTD_TEST_DATA_DIR) + "/keylime/B_test-data_files_emulator/ak.pub",
-                   std::ios::binary);
+  std::ifstream in(
+      std::string(ATTESTD_TEST_DATA_DIR) + "/keylime/B_test-data_files_emulator/ak.pub",
+      std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -56,7 +57,8 @@ struct FuzzVerifier {
     VerifierAgent agent;
     agent.agent_id = kId;
     agent.ak_tpm = VectorAk();
-    agent.tpm_policy = R"({"15":["0000000000000000000000000000000000000000000000000000000000000000"]})";
+    agent.tpm_policy =
+        R"({"15":["0000000000000000000000000000000000000000000000000000000000000000"]})";
     agent.accept_tpm_hash_algs = {"sha256", "sha1"};
     agent.accept_tpm_encryption_algs = {"rsa"};
     agent.accept_tpm_signing_algs = {"rsassa"};
