@@ -20,6 +20,9 @@
 # parser as the listeners configure it, header checks, chunked framing,
 # refusals; seeds: requests written below).
 # agent_evidence_fuzz (the internal framing of an agent's quote and logs).
+# agent_answer_fuzz (a pull agent's /version and quote answers).
+# push_documents_fuzz (the verifier's v3 push documents: PoP sessions,
+# capabilities, evidence, through the real routes).
 # Crashes land in $build/fuzz-work/artifacts; the exit code is non-zero if
 # any target found one.
 set -euo pipefail
@@ -29,7 +32,7 @@ build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz http_request_fuzz agent_evidence_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(pcrblob_fuzz quote_string_fuzz enacttrust_fuzz ima_log_fuzz ima_policy_fuzz eventlog_fuzz http_request_fuzz agent_evidence_fuzz push_documents_fuzz agent_answer_fuzz)
 vectors="$root/tests/data/keylime"
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found" >&2; exit 1; }
@@ -110,6 +113,16 @@ seed() {
     agent_evidence_fuzz)
       # The magic alone: libFuzzer grows the six length-prefixed fields.
       printf 'KAE1' > "$d/magic" ;;
+    agent_answer_fuzz)
+      printf '{"code":200,"status":"Success","results":{"supported_version":"2.2"}}' > "$d/version"
+      printf '{"code":200,"status":"Success","results":{"quote":"rAAAA:AAAA:AAAA","hash_alg":"sha256","enc_alg":"rsa","sign_alg":"rsassa","pubkey":"","boottime":1}}' > "$d/quote" ;;
+    push_documents_fuzz)  # first byte: 0 POST sessions, 1 PATCH session, 2 capabilities, 3 evidence
+      local ak
+      ak=$(base64 -w0 "$vectors/B_test-data_files_emulator/ak.pub")
+      printf '\x00{"data":{"type":"session","attributes":{"agent_id":"fuzz-agent","authentication_supported":[{"authentication_class":"pop","authentication_type":"tpm_pop"}]}}}' > "$d/session"
+      printf '\x01{"data":{"type":"session","id":"x","attributes":{"agent_id":"fuzz-agent","authentication_provided":[{"authentication_class":"pop","authentication_type":"tpm_pop","data":{"message":"AAAA","signature":"AAAA"}}]}}}' > "$d/proof"
+      printf '\x02{"data":{"type":"attestation","attributes":{"evidence_supported":[{"evidence_class":"certification","evidence_type":"tpm_quote","capabilities":{"component_version":"2.0","hash_algorithms":["sha256"],"signature_schemes":["rsassa"],"available_subjects":{"sha256":[15]},"certification_keys":[{"key_class":"asymmetric","key_algorithm":"rsa","key_size":2048,"server_identifier":"ak","local_identifier":"l","public":"%s","allowable_hash_algorithms":["sha256"],"allowable_signature_schemes":["rsassa"]}]}}],"system_info":{"boot_time":"2026-12-06T12:00:00Z"}}}}' "$ak" > "$d/capabilities"
+      printf '\x03{"data":{"type":"attestation","attributes":{"evidence_collected":[{"evidence_class":"certification","evidence_type":"tpm_quote","data":{"message":"AAAA","signature":"AAAA","subject_data":"AAAA"}}]}}}' > "$d/evidence" ;;
   esac
 }
 
