@@ -1,5 +1,3 @@
-// Beast speaks std::string_view; only this file and http_parse.* include Beast.
-#define BOOST_BEAST_USE_STD_STRING_VIEW
 #include "api/http_server.h"
 
 #include <openssl/ssl.h>

@@ -1,8 +1,6 @@
 // The pull model's HTTPS client: one connection per call, driven by a
 // coroutine on a private io_context so every step shares one deadline.
-// As api/http_server.cc: every translation unit that includes Beast must
-// agree on this, or Beast's templates differ between them (ODR).
-#define BOOST_BEAST_USE_STD_STRING_VIEW
+// BOOST_BEAST_USE_STD_STRING_VIEW comes from CMake, for every file alike.
 #include "api/keylime/agent_client.h"
 
 #include <openssl/pem.h>
