@@ -11,8 +11,7 @@ KeylimeServices MakeKeylimeServices(const Stores& stores, std::shared_ptr<Sessio
   k.options = options;
   k.logs = options.logs ? options.logs : std::make_shared<LogAppraiser>(stores.policies);
   k.policies = std::make_shared<PolicyService>(stores.policies, stores.agents, k.logs);
-  k.agents =
-      std::make_shared<AgentService>(stores.agents, k.policies, stores.attesters,
+  k.agents = std::make_shared<AgentService>(stores.agents, k.policies, stores.attesters,
                                             stores.registrar, options.mode);
   k.verify = std::make_shared<VerifyService>(stores.agents, std::move(registry), k.logs);
   k.pop = std::make_shared<PopService>(stores.agents, options.pop);

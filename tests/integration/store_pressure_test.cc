@@ -156,7 +156,8 @@ TEST(RedisDown, EveryListenerAnswers503InItsFormatWithoutTheAddress) {
   Expect503(agent, "verifier agent");
   EXPECT_EQ(JsonAt(agent.body, "/code"), "503") << agent.body;
   HttpResponse pop = verifier.Request(
-      "POST", "/v3/sessions", {}, R"({"data":{"type":"session","attributes":{"agent_id":"a1"}}})");
+      "POST", "/v3/sessions", {},
+      R"({"data":{"type":"session","attributes":{"agent_id":"a1","authentication_supported":[{"authentication_class":"pop","authentication_type":"tpm_pop"}]}}})");
   Expect503(pop, "v3 session");
   EXPECT_EQ(JsonAt(pop.body, "/errors/0/status"), "503") << pop.body;
   EXPECT_EQ(pop.header("content-type"), "application/vnd.api+json");
