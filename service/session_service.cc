@@ -215,7 +215,8 @@ void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, boo
 
 void SessionService::Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,
                               const Verifier& verifier, SessionCallback2 done, int attempt) {
-  // Copies for the callback: the store reads its arguments before returning.
+  // The store reads its arguments before returning; `session` keeps the
+  // result alive for the retries.
   const SessionResult& result = *session->result;
   store_->CompleteAppraisalAsync(
       session->id, result, attesters_.get(), clock,
