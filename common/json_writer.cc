@@ -1,8 +1,29 @@
 #include "common/json_writer.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include <charconv>
 
 namespace attestd {
+
+namespace {
+
+// True if any of the 8 bytes at `p` is below 0x20, '"' or '\\' (bytes of
+// 0x80 and above are treated as needing a look, which the byte loop then
+// lets pass). The classic has-zero-byte test on the word and its XORs.
+bool NeedsEscape8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return (below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) | (w & kHigh)) !=
+         0;
+}
+
+}  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
@@ -10,6 +31,10 @@ void AppendJsonString(std::string& out, std::string_view s) {
   // Most strings (hex, base64, ids) need no escaping: copy runs in bulk.
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
+    // Skip eight plain bytes at a time (a large part of a session document
+    // is evidence and EAR text with nothing to escape).
+    while (i + 8 <= s.size() && !NeedsEscape8(s.data() + i)) i += 8;
+    if (i >= s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);

@@ -5,6 +5,10 @@
 # before and after 100k+ sessions (sessions live in Redis: RSS must stay flat).
 # Then scripts/bench_tls.sh: TLS handshake rate against `openssl s_server`,
 # and latency with idle connections held open (skip with --no-tls).
+# With Redis: whole TPM flows (newSession + quote POST) with p99, Redis round
+# trips and CPU per flow; and verify/evidence (Keylime vector B, mTLS
+# keep-alive, tests/bench/verify_evidence_load) CPU per request against
+# tpm_verify_bench's appraisal of the same quote.
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--store memory|redis] [--no-tls]
 #   scripts/bench.sh --pull AGENTS [--instances 1|2] [--duration SECONDS]
 #     pull mode instead: AGENTS simulated Keylime pull agents (a real swtpm
@@ -39,8 +43,9 @@ if [ "$pull_agents" -gt 0 ]; then
   exec build/tests/pull_bench --agents "$pull_agents" --instances "$instances" \
     --seconds "$duration" --interval 2
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target attestd pistache_baseline >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTESTD_BENCH=ON >/dev/null
+cmake --build build -j"$(nproc)" --target attestd pistache_baseline tpm_verify_bench \
+  verify_evidence_load >/dev/null
 attestd_bin=${ATTESTD_BIN:-build/attestd}
 
 work=$(mktemp -d)
@@ -63,7 +68,8 @@ if [ "$store_kind" = redis ]; then
   rport=$(free_port)
   redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
     >"$work/redis.log" 2>&1 &
-  pids+=($!)
+  rpid=$!
+  pids+=($rpid)
   wait_port "$rport"
   store="redis://127.0.0.1:$rport/0"
 fi
@@ -178,11 +184,53 @@ function done(summary, latency, requests)
   io.write(string.format("E2E %.0f\n", n / (summary.duration / 1e6)))
 end
 LUA
+  # Redis commands per flow: INFO commandstats before and after. attestd
+  # sends only EVALSHA on this path; the other commands counted are those
+  # its Lua scripts run inside Redis (no round trip of their own).
+  redis_calls() {
+    redis-cli -p "$rport" INFO commandstats | tr -d '\r' | awk -F'[:=,]' -v only="${1:-}" '
+      /^cmdstat_/ && $1 != "cmdstat_info" && (only == "" || $1 == "cmdstat_" only) {n += $3}
+      END {print n + 0}'
+  }
+  evalsha0=$(redis_calls evalsha)
+  all0=$(redis_calls)
+  ac0=$(cpu_ticks "$apid")
+  rc0=$(cpu_ticks "$rpid")
   e2e_out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$work/e2e.lua" "http://127.0.0.1:$aport")
+  ac1=$(cpu_ticks "$apid")
+  rc1=$(cpu_ticks "$rpid")
+  evalsha1=$(redis_calls evalsha)
+  all1=$(redis_calls)
   e2e_sps=$(awk '/^E2E/ {print $2}' <<<"$e2e_out")
   e2e_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$e2e_out")
-  e2e_line=$(awk -v s="$e2e_sps" -v r="$e2e_rps" -v b="$b_rps" 'BEGIN {printf "TPM sessions end to end (newSession + POST quote, RSA-2048, 9 PCRs): %.0f sessions/s, %.0f requests/s = %.2f of pistache newSession", s, r, r / b}')
+  e2e_p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$e2e_out")
+  e2e_flows=$(awk -v s="$e2e_sps" -v d="$duration" 'BEGIN {printf "%.0f", s * d}')
+  e2e_line=$(awk -v s="$e2e_sps" -v r="$e2e_rps" -v b="$b_rps" -v p="$e2e_p99" 'BEGIN {printf "TPM flows with Redis (newSession + POST quote, RSA-2048, 9 PCRs): %.0f flows/s, %.0f requests/s = %.2f of pistache newSession %.0f rps; p99 %s ms", s, r, r / b, b, p}')
+  e2e_line+=$'\n'$(awk -v e0="$evalsha0" -v e1="$evalsha1" -v a0="$all0" -v a1="$all1" -v n="$e2e_flows" 'BEGIN {printf "  Redis round trips per flow: %.2f (EVALSHA; newSession 1 + evidence 2); commands incl. those inside scripts: %.1f", (e1 - e0) / n, (a1 - a0) / n}')
+  e2e_line+=$'\n'$(awk -v a="$((ac1 - ac0))" -v r="$((rc1 - rc0))" -v t="$(getconf CLK_TCK)" -v n="$e2e_flows" 'BEGIN {printf "  CPU per flow: attestd %.0f us, redis-server %.0f us (wrk uses the rest of the 2 cores)", a / t * 1e6 / n, r / t * 1e6 / n}')
 fi
+
+# Keylime's verify/evidence (vector B) over mTLS keep-alive: attestd's CPU
+# time per request against tpm_verify_bench's appraisal of the same quote.
+vport=$(free_port)
+"$attestd_bin" --listen "127.0.0.1:$(free_port)" --verifier-listen "127.0.0.1:$vport" \
+  --threads "$attestd_threads" --workers 1 --log-level warn --data-dir "$work/vdata" \
+  --registrar-listen none --registrar-admin-listen none >"$work/attestd-verifier.log" 2>&1 &
+vpid=$!
+pids+=($vpid)
+wait_port "$vport"
+tls="$work/vdata/tls"
+build/tests/verify_evidence_load "$vport" "$tls/ca.crt" "$tls/client.crt" "$tls/client.key" 4 1 >/dev/null
+vc0=$(cpu_ticks "$vpid")
+v_out=$(build/tests/verify_evidence_load "$vport" "$tls/ca.crt" "$tls/client.crt" "$tls/client.key" 8 "$duration")
+vc1=$(cpu_ticks "$vpid")
+v_requests=$(awk '{print $2}' <<<"$v_out")
+v_rps=$(awk '{print $6}' <<<"$v_out")
+v_p99=$(awk '{print $10}' <<<"$v_out")
+v_cpu=$(awk -v c=$((vc1 - vc0)) -v t="$(getconf CLK_TCK)" -v n="$v_requests" 'BEGIN {printf "%.1f", c / t * 1e6 / n}')
+appraisal_ns=$(build/tests/tpm_verify_bench --benchmark_filter='^VectorBGivenAppraisal$' \
+  --benchmark_format=csv 2>/dev/null | awk -F, '/VectorBGivenAppraisal/ {print $4}')
+verify_line=$(awk -v c="$v_cpu" -v a="$appraisal_ns" -v r="$v_rps" -v p="$v_p99" 'BEGIN {printf "verify/evidence (vector B, mTLS keep-alive, 8 connections): %.0f rps, p99 %s ms, attestd CPU %.1f us/request; appraisal alone (tpm_verify_bench) %.1f us CPU; ratio %.2f", r, p, c, a / 1000, c / (a / 1000)}')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
@@ -194,6 +242,7 @@ echo "(cpu: server CPU time per request; cpu_ratio = pistache's / attestd's, ste
 awk -v on="$on_total" -v off="$off_total" 'BEGIN {printf "metrics overhead on newSession: %.1f%% (%.0f rps with, %.0f without)\n", (1 - on / off) * 100, on / 2, off / 2}'
 echo "attestd RSS: ${rss_before} kB before, ${rss_after} kB after ${sessions} sessions"
 [ -n "$e2e_line" ] && echo "$e2e_line"
+echo "$verify_line"
 if [ "$tls_bench" = 1 ]; then
   bash scripts/bench_tls.sh --duration "$duration" --attestd "$attestd_bin"
 fi

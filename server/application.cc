@@ -18,6 +18,19 @@
 
 namespace attestd {
 
+namespace {
+
+// --handshake-timeout, --max-handshakes, --max-handshakes-per-address: the
+// same for every listener (they matter only where it serves TLS).
+void SetHandshakeLimits(const Config& config, api::ListenerOptions* lo) {
+  lo->handshake_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config.handshake_timeout_s * 1000));
+  lo->max_handshakes = config.max_handshakes;
+  lo->max_handshakes_per_address = config.max_handshakes_per_address;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Application>> Application::Create(const Config& config,
                                                          std::shared_ptr<Registry> registry) {
   std::unique_ptr<Application> app(new Application());
@@ -89,6 +102,7 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   lo.threads = config.threads;
   lo.max_body = config.max_body;
   lo.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+  SetHandshakeLimits(config, &lo);
   lo.tls_cert = config.tls_cert;
   lo.tls_key = config.tls_key;
   lo.tls_ca = config.tls_ca;
@@ -167,6 +181,7 @@ Status Application::CreateRegistrar() {
     lo.threads = std::min(config.threads, 2);
     lo.max_body = config.max_body;
     lo.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+    SetHandshakeLimits(config, &lo);
     return lo;
   };
   auto observer_for = [&](const std::string& name, const api::Router& router) {
@@ -216,6 +231,7 @@ Status Application::CreateVerifier() {
   lo.threads = std::min(config_.threads, 2);
   lo.max_body = config_.max_body;
   lo.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
+  SetHandshakeLimits(config_, &lo);
   auto tls = ConfigureListenerTls("verifier", "verifier", "--insecure-verifier",
                                   config_.insecure_verifier, config_.verifier_tls_cert,
                                   config_.verifier_tls_key, config_.verifier_tls_ca, &lo);

@@ -89,6 +89,9 @@ po::options_description Describe(Config& c, std::string& max_body, std::string& 
     ("max-sessions", po::value(&c.max_sessions)->default_value(c.max_sessions), "live sessions at most (with Redis: across the instances sharing it); beyond, newSession answers 503 with Retry-After; 0: no cap")
     ("rate-limit", po::value(&rate_limit)->default_value(rate_limit), "off | RATE[/BURST]: per client address (IPv6: per /64), RATE newSession and evidence POSTs per second after a burst of BURST (default max(1, RATE)); beyond, 429 with Retry-After")
     ("idle-timeout", po::value(&c.idle_timeout_s)->default_value(c.idle_timeout_s), "seconds an idle keep-alive connection stays open")
+    ("handshake-timeout", po::value(&c.handshake_timeout_s)->default_value(c.handshake_timeout_s), "seconds a TLS handshake may take before its connection is closed (every TLS listener)")
+    ("max-handshakes", po::value(&c.max_handshakes)->default_value(c.max_handshakes), "connections handshaking at once per TLS listener; more are closed at accept")
+    ("max-handshakes-per-address", po::value(&c.max_handshakes_per_address)->default_value(c.max_handshakes_per_address), "connections from one client address handshaking at once per TLS listener")
     ("reclaim-after", po::value(&c.reclaim_after_s)->default_value(c.reclaim_after_s), "seconds before queued work of a dead worker is redelivered")
     ("tls-cert", po::value(&c.tls_cert)->default_value(c.tls_cert), "PEM certificate: serve HTTPS")
     ("tls-key", po::value(&c.tls_key)->default_value(c.tls_key), "PEM private key for --tls-cert")
@@ -190,6 +193,11 @@ Status Validate(const Config& c) {
   if (c.max_sessions > 100000000) return bad("max-sessions", "must be 0..100000000");
   if (c.idle_timeout_s < 1) return bad("idle-timeout", "must be at least 1 second");
   if (c.reclaim_after_s < 1) return bad("reclaim-after", "must be at least 1 second");
+  if (!(c.handshake_timeout_s >= 0.1 && c.handshake_timeout_s <= 600))
+    return bad("handshake-timeout", "must be 0.1..600 seconds");
+  if (c.max_handshakes < 1) return bad("max-handshakes", "must be at least 1");
+  if (c.max_handshakes_per_address < 1 || c.max_handshakes_per_address > c.max_handshakes)
+    return bad("max-handshakes-per-address", "must be 1..max-handshakes");
   if (c.store != "memory" && c.store.rfind("redis://", 0) != 0 &&
       c.store.rfind("redis+unix://", 0) != 0) {
     return bad("store", "want memory, redis://host:port/db or redis+unix:///path, got '" +

@@ -32,6 +32,12 @@ struct Config {
   double rate_limit = 0;
   double rate_limit_burst = 0;
   int64_t idle_timeout_s = 60;
+  // Every TLS listener: a handshake not finished within this many seconds
+  // closes the connection; at most max_handshakes connections (of them
+  // max_handshakes_per_address from one client address) may be handshaking.
+  double handshake_timeout_s = 10;
+  int max_handshakes = 1024;
+  int max_handshakes_per_address = 128;
   int64_t reclaim_after_s = 30;
   std::string tls_cert, tls_key, tls_ca;
   std::string log_level = "info";

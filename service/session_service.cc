@@ -26,6 +26,14 @@ SessionService::SessionService(std::shared_ptr<SessionStore> store,
               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))) {}
 
 namespace {
+
+// The error a failed session shows for an appraisal that could not run.
+// A server error's text (a store address, a library message) stays in the
+// log line written beside it; the session document gets a fixed one.
+std::string AppraisalErrorText(const Status& st) {
+  bool server_error = st.code() == StatusCode::kUnavailable || st.code() == StatusCode::kInternal;
+  return server_error ? "could not appraise the evidence" : "could not appraise: " + st.message();
+}
 // A failed result's Status, out of line: GCC 12 sees the variant's
 // inactive member as maybe-uninitialized when status() is inlined into a
 // lambda (a false positive under -Werror).
@@ -188,7 +196,7 @@ void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, boo
     metrics.ObserveAppraisal(session->evidence_type, Metrics::Outcome::kError, secs);
     LogWarn("appraisal failed",
             {{"session", session->id}, {"error", appraisal.status().message()}});
-    Status st = RecordFailed(*session, "could not appraise: " + appraisal.status().message());
+    Status st = RecordFailed(*session, AppraisalErrorText(appraisal.status()));
     if (!st.ok()) return done(st);
     return done(appraisal.status().code() == StatusCode::kUnavailable
                     ? appraisal.status()
@@ -215,7 +223,8 @@ void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, boo
 
 void SessionService::Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,
                               const Verifier& verifier, SessionCallback2 done, int attempt) {
-  // Copies for the callback: the store reads its arguments before returning.
+  // The store reads its arguments before returning; `session` keeps the
+  // result alive for the retries.
   const SessionResult& result = *session->result;
   store_->CompleteAppraisalAsync(
       session->id, result, attesters_.get(), clock,
@@ -272,13 +281,7 @@ Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifie
   if (!appraisal.ok()) {
     metrics.ObserveAppraisal(session.evidence_type, Metrics::Outcome::kError, secs);
     LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
-    // The session document shows this: a server error's text (a store
-    // address, a library message) stays in the log line above.
-    StatusCode code = appraisal.status().code();
-    bool server_error = code == StatusCode::kUnavailable || code == StatusCode::kInternal;
-    Status st =
-        RecordFailed(session, server_error ? std::string("could not appraise the evidence")
-                                           : "could not appraise: " + appraisal.status().message());
+    Status st = RecordFailed(session, AppraisalErrorText(appraisal.status()));
     if (!st.ok()) return st;
     return appraisal.status().code() == StatusCode::kUnavailable
                ? appraisal.status()

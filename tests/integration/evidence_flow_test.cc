@@ -5,6 +5,11 @@
 // Redis that goes away in the middle of a flow.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -420,6 +425,38 @@ TEST(EvidenceOutageTest, RedisStoppedAndRestartedMidFlowLosesNoSessionAndAnswers
   }
   EXPECT_EQ(JsonAt(complete.body, "/state"), "complete") << complete.body;
   EXPECT_EQ(JsonAt(complete.body, "/result/is_valid"), "true") << complete.body;
+  (*app)->Shutdown(std::chrono::milliseconds(2000));
+}
+
+// --handshake-timeout reaches every TLS listener: a client that connects
+// to the (mTLS) verifier listener and sends nothing is closed after it.
+TEST(HandshakeFlagsTest, HandshakeTimeoutFlagClosesASilentConnection) {
+  SetLogLevel(LogLevel::kOff);
+  testing::TempDir dir;
+  Config config;
+  config.listen = "127.0.0.1:0";
+  config.log_level = "off";
+  config.verifier_listen = "127.0.0.1:0";
+  config.data_dir = dir.path() + "/data";
+  config.handshake_timeout_s = 0.3;
+  auto app = Application::Create(config);
+  ASSERT_TRUE(app.ok()) << app.status().ToString();
+  ASSERT_TRUE((*app)->Start().ok());
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>((*app)->verifier_port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval wait{3, 0};  // well past 0.3 s, well short of the 10 s default
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  auto t0 = std::chrono::steady_clock::now();
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, 0);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ::close(fd);
+  EXPECT_EQ(n, 0) << "the server should have closed the connection";
+  EXPECT_LT(waited, std::chrono::seconds(3));
   (*app)->Shutdown(std::chrono::milliseconds(2000));
 }
 

@@ -108,6 +108,34 @@ TEST(Config, BadValuesNameTheOption) {
   }
 }
 
+TEST(Config, HandshakeLimitsAreFlags) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->config.handshake_timeout_s, 10);
+  EXPECT_EQ(d->config.max_handshakes, 1024);
+  EXPECT_EQ(d->config.max_handshakes_per_address, 128);
+  auto c = Parse({"--handshake-timeout", "2.5", "--max-handshakes", "64",
+                  "--max-handshakes-per-address", "8"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->config.handshake_timeout_s, 2.5);
+  EXPECT_EQ(c->config.max_handshakes, 64);
+  EXPECT_EQ(c->config.max_handshakes_per_address, 8);
+  for (auto [args, option] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--handshake-timeout", "0"}, "handshake-timeout"},
+           {{"--max-handshakes", "0"}, "max-handshakes"},
+           {{"--max-handshakes", "4", "--max-handshakes-per-address", "5"},
+            "max-handshakes-per-address"}}) {
+    auto bad = Parse(args);
+    ASSERT_FALSE(bad.ok()) << option;
+    EXPECT_NE(bad.status().message().find(option), std::string::npos) << bad.status().message();
+  }
+  auto help = Parse({"--help"});
+  ASSERT_TRUE(help.ok());
+  for (const char* opt :
+       {"--handshake-timeout", "--max-handshakes", "--max-handshakes-per-address"})
+    EXPECT_NE(help->help.find(opt), std::string::npos) << opt;
+}
+
 TEST(Config, SizeSuffixes) {
   EXPECT_EQ(Parse({"--max-body", "2M"})->config.max_body, 2u << 20);
   EXPECT_EQ(Parse({"--max-body", "64k"})->config.max_body, 64u << 10);

@@ -2,6 +2,7 @@
 
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <simdjson.h>
 
@@ -122,7 +123,9 @@ Result<std::shared_ptr<const PcrPolicy>> ParseTpmPolicyCached(std::string_view j
   return shared;
 }
 
-Status ValidateTpmPolicy(std::string_view json) {
+namespace {
+
+Status ValidateUncached(std::string_view json) {
   auto policy = ParseTpmPolicy(json);
   if (!policy.ok()) return policy.status();
   size_t bank_size = 0;
@@ -151,6 +154,28 @@ Status ValidateTpmPolicy(std::string_view json) {
     return InvalidArgument("tpm_policy: mask must be a hex number such as 0x408000");
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateTpmPolicy(std::string_view json) {
+  // Texts that passed are remembered (bounded, emptied when full): Keylime's
+  // verify routes send the same few policies with every request, and this
+  // parses them twice.
+  constexpr size_t kMaxRemembered = 256;
+  static std::mutex mu;
+  static auto* valid = new std::unordered_set<std::string>();
+  {
+    std::lock_guard lock(mu);
+    if (valid->count(std::string(json)) != 0) return Status::Ok();
+  }
+  Status st = ValidateUncached(json);
+  if (st.ok()) {
+    std::lock_guard lock(mu);
+    if (valid->size() >= kMaxRemembered) valid->clear();
+    valid->emplace(json);
+  }
+  return st;
 }
 
 std::vector<int> QuotedPcrs(const PcrPolicy& policy) {
