@@ -383,9 +383,10 @@ void Application::Shutdown(std::chrono::milliseconds grace) {
     listener->Drain(grace);
     listener->Stop();
   }
-  if (service_) service_->StopTasks();
-  // Polls appraise through the workers: stop polling first.
+  // Polls appraise through the session engine's tasks and the workers, and
+  // a poll waits for its appraisal: stop polling before either.
   if (keylime_.pull) keylime_.pull->Stop();
+  if (service_) service_->StopTasks();
   if (workers_) workers_->Stop();
 }
 

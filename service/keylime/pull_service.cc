@@ -9,8 +9,11 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/time_util.h"
+#include "service/keylime/agent_evidence.h"
+#include "service/keylime/agent_pcrs.h"
 #include "service/keylime/keylime_rules.h"
 #include "service/keylime/pull_crypto.h"
+#include "verifiers/ima/ima_appraisal.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/pcrblob.h"
@@ -31,16 +34,22 @@ bool Contains(const std::vector<std::string>& list, const std::string& v) {
   return std::find(list.begin(), list.end(), v) != list.end();
 }
 
-// tpm_policy's PCRs as Keylime's mask parameter ("0x…").
-std::string MaskOf(const std::string& tpm_policy) {
-  uint32_t bits = 0;
-  auto policy = tpm::ParseTpmPolicy(tpm_policy);
-  if (policy.ok()) {
-    for (int p : tpm::QuotedPcrs(*policy)) bits |= 1u << p;
-  }
+// The agent's PCRs (agent_pcrs.h) as Keylime's mask parameter ("0x…").
+std::string MaskOf(const VerifierAgent& agent) {
+  auto bits = AgentQuoteMask(agent);
   char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", bits);
+  std::snprintf(buf, sizeof buf, "0x%x", bits.ok() ? *bits : 0u);
   return buf;
+}
+
+// The first IMA entry to ask for: what the agent's IMA state has appraised
+// already (Keylime's incremental attestation), 0 without a runtime policy or
+// state. A list that restarted (reboot) comes back whole; the appraisal
+// starts again then.
+int64_t NextImaEntry(const VerifierAgent& agent) {
+  if (agent.runtime_policy.empty() || agent.ima_state.empty()) return 0;
+  auto state = ima::ParseImaState(agent.ima_state);
+  return state.ok() ? static_cast<int64_t>(state->next_entry) : 0;
 }
 
 // "2.10" > "2.9": compares dotted numbers.
@@ -245,7 +254,8 @@ PullService::Next PullService::Quote(VerifierAgent agent) {
   if (!nonce.ok()) return {Interval()};
   QuoteRequest req;
   req.nonce = *nonce;
-  req.mask = MaskOf(agent.tpm_policy);
+  req.mask = MaskOf(agent);
+  req.ima_ml_entry = NextImaEntry(agent);
   // The key comes with the first quote, after a retry, and whenever none is kept.
   req.partial =
       !(agent.operational_state == AgentState::kStart ||
@@ -313,16 +323,28 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
   }
   auto session = sessions_->Create(nonce, std::nullopt);
   if (!session.ok()) return std::nullopt;
-  tpm::QuotePartsEvidence evidence;
-  evidence.agent_id = agent.agent_id;
-  evidence.attest = parts->attest;
-  evidence.signature = parts->signature;
-  evidence.pcrblob = parts->pcrblob;
-  evidence.hash_alg = quote.hash_alg;
+  // The quote and its logs in one registry step, as a push attestation's.
+  AgentEvidence evidence;
+  evidence.quote.agent_id = agent.agent_id;
+  evidence.quote.attest = parts->attest;
+  evidence.quote.signature = parts->signature;
+  evidence.quote.pcrblob = parts->pcrblob;
+  evidence.quote.hash_alg = quote.hash_alg;
+  evidence.logs.ima_list = quote.ima_measurement_list;
+  evidence.logs.ima_first_entry = static_cast<uint64_t>(std::max<int64_t>(0, quote.ima_measurement_list_entry));
+  if (quote.mb_measurement_list) {
+    auto log = Base64DecodeStd(*quote.mb_measurement_list);
+    if (!log) {
+      failures.push_back(MakeFailure("measured_boot.invalid_log", "mb_measurement_list is not base64"));
+      (void)sessions_->Delete(session->id);
+      return failures;
+    }
+    evidence.logs.boot_log = std::move(*log);
+  }
   SubmitOptions submit;
   submit.wait_ms = kAppraisalWaitMs;
   auto outcome =
-      sessions_->Submit(session->id, tpm::kQuotePartsType, tpm::EncodeQuoteParts(evidence), submit);
+      sessions_->Submit(session->id, kAgentEvidenceType, EncodeAgentEvidence(evidence), submit);
   (void)sessions_->Delete(session->id);
   if (!outcome.ok() || !outcome->finished || outcome->session.state != SessionState::kComplete ||
       !outcome->session.result) {
@@ -344,14 +366,6 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
         Failure{"pcr_validation.invalid_pcr_16",
                 Value::MakeMap({{"got", HexEncode(*got)},
                                 {"expected", expected.ok() ? HexEncode(*expected) : ""}})});
-  }
-  if (!agent.runtime_policy.empty()) {
-    failures.push_back(MakeFailure("runtime_policy.appraiser_unavailable",
-                                   "runtime (IMA) policy appraisal is not implemented yet"));
-  }
-  if (!agent.mb_policy.empty()) {
-    failures.push_back(MakeFailure("measured_boot.appraiser_unavailable",
-                                   "measured-boot policy appraisal is not implemented yet"));
   }
   return failures;
 }
