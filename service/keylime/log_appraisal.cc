@@ -240,9 +240,12 @@ size_t LogAppraiser::cached_policies() const {
 
 Result<ima::PolicyPtr> LogAppraiser::Compiled(const LogPolicies& p) {
   // A reference is its own identity: a cache hit never reads the body.
+  // The ways of saying "no keys" are one identity.
+  std::string_view keys = Trim(p.ima_keys);
+  if (keys == "[]" || keys == "null" || keys == "\"\"") keys = "";
   std::string digest = p.runtime_policy_ref.empty()
-                           ? Sha256Hex(p.runtime_policy, p.exclude_list, p.ima_keys)
-                           : Sha256Hex("ref:" + p.runtime_policy_ref, p.exclude_list, p.ima_keys);
+                           ? Sha256Hex(p.runtime_policy, p.exclude_list, keys)
+                           : Sha256Hex("ref:" + p.runtime_policy_ref, p.exclude_list, keys);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_digest_.find(digest);

@@ -505,6 +505,23 @@ TEST_P(PolicyAppraisalTest, OneStoredAndCompiledCopyForManyAgents) {
   EXPECT_TRUE(Pull("many-0", "n0").is_valid);
   EXPECT_TRUE(Pull("many-1", "n1").is_valid);
   EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
+  // By name: the named policy's body is stored by digest as well, and an
+  // agent enrolled by name refers to it without a copy.
+  JsonWriter named;
+  named.BeginObject().Key("runtime_policy").String(b64);
+  ASSERT_EQ(Call("POST", "/v2.6/allowlists/shared", named.EndObject().Take()).status, 201);
+  Enrolment by_name = e;
+  by_name.runtime_policy.clear();
+  std::string enrol = by_name.Json();
+  enrol.replace(enrol.find("\"runtime_policy_name\":null"), 26,
+                "\"runtime_policy_name\":\"shared\"");
+  ASSERT_EQ(Call("POST", "/v2.6/agents/by-name", enrol).status, 200);
+  auto agent = app_->keylime().agents->Get("by-name");
+  ASSERT_TRUE(agent.ok());
+  EXPECT_EQ(agent->runtime_policy, kPolicyRefPrefix + digest);
+  EXPECT_EQ(agent->runtime_policy_name, "shared");
+  EXPECT_TRUE(Pull("by-name", "n2").is_valid);
+  EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
   // Another process (an empty cache) reads the body by its digest.
   LogAppraiser fresh(app_->stores().policies);
   LogPolicies ref;

@@ -34,12 +34,20 @@ TEST(LogAppraiser, CompiledPoliciesAreCachedByIdentityAndBounded) {
   auto pa3 = logs.Compiled(a);
   ASSERT_TRUE(pa3.ok());
   EXPECT_NE(pa->get(), pa3->get());
-  // Other keys: another identity.
+  // "No keys" said another way: the same identity; a key: another one.
   LogPolicies keyed = a;
   keyed.ima_keys = "[]";
   auto pk = logs.Compiled(keyed);
   ASSERT_TRUE(pk.ok());
+  EXPECT_EQ(pk->get(), pa3->get());
+  testing::TempDir dir;
+  testing::ImaSigner signer(dir.path(), "rsa");
+  ASSERT_TRUE(signer.ok());
+  keyed.ima_keys = "[\"" + Base64Encode(signer.PublicDer()) + "\"]";
+  pk = logs.Compiled(keyed);
+  ASSERT_TRUE(pk.ok()) << pk.status().ToString();
   EXPECT_NE(pk->get(), pa3->get());
+  EXPECT_EQ((*pk)->tenant_keys().size(), 1u);
 }
 
 TEST(LogAppraiser, BodiesByDigestAreReadOnlyOnAMiss) {
