@@ -522,6 +522,19 @@ TEST_P(PolicyAppraisalTest, OneStoredAndCompiledCopyForManyAgents) {
   EXPECT_EQ(agent->runtime_policy_name, "shared");
   EXPECT_TRUE(Pull("by-name", "n2").is_valid);
   EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
+  // A new version of the named policy applies from the next attestation:
+  // one without /bin/cat fails the next entry for it.
+  testing::ImaPolicyBuilder without_cat;
+  without_cat.Digest("boot_aggregate", Sha256("boot"));
+  for (const char* f : {"/bin/ls", "/bin/true"}) without_cat.Digest(f, testing::FileDigest(f));
+  JsonWriter v2;
+  v2.BeginObject().Key("runtime_policy").String(Base64Encode(without_cat.Json()));
+  ASSERT_EQ(Call("PUT", "/v2.6/allowlists/shared", v2.EndObject().Take()).status, 201);
+  log_.AddFile("/bin/cat");
+  ASSERT_TRUE(extended_);
+  Appraisal after = Pull("by-name", "n3");
+  EXPECT_EQ(Types(after), std::vector<std::string>{"ima.validation.ima-ng.not_in_allowlist"});
+  EXPECT_EQ(app_->keylime().logs->cached_policies(), 2u);
   // Another process (an empty cache) reads the body by its digest.
   LogAppraiser fresh(app_->stores().policies);
   LogPolicies ref;
