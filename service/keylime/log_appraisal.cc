@@ -290,6 +290,18 @@ Status LogAppraiser::ValidateRuntimePolicy(const LogPolicies& p, std::string_vie
   return Status::Ok();
 }
 
+Status LogAppraiser::ValidateKeys(std::string_view ima_keys) {
+  auto keys = ParseKeyList(ima_keys);
+  if (!keys.ok()) return keys.status();
+  for (const std::string& k : *keys) {
+    auto loaded = ima::LoadPublicKey(k);
+    if (!loaded.ok()) {
+      return InvalidArgument("ima_sign_verification_keys: " + loaded.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
 Status LogAppraiser::ValidateMbPolicy(std::string_view json, std::string_view field) {
   if (Trim(json).empty()) return Status::Ok();
   auto ref = uefi::ParseRefState(json);

@@ -79,6 +79,8 @@ class LogAppraiser {
   // The runtime policy (and keys) compile; kInvalidArgument naming
   // `field` otherwise.
   Status ValidateRuntimePolicy(const LogPolicies& p, std::string_view field = "runtime_policy");
+  // Keylime's ima_sign_verification_keys (see LogPolicies) load.
+  static Status ValidateKeys(std::string_view ima_keys);
   // The refstate parses and can be evaluated.
   static Status ValidateMbPolicy(std::string_view json, std::string_view field = "mb_policy");
 

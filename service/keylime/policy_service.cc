@@ -24,6 +24,8 @@ Status PolicyService::Validate(std::string_view runtime_policy_b64, std::string_
     p.runtime_policy_ref = PolicyDigest(runtime_policy_b64);
     p.ima_keys = std::string(ima_keys);
     if (Status st = logs_->ValidateRuntimePolicy(p); !st.ok()) return st;
+  } else if (Status st = LogAppraiser::ValidateKeys(ima_keys); !st.ok()) {
+    return st;  // a named policy: the keys alone
   }
   return LogAppraiser::ValidateMbPolicy(mb_policy);
 }

@@ -100,6 +100,10 @@ TEST(LogAppraiser, ValidationNamesTheField) {
   EXPECT_TRUE(logs.ValidateRuntimePolicy(p).ok()) << logs.ValidateRuntimePolicy(p).message();
   p.ima_keys = "[\"" + Base64Encode(signer.PublicDer()) + "\", " + "\"" + "-----BEGIN x\"]";
   EXPECT_FALSE(logs.ValidateRuntimePolicy(p).ok());
+  EXPECT_FALSE(LogAppraiser::ValidateKeys(p.ima_keys).ok());
+  EXPECT_TRUE(LogAppraiser::ValidateKeys(keyring).ok());
+  EXPECT_TRUE(LogAppraiser::ValidateKeys("[]").ok());
+  EXPECT_FALSE(LogAppraiser::ValidateKeys("[\"" + Base64Encode("not DER") + "\"]").ok());
   // A legacy allowlist and exclude list.
   p.ima_keys.clear();
   p.runtime_policy = std::string(64, 'a') + "  /usr/bin/x\n";
