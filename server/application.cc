@@ -65,7 +65,8 @@ Result<std::unique_ptr<Application>> Application::Create(const Config& config,
   // (when the registry has the TPM quote verifier it builds on).
   app->logs_ = std::make_shared<LogAppraiser>(app->stores_.policies);
   if (registry->Find(tpm::kQuotePartsType) && !registry->Find(kAgentEvidenceType)) {
-    Status st = RegisterAgentEvidenceVerifier(*registry, app->stores_.agents, app->logs_);
+    Status st = RegisterAgentEvidenceVerifier(*registry, app->stores_.agents, app->stores_.policies,
+                                              app->logs_);
     if (!st.ok()) return st;
   }
   app->registry_ = std::move(registry);

@@ -29,6 +29,7 @@ struct NamedPolicy {
   std::string name;
   std::string tpm_policy;  // runtime policies only: JSON text, may be empty
   std::string body;        // runtime_policy (as sent, base64) or mb_policy (JSON text)
+  std::string digest;      // hex SHA-256 of body when the writer set it (runtime policies)
 };
 
 class PolicyStore {
@@ -49,6 +50,9 @@ class PolicyStore {
   virtual Status PutBody(std::string_view digest, std::string_view body) = 0;
   // kNotFound if no body has this digest.
   virtual Result<std::string> GetBody(std::string_view digest) = 0;
+  // A named policy's `digest` alone, without reading its body; empty when
+  // its writer set none. kNotFound if unknown.
+  virtual Result<std::string> GetDigest(PolicyKind kind, std::string_view name) = 0;
 };
 
 }  // namespace attestd

@@ -95,8 +95,30 @@ bool QuoteAuthenticated(const Appraisal& a) {
 
 AgentEvidenceVerifier::AgentEvidenceVerifier(const Verifier* quotes,
                                              std::shared_ptr<AgentStore> agents,
+                                             std::shared_ptr<PolicyStore> policies,
                                              std::shared_ptr<LogAppraiser> logs)
-    : quotes_(quotes), agents_(std::move(agents)), logs_(std::move(logs)) {}
+    : quotes_(quotes),
+      agents_(std::move(agents)),
+      policies_(std::move(policies)),
+      logs_(std::move(logs)) {}
+
+Status AgentEvidenceVerifier::ResolveNamed(const VerifierAgent& agent, LogPolicies* p) const {
+  if (!policies_) return Status::Ok();
+  if (!agent.runtime_policy_name.empty()) {
+    auto digest = policies_->GetDigest(PolicyKind::kRuntime, agent.runtime_policy_name);
+    if (!digest.ok()) return digest.status();
+    if (!digest->empty()) {
+      p->runtime_policy.clear();
+      p->runtime_policy_ref = *digest;
+    }
+  }
+  if (!agent.mb_policy_name.empty()) {
+    auto named = policies_->Get(PolicyKind::kMeasuredBoot, agent.mb_policy_name);
+    if (!named.ok()) return named.status();
+    p->mb_policy = std::move(named->body);
+  }
+  return Status::Ok();
+}
 
 Result<Appraisal> AgentEvidenceVerifier::Appraise(const AppraisalRequest& request) const {
   auto evidence = ParseAgentEvidence(request.evidence);
@@ -113,6 +135,11 @@ Result<Appraisal> AgentEvidenceVerifier::Appraise(const AppraisalRequest& reques
     return appraisal;
   }
   LogPolicies policies = PoliciesOf(*agent);
+  if (Status st = ResolveNamed(*agent, &policies); !st.ok()) {
+    if (st.code() != StatusCode::kNotFound) return st;
+    // Deleted meanwhile (only possible between two processes' checks):
+    // the copy enrolled with the agent stands.
+  }
   ima::ImaState state;
   if (!agent->ima_state.empty()) {
     auto parsed = ima::ParseImaState(agent->ima_state);
@@ -140,11 +167,12 @@ Result<Appraisal> AgentEvidenceVerifier::Appraise(const AppraisalRequest& reques
 }
 
 Status RegisterAgentEvidenceVerifier(Registry& registry, std::shared_ptr<AgentStore> agents,
+                                     std::shared_ptr<PolicyStore> policies,
                                      std::shared_ptr<LogAppraiser> logs) {
   const Verifier* quotes = registry.Find(tpm::kQuotePartsType);
   if (!quotes) return Internal("no verifier for TPM quote parts is registered");
-  return registry.Register(
-      std::make_shared<AgentEvidenceVerifier>(quotes, std::move(agents), std::move(logs)));
+  return registry.Register(std::make_shared<AgentEvidenceVerifier>(
+      quotes, std::move(agents), std::move(policies), std::move(logs)));
 }
 
 Result<Appraisal> AppraiseAgentEvidence(const Registry& registry, const AgentEvidence& evidence,

@@ -14,6 +14,10 @@
 //   nonce and PCR digest checks (a PCR value of an unauthenticated quote is
 //   worth nothing); the IMA state is replaced in the agent record with what
 //   this appraisal leaves (an atomic update), so any instance continues it.
+// - An agent enrolled with a named policy is appraised against that name's
+//   current version (as Keylime's agents refer to their policy's row): a
+//   PUT of /allowlists/{name} or /mbpolicies/{name} applies from the next
+//   attestation on (entries already appraised are not appraised again).
 #pragma once
 
 #include <memory>
@@ -24,6 +28,7 @@
 #include "common/status.h"
 #include "service/keylime/log_appraisal.h"
 #include "store/agent_store.h"
+#include "store/policy_store.h"
 #include "verifiers/registry.h"
 #include "verifiers/tpm/evidence.h"
 
@@ -58,7 +63,7 @@ class AgentEvidenceVerifier final : public Verifier {
   // `quotes`: the verifier of tpm::kQuotePartsType (owned by the registry
   // this one is registered in, which outlives it).
   AgentEvidenceVerifier(const Verifier* quotes, std::shared_ptr<AgentStore> agents,
-                        std::shared_ptr<LogAppraiser> logs);
+                        std::shared_ptr<PolicyStore> policies, std::shared_ptr<LogAppraiser> logs);
 
   std::vector<std::string> MediaTypes() const override { return {}; }
   std::vector<std::string> InternalMediaTypes() const override { return {kAgentEvidenceType}; }
@@ -69,8 +74,12 @@ class AgentEvidenceVerifier final : public Verifier {
   Result<Appraisal> Appraise(const AppraisalRequest& request) const override;
 
  private:
+  // The agent's named policies as they are now (kNotFound: deleted).
+  Status ResolveNamed(const VerifierAgent& agent, LogPolicies* p) const;
+
   const Verifier* quotes_;
   std::shared_ptr<AgentStore> agents_;
+  std::shared_ptr<PolicyStore> policies_;
   std::shared_ptr<LogAppraiser> logs_;
 };
 
@@ -78,6 +87,7 @@ class AgentEvidenceVerifier final : public Verifier {
 // hold the TPM quote verifier). Call before the registry is shared with
 // threads.
 Status RegisterAgentEvidenceVerifier(Registry& registry, std::shared_ptr<AgentStore> agents,
+                                     std::shared_ptr<PolicyStore> policies,
                                      std::shared_ptr<LogAppraiser> logs);
 
 // For pull mode: appraises one quote with its logs for enrolled agent

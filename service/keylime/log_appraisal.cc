@@ -39,8 +39,27 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Keylime's ima_sign_verification_keys: a JSON list of keys, each PEM or
-// base64 DER. Empty text or "[]" or "null": none.
+// One key of ima_sign_verification_keys: PEM, or base64 of DER.
+Status AddKey(std::string_view k, std::vector<std::string>* keys) {
+  k = Trim(k);
+  if (k.empty()) return Status::Ok();
+  if (k.rfind("-----BEGIN", 0) == 0) {
+    keys->emplace_back(k);
+    return Status::Ok();
+  }
+  auto der = Base64DecodeAny(k);
+  if (!der || der->empty()) {
+    return InvalidArgument("ima_sign_verification_keys: a key is neither PEM nor base64 DER");
+  }
+  keys->push_back(std::move(*der));
+  return Status::Ok();
+}
+
+// Keylime's ima_sign_verification_keys, as its tenant sends it: an
+// ImaKeyring's JSON {"keyids": [...], "pubkeys": ["<base64 DER>", ...]}
+// (possibly encoded twice, as its database keeps it), or "null" / "[]" /
+// empty for none; a plain list of keys (PEM or base64 DER) is accepted too.
+// The key ids are derived from the keys, as evmctl does.
 Result<std::vector<std::string>> ParseKeyList(std::string_view text) {
   std::vector<std::string> keys;
   text = Trim(text);
@@ -50,27 +69,30 @@ Result<std::vector<std::string>> ParseKeyList(std::string_view text) {
   if (parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS) {
     return InvalidArgument("ima_sign_verification_keys is not JSON");
   }
+  std::string inner;
+  simdjson::dom::parser inner_parser;
+  if (doc.is_string()) {
+    inner = std::string(doc.get_string().value_unsafe());
+    if (Trim(inner).empty()) return keys;
+    if (inner_parser.parse(inner).get(doc) != simdjson::SUCCESS) {
+      return InvalidArgument("ima_sign_verification_keys is not JSON");
+    }
+  }
   if (doc.is_null()) return keys;
   simdjson::dom::array list;
-  if (doc.get_array().get(list) != simdjson::SUCCESS) {
-    return InvalidArgument("ima_sign_verification_keys must be a list of keys");
+  if (doc.is_object()) {
+    if (doc.at_key("pubkeys").get_array().get(list) != simdjson::SUCCESS) {
+      return InvalidArgument("ima_sign_verification_keys: pubkeys must be a list");
+    }
+  } else if (doc.get_array().get(list) != simdjson::SUCCESS) {
+    return InvalidArgument("ima_sign_verification_keys must be an IMA keyring or a list of keys");
   }
   for (simdjson::dom::element e : list) {
     std::string_view k;
     if (e.get_string().get(k) != simdjson::SUCCESS) {
       return InvalidArgument("ima_sign_verification_keys: every key must be a string");
     }
-    k = Trim(k);
-    if (k.empty()) continue;
-    if (k.rfind("-----BEGIN", 0) == 0) {
-      keys.emplace_back(k);
-      continue;
-    }
-    auto der = Base64DecodeAny(k);
-    if (!der || der->empty()) {
-      return InvalidArgument("ima_sign_verification_keys: a key is neither PEM nor base64 DER");
-    }
-    keys.push_back(std::move(*der));
+    if (Status st = AddKey(k, &keys); !st.ok()) return st;
   }
   return keys;
 }
@@ -218,9 +240,12 @@ size_t LogAppraiser::cached_policies() const {
 
 Result<ima::PolicyPtr> LogAppraiser::Compiled(const LogPolicies& p) {
   // A reference is its own identity: a cache hit never reads the body.
+  // The ways of saying "no keys" are one identity.
+  std::string_view keys = Trim(p.ima_keys);
+  if (keys == "[]" || keys == "null" || keys == "\"\"") keys = "";
   std::string digest = p.runtime_policy_ref.empty()
-                           ? Sha256Hex(p.runtime_policy, p.exclude_list, p.ima_keys)
-                           : Sha256Hex("ref:" + p.runtime_policy_ref, p.exclude_list, p.ima_keys);
+                           ? Sha256Hex(p.runtime_policy, p.exclude_list, keys)
+                           : Sha256Hex("ref:" + p.runtime_policy_ref, p.exclude_list, keys);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_digest_.find(digest);
@@ -261,6 +286,18 @@ Status LogAppraiser::ValidateRuntimePolicy(const LogPolicies& p, std::string_vie
   auto compiled = Compiled(p);
   if (!compiled.ok()) {
     return InvalidArgument(std::string(field) + ": " + compiled.status().message());
+  }
+  return Status::Ok();
+}
+
+Status LogAppraiser::ValidateKeys(std::string_view ima_keys) {
+  auto keys = ParseKeyList(ima_keys);
+  if (!keys.ok()) return keys.status();
+  for (const std::string& k : *keys) {
+    auto loaded = ima::LoadPublicKey(k);
+    if (!loaded.ok()) {
+      return InvalidArgument("ima_sign_verification_keys: " + loaded.status().message());
+    }
   }
   return Status::Ok();
 }

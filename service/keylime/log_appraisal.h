@@ -48,8 +48,10 @@ struct LogPolicies {
   std::string runtime_policy_ref;
   // A legacy exclude list (one regex a line), for a legacy allowlist.
   std::string exclude_list;
-  // Keylime's ima_sign_verification_keys: a JSON list of keys (PEM, or
-  // base64 DER), or empty.
+  // Keylime's ima_sign_verification_keys: an IMA keyring's JSON
+  // ({"keyids": [...], "pubkeys": ["<base64 DER>"]}, what keylime_tenant
+  // --sign_verification_key sends), a JSON list of keys (PEM or base64
+  // DER), or empty / "null" / "[]".
   std::string ima_keys;
   // The measured-boot reference state (JSON). Empty: none.
   std::string mb_policy;
@@ -77,6 +79,8 @@ class LogAppraiser {
   // The runtime policy (and keys) compile; kInvalidArgument naming
   // `field` otherwise.
   Status ValidateRuntimePolicy(const LogPolicies& p, std::string_view field = "runtime_policy");
+  // Keylime's ima_sign_verification_keys (see LogPolicies) load.
+  static Status ValidateKeys(std::string_view ima_keys);
   // The refstate parses and can be evaluated.
   static Status ValidateMbPolicy(std::string_view json, std::string_view field = "mb_policy");
 

@@ -24,6 +24,8 @@ Status PolicyService::Validate(std::string_view runtime_policy_b64, std::string_
     p.runtime_policy_ref = PolicyDigest(runtime_policy_b64);
     p.ima_keys = std::string(ima_keys);
     if (Status st = logs_->ValidateRuntimePolicy(p); !st.ok()) return st;
+  } else if (Status st = LogAppraiser::ValidateKeys(ima_keys); !st.ok()) {
+    return st;  // a named policy: the keys alone
   }
   return LogAppraiser::ValidateMbPolicy(mb_policy);
 }
@@ -42,7 +44,14 @@ Status PolicyService::Put(PolicyKind kind, const NamedPolicy& policy, bool repla
   Status valid =
       kind == PolicyKind::kRuntime ? Validate(policy.body, "", "") : Validate("", "", policy.body);
   if (!valid.ok()) return valid;
-  return replace ? policies_->Replace(kind, policy) : policies_->Create(kind, policy);
+  NamedPolicy stored = policy;
+  if (kind == PolicyKind::kRuntime) {
+    // The body by digest too, so agents enrolled by name refer to it
+    // without reading it (StoreByDigest never copies a named body).
+    stored.digest = PolicyDigest(stored.body);
+    if (Status st = policies_->PutBody(stored.digest, stored.body); !st.ok()) return st;
+  }
+  return replace ? policies_->Replace(kind, stored) : policies_->Create(kind, stored);
 }
 
 Result<NamedPolicy> PolicyService::Get(PolicyKind kind, std::string_view name) {
@@ -80,13 +89,29 @@ Result<PolicyService::Created> PolicyService::Bind(VerifierAgent& a) {
   for (Ref ref : {Ref{PolicyKind::kRuntime, &a.runtime_policy_name, &a.runtime_policy},
                   Ref{PolicyKind::kMeasuredBoot, &a.mb_policy_name, &a.mb_policy}}) {
     if (ref.name->empty()) continue;
+    if (ref.body->empty() && ref.kind == PolicyKind::kRuntime) {
+      // By digest when the named policy has one: its body is not read.
+      auto digest = policies_->GetDigest(ref.kind, *ref.name);
+      if (!digest.ok()) return digest.status();
+      if (!digest->empty()) {
+        *ref.body = kPolicyRefPrefix + *digest;
+        continue;
+      }
+    }
     if (ref.body->empty()) {
       auto named = policies_->Get(ref.kind, *ref.name);
       if (!named.ok()) return named.status();
       *ref.body = named->body;
       continue;
     }
-    NamedPolicy p{*ref.name, ref.kind == PolicyKind::kRuntime ? a.tpm_policy : "", *ref.body};
+    NamedPolicy p{*ref.name, ref.kind == PolicyKind::kRuntime ? a.tpm_policy : "", *ref.body, ""};
+    if (ref.kind == PolicyKind::kRuntime) {
+      p.digest = PolicyDigest(p.body);
+      if (Status st = policies_->PutBody(p.digest, p.body); !st.ok()) {
+        Unbind(created);
+        return st;
+      }
+    }
     if (Status st = policies_->Create(ref.kind, p); !st.ok()) {
       Unbind(created);
       return st;

@@ -81,8 +81,16 @@ Result<std::vector<std::string>> MemoryPolicyStore::List(PolicyKind kind) {
 
 Status MemoryPolicyStore::PutBody(std::string_view digest, std::string_view body) {
   std::lock_guard<std::mutex> lock(mu_);
-  bodies_.emplace(std::string(digest), std::string(body));
+  // Looked up first: a 20 MiB body is not copied to be thrown away.
+  if (bodies_.find(digest) == bodies_.end()) bodies_.emplace(std::string(digest), body);
   return Status::Ok();
+}
+
+Result<std::string> MemoryPolicyStore::GetDigest(PolicyKind kind, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = Of(kind).find(name);
+  if (it == Of(kind).end()) return NotFound("no policy with this name");
+  return it->second.digest;
 }
 
 Result<std::string> MemoryPolicyStore::GetBody(std::string_view digest) {

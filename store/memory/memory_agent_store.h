@@ -34,6 +34,7 @@ class MemoryPolicyStore final : public PolicyStore {
   Result<std::vector<std::string>> List(PolicyKind kind) override;
   Status PutBody(std::string_view digest, std::string_view body) override;
   Result<std::string> GetBody(std::string_view digest) override;
+  Result<std::string> GetDigest(PolicyKind kind, std::string_view name) override;
 
  private:
   std::map<std::string, NamedPolicy, std::less<>>& Of(PolicyKind kind) {

@@ -44,7 +44,8 @@ local exists = redis.call('EXISTS', KEYS[1]) == 1
 if ARGV[4] == 'create' and exists then return 'exists' end
 if ARGV[4] == 'replace' and not exists then return 'missing' end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'tpm_policy', ARGV[2], 'body', ARGV[3])
+redis.call('HSET', KEYS[1], 'name', ARGV[1], 'tpm_policy', ARGV[2], 'body', ARGV[3],
+           'digest', ARGV[5])
 return 'ok'
 )lua");
 
@@ -139,7 +140,8 @@ std::string RedisPolicyStore::Key(PolicyKind kind, std::string_view name) {
 }
 
 Status RedisPolicyStore::Write(PolicyKind kind, const NamedPolicy& p, std::string_view mode) {
-  auto r = pool_->Eval(kWritePolicy, {Key(kind, p.name)}, {p.name, p.tpm_policy, p.body, mode});
+  auto r = pool_->Eval(kWritePolicy, {Key(kind, p.name)},
+                       {p.name, p.tpm_policy, p.body, mode, p.digest});
   if (!r.ok()) return r.status();
   if (r->str() == "exists") return Conflict("a policy with this name exists");
   if (r->str() == "missing") return NotFound("no policy with this name");
@@ -156,10 +158,11 @@ Status RedisPolicyStore::Replace(PolicyKind kind, const NamedPolicy& policy) {
 }
 
 Result<NamedPolicy> RedisPolicyStore::Get(PolicyKind kind, std::string_view name) {
-  auto r = pool_->Command({"HMGET", Key(kind, name), "name", "tpm_policy", "body"});
+  auto r = pool_->Command({"HMGET", Key(kind, name), "name", "tpm_policy", "body", "digest"});
   if (!r.ok()) return r.status();
   if ((*r)[0].is_nil()) return NotFound("no policy with this name");
-  return NamedPolicy{(*r)[0].to_string(), (*r)[1].to_string(), (*r)[2].to_string()};
+  return NamedPolicy{(*r)[0].to_string(), (*r)[1].to_string(), (*r)[2].to_string(),
+                     (*r)[3].is_nil() ? std::string() : (*r)[3].to_string()};
 }
 
 Status RedisPolicyStore::Delete(PolicyKind kind, std::string_view name) {
@@ -178,8 +181,20 @@ std::string RedisPolicyStore::BodyKey(std::string_view digest) {
 }
 
 Status RedisPolicyStore::PutBody(std::string_view digest, std::string_view body) {
-  auto r = pool_->Command({"SET", BodyKey(digest), std::string(body), "NX"});
+  // EXISTS first: a 20 MiB body crosses the network only when missing.
+  std::string key = BodyKey(digest);
+  auto exists = pool_->Command({"EXISTS", key});
+  if (!exists.ok()) return exists.status();
+  if (exists->integer() == 1) return Status::Ok();
+  auto r = pool_->Command({"SET", key, body, "NX"});
   return r.status();
+}
+
+Result<std::string> RedisPolicyStore::GetDigest(PolicyKind kind, std::string_view name) {
+  auto r = pool_->Command({"HMGET", Key(kind, name), "name", "digest"});
+  if (!r.ok()) return r.status();
+  if ((*r)[0].is_nil()) return NotFound("no policy with this name");
+  return (*r)[1].is_nil() ? std::string() : (*r)[1].to_string();
 }
 
 Result<std::string> RedisPolicyStore::GetBody(std::string_view digest) {

@@ -47,6 +47,7 @@ class RedisPolicyStore final : public PolicyStore {
   Result<std::vector<std::string>> List(PolicyKind kind) override;
   Status PutBody(std::string_view digest, std::string_view body) override;
   Result<std::string> GetBody(std::string_view digest) override;
+  Result<std::string> GetDigest(PolicyKind kind, std::string_view name) override;
 
   static std::string Key(PolicyKind kind, std::string_view name);
   static std::string BodyKey(std::string_view digest);

@@ -139,14 +139,14 @@ TEST_P(AgentStoreTest, ConcurrentUpdatesLoseNothing) {
 }
 
 TEST_P(AgentStoreTest, PoliciesByKind) {
-  NamedPolicy p{"p1", R"({"10": ["aa"]})", "eyJhIjogMX0="};
+  NamedPolicy p{"p1", R"({"10": ["aa"]})", "eyJhIjogMX0=", "d1"};
   ASSERT_TRUE(policies_->Create(PolicyKind::kRuntime, p).ok());
   EXPECT_EQ(policies_->Create(PolicyKind::kRuntime, p).code(), StatusCode::kConflict);
   EXPECT_EQ(policies_->Get(PolicyKind::kMeasuredBoot, "p1").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(policies_->Replace(PolicyKind::kMeasuredBoot, p).code(), StatusCode::kNotFound);
   ASSERT_TRUE(
-      policies_->Create(PolicyKind::kMeasuredBoot, NamedPolicy{"m", "", R"({"x" : 1})"}).ok());
-  ASSERT_TRUE(policies_->Create(PolicyKind::kRuntime, NamedPolicy{"p0", "", "e30="}).ok());
+      policies_->Create(PolicyKind::kMeasuredBoot, NamedPolicy{"m", "", R"({"x" : 1})", ""}).ok());
+  ASSERT_TRUE(policies_->Create(PolicyKind::kRuntime, NamedPolicy{"p0", "", "e30=", ""}).ok());
   p.body = "e30=";
   ASSERT_TRUE(policies_->Replace(PolicyKind::kRuntime, p).ok());
   auto got = policies_->Get(PolicyKind::kRuntime, "p1");
@@ -160,6 +160,23 @@ TEST_P(AgentStoreTest, PoliciesByKind) {
   ASSERT_TRUE(policies_->Delete(PolicyKind::kRuntime, "p1").ok());
   EXPECT_EQ(policies_->Delete(PolicyKind::kRuntime, "p1").code(), StatusCode::kNotFound);
   EXPECT_EQ(*policies_->List(PolicyKind::kRuntime), (std::vector<std::string>{"p0"}));
+}
+
+TEST_P(AgentStoreTest, PolicyBodiesByDigest) {
+  EXPECT_EQ(policies_->GetBody("abc").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(policies_->PutBody("abc", "body one").ok());
+  ASSERT_TRUE(policies_->PutBody("abc", "another").ok());  // immutable: kept
+  EXPECT_EQ(*policies_->GetBody("abc"), "body one");
+  // A named policy's digest is read without its body.
+  ASSERT_TRUE(policies_->Create(PolicyKind::kRuntime, NamedPolicy{"n", "", "e30=", "abc"}).ok());
+  EXPECT_EQ(*policies_->GetDigest(PolicyKind::kRuntime, "n"), "abc");
+  EXPECT_EQ(policies_->Get(PolicyKind::kRuntime, "n")->digest, "abc");
+  ASSERT_TRUE(policies_->Create(PolicyKind::kRuntime, NamedPolicy{"old", "", "e30=", ""}).ok());
+  EXPECT_EQ(*policies_->GetDigest(PolicyKind::kRuntime, "old"), "");
+  EXPECT_EQ(policies_->GetDigest(PolicyKind::kRuntime, "none").status().code(),
+            StatusCode::kNotFound);
+  // Bodies are not named policies.
+  EXPECT_EQ(*policies_->List(PolicyKind::kRuntime), (std::vector<std::string>{"n", "old"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, AgentStoreTest, ::testing::Values("memory", "redis"),

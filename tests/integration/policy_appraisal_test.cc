@@ -505,6 +505,36 @@ TEST_P(PolicyAppraisalTest, OneStoredAndCompiledCopyForManyAgents) {
   EXPECT_TRUE(Pull("many-0", "n0").is_valid);
   EXPECT_TRUE(Pull("many-1", "n1").is_valid);
   EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
+  // By name: the named policy's body is stored by digest as well, and an
+  // agent enrolled by name refers to it without a copy.
+  JsonWriter named;
+  named.BeginObject().Key("runtime_policy").String(b64);
+  ASSERT_EQ(Call("POST", "/v2.6/allowlists/shared", named.EndObject().Take()).status, 201);
+  Enrolment by_name = e;
+  by_name.runtime_policy.clear();
+  std::string enrol = by_name.Json();
+  enrol.replace(enrol.find("\"runtime_policy_name\":null"), 26,
+                "\"runtime_policy_name\":\"shared\"");
+  ASSERT_EQ(Call("POST", "/v2.6/agents/by-name", enrol).status, 200);
+  auto agent = app_->keylime().agents->Get("by-name");
+  ASSERT_TRUE(agent.ok());
+  EXPECT_EQ(agent->runtime_policy, kPolicyRefPrefix + digest);
+  EXPECT_EQ(agent->runtime_policy_name, "shared");
+  EXPECT_TRUE(Pull("by-name", "n2").is_valid);
+  EXPECT_EQ(app_->keylime().logs->cached_policies(), 1u);
+  // A new version of the named policy applies from the next attestation:
+  // one without /bin/cat fails the next entry for it.
+  testing::ImaPolicyBuilder without_cat;
+  without_cat.Digest("boot_aggregate", Sha256("boot"));
+  for (const char* f : {"/bin/ls", "/bin/true"}) without_cat.Digest(f, testing::FileDigest(f));
+  JsonWriter v2;
+  v2.BeginObject().Key("runtime_policy").String(Base64Encode(without_cat.Json()));
+  ASSERT_EQ(Call("PUT", "/v2.6/allowlists/shared", v2.EndObject().Take()).status, 201);
+  log_.AddFile("/bin/cat");
+  ASSERT_TRUE(extended_);
+  Appraisal after = Pull("by-name", "n3");
+  EXPECT_EQ(Types(after), std::vector<std::string>{"ima.validation.ima-ng.not_in_allowlist"});
+  EXPECT_EQ(app_->keylime().logs->cached_policies(), 2u);
   // Another process (an empty cache) reads the body by its digest.
   LogAppraiser fresh(app_->stores().policies);
   LogPolicies ref;

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include "common/base64.h"
+#include "common/json_writer.h"
 #include "service/keylime/agent_evidence.h"
 #include "service/keylime/log_appraisal.h"
 #include "store/memory/memory_agent_store.h"
 #include "tests/support/boot_log.h"
 #include "tests/support/ima_log.h"
+#include "tests/support/processes.h"
 
 namespace attestd {
 namespace {
@@ -32,12 +34,20 @@ TEST(LogAppraiser, CompiledPoliciesAreCachedByIdentityAndBounded) {
   auto pa3 = logs.Compiled(a);
   ASSERT_TRUE(pa3.ok());
   EXPECT_NE(pa->get(), pa3->get());
-  // Other keys: another identity.
+  // "No keys" said another way: the same identity; a key: another one.
   LogPolicies keyed = a;
   keyed.ima_keys = "[]";
   auto pk = logs.Compiled(keyed);
   ASSERT_TRUE(pk.ok());
+  EXPECT_EQ(pk->get(), pa3->get());
+  testing::TempDir dir;
+  testing::ImaSigner signer(dir.path(), "rsa");
+  ASSERT_TRUE(signer.ok());
+  keyed.ima_keys = "[\"" + Base64Encode(signer.PublicDer()) + "\"]";
+  pk = logs.Compiled(keyed);
+  ASSERT_TRUE(pk.ok()) << pk.status().ToString();
   EXPECT_NE(pk->get(), pa3->get());
+  EXPECT_EQ((*pk)->tenant_keys().size(), 1u);
 }
 
 TEST(LogAppraiser, BodiesByDigestAreReadOnlyOnAMiss) {
@@ -71,9 +81,31 @@ TEST(LogAppraiser, ValidationNamesTheField) {
   st = logs.ValidateRuntimePolicy(p);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("ima_sign_verification_keys"), std::string::npos) << st.message();
-  p.ima_keys = "[]";
-  EXPECT_TRUE(logs.ValidateRuntimePolicy(p).ok());
+  for (const char* none : {"[]", "null", "", "\"\""}) {
+    p.ima_keys = none;
+    EXPECT_TRUE(logs.ValidateRuntimePolicy(p).ok()) << none;
+  }
+  // What keylime_tenant --sign_verification_key sends: an IMA keyring,
+  // as JSON text (and, from its database, encoded twice).
+  testing::TempDir dir;
+  testing::ImaSigner signer(dir.path(), "ec");
+  ASSERT_TRUE(signer.ok());
+  std::string keyring =
+      "{\"keyids\": [1], \"pubkeys\": [\"" + Base64Encode(signer.PublicDer()) + "\"]}";
+  p.ima_keys = keyring;
+  EXPECT_TRUE(logs.ValidateRuntimePolicy(p).ok()) << logs.ValidateRuntimePolicy(p).message();
+  JsonWriter twice;
+  twice.String(keyring);
+  p.ima_keys = twice.Take();
+  EXPECT_TRUE(logs.ValidateRuntimePolicy(p).ok()) << logs.ValidateRuntimePolicy(p).message();
+  p.ima_keys = "[\"" + Base64Encode(signer.PublicDer()) + "\", " + "\"" + "-----BEGIN x\"]";
+  EXPECT_FALSE(logs.ValidateRuntimePolicy(p).ok());
+  EXPECT_FALSE(LogAppraiser::ValidateKeys(p.ima_keys).ok());
+  EXPECT_TRUE(LogAppraiser::ValidateKeys(keyring).ok());
+  EXPECT_TRUE(LogAppraiser::ValidateKeys("[]").ok());
+  EXPECT_FALSE(LogAppraiser::ValidateKeys("[\"" + Base64Encode("not DER") + "\"]").ok());
   // A legacy allowlist and exclude list.
+  p.ima_keys.clear();
   p.runtime_policy = std::string(64, 'a') + "  /usr/bin/x\n";
   p.exclude_list = "/tmp/.*\n";
   EXPECT_TRUE(logs.ValidateRuntimePolicy(p).ok());
