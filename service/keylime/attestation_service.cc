@@ -10,12 +10,12 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "service/keylime/agent_evidence.h"
+#include "service/keylime/agent_pcrs.h"
 #include "service/keylime/keylime_rules.h"
 #include "verifiers/tpm/ak.h"
 #include "verifiers/tpm/evidence.h"
 #include "verifiers/tpm/pcr_policy.h"
 #include "verifiers/tpm/tpm_structures.h"
-#include "verifiers/uefi/mb_policy.h"
 
 namespace attestd {
 
@@ -47,20 +47,6 @@ bool Contains(const std::vector<std::string>& list, const std::string& x) {
   return std::find(list.begin(), list.end(), x) != list.end();
 }
 
-// The PCRs to quote: tpm::QuotedPcrs of the agent's tpm_policy, plus
-// those its runtime and measured-boot policies read.
-Result<std::vector<int>> PolicyPcrs(const VerifierAgent& agent) {
-  auto policy = tpm::ParseTpmPolicy(agent.tpm_policy);
-  if (!policy.ok()) return policy.status();
-  std::set<int> pcrs;
-  for (int p : tpm::QuotedPcrs(*policy)) pcrs.insert(p);
-  if (!agent.runtime_policy.empty()) pcrs.insert(10);
-  if (!agent.mb_policy.empty()) {
-    for (uint32_t p : uefi::kExamplePolicyPcrs) pcrs.insert(static_cast<int>(p));
-  }
-  return std::vector<int>(pcrs.begin(), pcrs.end());
-}
-
 // A certification key's algorithm: as offered, else that of its key.
 std::string KeyAlgorithm(const CertificationKey& k, const std::string& enrolled_ak) {
   if (!k.key_algorithm.empty()) return k.key_algorithm;
@@ -78,7 +64,7 @@ std::string KeyAlgorithm(const CertificationKey& k, const std::string& enrolled_
 Status Negotiate(const VerifierAgent& agent, const TpmCapabilities& caps, PushAttestation* att) {
   if (caps.component_version != "2.0")
     return InvalidArgument("tpm_quote component_version must be 2.0");
-  auto pcrs = PolicyPcrs(agent);
+  auto pcrs = AgentQuotePcrs(agent);
   if (!pcrs.ok()) return pcrs.status();
   auto covers = [&](const std::string& bank) {
     auto it = caps.available_subjects.find(bank);

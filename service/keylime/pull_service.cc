@@ -331,11 +331,13 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
   evidence.quote.pcrblob = parts->pcrblob;
   evidence.quote.hash_alg = quote.hash_alg;
   evidence.logs.ima_list = quote.ima_measurement_list;
-  evidence.logs.ima_first_entry = static_cast<uint64_t>(std::max<int64_t>(0, quote.ima_measurement_list_entry));
+  evidence.logs.ima_first_entry =
+      static_cast<uint64_t>(std::max<int64_t>(0, quote.ima_measurement_list_entry));
   if (quote.mb_measurement_list) {
     auto log = Base64DecodeStd(*quote.mb_measurement_list);
     if (!log) {
-      failures.push_back(MakeFailure("measured_boot.invalid_log", "mb_measurement_list is not base64"));
+      failures.push_back(
+          MakeFailure("measured_boot.invalid_log", "mb_measurement_list is not base64"));
       (void)sessions_->Delete(session->id);
       return failures;
     }
