@@ -3,6 +3,8 @@
 // swtpm quotes over mTLS), driven the way Keylime's tenant does it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <thread>
@@ -13,12 +15,15 @@
 #include "common/random.h"
 #include "common/time_util.h"
 #include "server/application.h"
+#include "tests/support/boot_log.h"
 #include "tests/support/esapi_quoter.h"
 #include "tests/support/http_client.h"
+#include "tests/support/ima_log.h"
 #include "tests/support/json.h"
 #include "tests/support/processes.h"
 #include "tests/support/pull_agent.h"
 #include "tests/support/swtpm.h"
+#include "verifiers/tpm/tpm_structures.h"
 
 namespace attestd {
 namespace {
@@ -147,16 +152,30 @@ class PullTest : public ::testing::TestWithParam<std::string> {
   std::string EnrolBody(const testing::PullAgent& agent, const std::string& v,
                         std::string pcr23 = "") {
     if (pcr23.empty()) pcr23 = Pcr23();
+    return Enrol(agent, v, "{\"23\": [\"" + pcr23 + "\"], \"mask\": \"0x800000\"}", *tpm_);
+  }
+
+  // The same for an agent on `tpm` with runtime (JSON, sent base64) and
+  // measured-boot (refstate) policies; no tpm_policy PCRs.
+  std::string PolicyEnrolBody(const testing::PullAgent& agent, testing::Swtpm& tpm,
+                              const std::string& runtime_policy, const std::string& mb_policy) {
+    return Enrol(agent, "", "{\"mask\": \"0x0\"}", tpm, runtime_policy, mb_policy);
+  }
+
+  std::string Enrol(const testing::PullAgent& agent, const std::string& v,
+                    const std::string& tpm_policy, testing::Swtpm& tpm,
+                    const std::string& runtime_policy = "", const std::string& mb_policy = "") {
     JsonWriter w;
     w.BeginObject();
     w.Key("v").String(Base64Encode(v));
     w.Key("cloudagent_ip").String("127.0.0.1");
     w.Key("cloudagent_port").Int(agent.port());
-    w.Key("tpm_policy").String("{\"23\": [\"" + pcr23 + "\"], \"mask\": \"0x800000\"}");
-    w.Key("runtime_policy").String("");
+    w.Key("tpm_policy").String(tpm_policy);
+    w.Key("runtime_policy").String(Base64Encode(runtime_policy));
     w.Key("runtime_policy_name").Null();
     w.Key("runtime_policy_key").Null();
-    w.Key("mb_policy").Null();
+    w.Key("mb_policy");
+    mb_policy.empty() ? w.Null() : w.String(mb_policy);
     w.Key("mb_policy_name").Null();
     w.Key("ima_sign_verification_keys").String("[]");
     w.Key("metadata").String("{}");
@@ -164,7 +183,7 @@ class PullTest : public ::testing::TestWithParam<std::string> {
     w.Key("accept_tpm_hash_algs").BeginArray().String("sha512").String("sha256").EndArray();
     w.Key("accept_tpm_encryption_algs").BeginArray().String("ecc").String("rsa").EndArray();
     w.Key("accept_tpm_signing_algs").BeginArray().String("ecschnorr").String("rsassa").EndArray();
-    w.Key("ak_tpm").String(Base64Encode(tpm_->AkPublic("rsa")));
+    w.Key("ak_tpm").String(Base64Encode(tpm.AkPublic("rsa")));
     w.Key("mtls_cert").String(agent.mtls_cert());
     w.Key("supported_version").String("2.1");
     w.EndObject();
@@ -176,9 +195,11 @@ class PullTest : public ::testing::TestWithParam<std::string> {
     return JsonAt(r.body, "/results/" + field).value_or("<none>");
   }
 
-  std::unique_ptr<testing::PullAgent> NewAgent(const std::string& id) {
-    auto agent =
-        std::make_unique<testing::PullAgent>(id, tpm_, app_->verifier_tls().ca_cert, "2.1");
+  // An agent quoting with `tpm` (default: the suite's).
+  std::unique_ptr<testing::PullAgent> NewAgent(const std::string& id,
+                                               testing::Swtpm* tpm = nullptr) {
+    auto agent = std::make_unique<testing::PullAgent>(id, tpm ? tpm : tpm_,
+                                                      app_->verifier_tls().ca_cert, "2.1");
     EXPECT_TRUE(agent->Start());
     return agent;
   }
@@ -482,6 +503,120 @@ TEST_P(PullTest, TwoHundredSimulatedAgentsSurviveTheDeathOfAnInstance) {
       },
       std::chrono::seconds(kIntervalS + 4)));
   app_->Shutdown(2000ms);  // before the quoter goes
+}
+
+// A runtime policy: the agent's IMA list (real files, PCR 10 of its own
+// swtpm extended in step) is appraised at every poll, only from the entry
+// the last poll stopped at (from the start again after a reboot), and a
+// file not in the policy fails the agent.
+TEST_P(PullTest, TheImaListIsAppraisedIncrementallyAtEveryPoll) {
+  testing::Swtpm tpm;  // PCR 10 of its own
+  ASSERT_TRUE(tpm.ok());
+  bool extended = true;
+  testing::ImaLogBuilder log;
+  log.SetExtendHook([&](const std::string& bank, const std::string& value) {
+    extended &= tpm.Extend(10, bank, HexEncode(value));
+  });
+  testing::ImaPolicyBuilder policy;
+  log.BootAggregate();
+  policy.Digest("boot_aggregate", tpm::Digest(*tpm::HashAlgByName("sha256"), "boot"));
+  for (const char* f : {"/bin/ls", "/bin/true", "/bin/cat"}) policy.Digest(f, log.AddFile(f));
+  ASSERT_TRUE(extended);
+  auto agent = NewAgent("pull-ima", &tpm);
+  agent->Change([&](testing::PullAgent::Logs& l) { l.ima_list = log.text(); });
+  HttpResponse r = tenant_->Request("POST", "/v2.1/agents/pull-ima", {},
+                                    PolicyEnrolBody(*agent, tpm, policy.Json(), ""));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(WaitFor([&] { return Field("pull-ima", "attestation_count") != "0"; }, 10s))
+      << Field("pull-ima", "last_event_id");
+  EXPECT_EQ(Field("pull-ima", "attestation_status"), "PASS");
+  EXPECT_EQ(agent->ima_ml_entries().front(), 0);
+
+  // Two more entries: the next poll asks from entry 4 on, the one after
+  // from entry 6 on (both were appraised and passed).
+  agent->Change([&](testing::PullAgent::Logs& l) {
+    for (const char* f : {"/bin/ls", "/bin/true"}) log.AddFile(f);
+    l.ima_list = log.text();
+  });
+  ASSERT_TRUE(extended);
+  auto asked = [&](int64_t entry) {
+    auto e = agent->ima_ml_entries();
+    return std::find(e.begin(), e.end(), entry) != e.end();
+  };
+  EXPECT_TRUE(WaitFor([&] { return asked(4) && asked(6); }, 10s))
+      << ::testing::PrintToString(agent->ima_ml_entries()) << " "
+      << Field("pull-ima", "last_event_id");
+  EXPECT_EQ(Field("pull-ima", "attestation_status"), "PASS");
+  EXPECT_EQ(Field("pull-ima", "operational_state"), "3");
+
+  // A reboot: PCR 10 and the list start over. Asked from entry 6 on, the
+  // agent answers with its whole shorter list from entry 0, which passes;
+  // then it is asked from entry 2 on.
+  agent->Change([&](testing::PullAgent::Logs& l) {
+    extended &= tpm.Restart();
+    log = testing::ImaLogBuilder();
+    log.SetExtendHook([&](const std::string& bank, const std::string& value) {
+      extended &= tpm.Extend(10, bank, HexEncode(value));
+    });
+    log.BootAggregate();
+    log.AddFile("/bin/ls");
+    l.ima_list = log.text();
+  });
+  ASSERT_TRUE(extended);
+  EXPECT_TRUE(WaitFor([&] { return asked(2); }, 10s))
+      << ::testing::PrintToString(agent->ima_ml_entries()) << " "
+      << Field("pull-ima", "last_event_id");
+  EXPECT_EQ(Field("pull-ima", "attestation_status"), "PASS");
+
+  // A file whose digest the policy does not list.
+  std::string unlisted = data_.path() + "/evil.sh";
+  std::ofstream(unlisted) << "echo evil\n";
+  agent->Change([&](testing::PullAgent::Logs& l) {
+    log.AddFile(unlisted);
+    l.ima_list = log.text();
+  });
+  ASSERT_TRUE(extended);
+  ASSERT_TRUE(WaitFor([&] { return Field("pull-ima", "operational_state") == "9"; }, 10s))
+      << Field("pull-ima", "last_event_id");
+  EXPECT_EQ(Field("pull-ima", "attestation_status"), "FAIL");
+  EXPECT_EQ(Field("pull-ima", "last_event_id"), "ima.validation.ima-ng.not_in_allowlist");
+}
+
+// A measured-boot policy: the agent's UEFI boot log (a real one, replayed
+// into its swtpm) is appraised against the refstate; another refstate fails.
+TEST_P(PullTest, TheBootLogIsAppraisedAgainstTheMeasuredBootPolicy) {
+  testing::Swtpm tpm;  // PCRs 0-9 and 14 of its own
+  ASSERT_TRUE(tpm.ok());
+  std::string boot = testing::EventLogFile("event-moklisttrusted.bin");
+  ASSERT_TRUE(testing::ExtendLogIntoTpm(tpm, boot, "sha256"));
+  std::string ref = testing::RefstateFor(boot, false);
+  ASSERT_FALSE(ref.empty());
+  auto good = NewAgent("pull-mb", &tpm);
+  good->Change([&](testing::PullAgent::Logs& l) { l.boot_log = boot; });
+  ASSERT_EQ(
+      tenant_->Request("POST", "/v2.1/agents/pull-mb", {}, PolicyEnrolBody(*good, tpm, "", ref))
+          .status,
+      200);
+  EXPECT_TRUE(WaitFor([&] { return Field("pull-mb", "attestation_status") == "PASS"; }, 10s))
+      << Field("pull-mb", "last_event_id");
+  EXPECT_TRUE(WaitFor([&] { return std::stoi(Field("pull-mb", "attestation_count")) >= 2; }, 10s));
+
+  // The same machine against a refstate with another kernel command line.
+  std::string other = ref;
+  size_t at = other.find("\"kernel_cmdline\":\"");
+  ASSERT_NE(at, std::string::npos);
+  other.insert(at + std::string("\"kernel_cmdline\":\"").size(), "quiet-other ");
+  auto bad = NewAgent("pull-mb-bad", &tpm);
+  bad->Change([&](testing::PullAgent::Logs& l) { l.boot_log = boot; });
+  ASSERT_EQ(
+      tenant_
+          ->Request("POST", "/v2.1/agents/pull-mb-bad", {}, PolicyEnrolBody(*bad, tpm, "", other))
+          .status,
+      200);
+  ASSERT_TRUE(WaitFor([&] { return Field("pull-mb-bad", "operational_state") == "9"; }, 10s))
+      << Field("pull-mb-bad", "last_event_id");
+  EXPECT_EQ(Field("pull-mb-bad", "last_event_id"), "measured_boot.kernel_cmdline");
+  EXPECT_EQ(Field("pull-mb", "attestation_status"), "PASS");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PullTest, ::testing::Values("memory", "redis"),

@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "common/base64.h"
@@ -58,6 +59,18 @@ std::string RsaOaepDecrypt(const std::string& priv_pem, const std::string& ciphe
   if (!ok) return "";
   out.resize(size);
   return out;
+}
+
+// The list from entry `first` on, and the entry it starts with: the whole
+// list (entry 0) when `first` is past its end, as Keylime's agents answer.
+std::pair<std::string, int64_t> ImaEntriesFrom(const std::string& list, int64_t first) {
+  size_t at = 0;
+  for (int64_t i = 0; i < first; ++i) {
+    size_t nl = list.find('\n', at);
+    if (nl == std::string::npos) return {list, 0};
+    at = nl + 1;
+  }
+  return {list.substr(at), first};
 }
 
 }  // namespace
@@ -207,6 +220,16 @@ std::vector<int64_t> PullAgent::quote_times_ms() const {
   return quote_times_;
 }
 
+void PullAgent::Change(const std::function<void(Logs&)>& change) {
+  std::lock_guard<std::mutex> lock(quote_mu_);
+  change(logs_);
+}
+
+std::vector<int64_t> PullAgent::ima_ml_entries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ima_ml_entries_;
+}
+
 bool PullAgent::has_key() const {
   std::lock_guard<std::mutex> lock(mu_);
   return !k_.empty();
@@ -225,6 +248,13 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
   std::string mask(req.query_param("mask").value_or("0x0"));
   bool partial = req.query_param("partial").value_or("1") == "1";
   if (nonce.empty()) return Envelope(400, "nonce not provided as an HTTP parameter in request");
+  int64_t ima_ml_entry =
+      std::strtoll(std::string(req.query_param("ima_ml_entry").value_or("0")).c_str(), nullptr, 10);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ima_ml_entries_.push_back(ima_ml_entry);
+  }
+  std::lock_guard<std::mutex> quoting(quote_mu_);
   uint32_t bits = static_cast<uint32_t>(std::stoul(mask, nullptr, 16)) | (1u << 16);
   std::string pcrs;
   std::vector<int> pcr_list;
@@ -258,6 +288,13 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
   w.Key("sign_alg").String("rsassa");
   if (!partial) w.Key("pubkey").String(pubkey_);
   w.Key("boottime").Int(1700000000);
+  if (logs_.ima_list && (bits & (1u << 10))) {
+    auto [list, first] = ImaEntriesFrom(*logs_.ima_list, ima_ml_entry);
+    w.Key("ima_measurement_list").String(list);
+    w.Key("ima_measurement_list_entry").Int(first);
+  }
+  if (logs_.boot_log && (bits & 1u))
+    w.Key("mb_measurement_list").String(Base64Encode(*logs_.boot_log));
   w.EndObject();
   return Envelope(200, "Success", w.Take());
 }

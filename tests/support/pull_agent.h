@@ -8,13 +8,19 @@
 //   GET  /v{api}/keys/verify?challenge=c  {"hmac": HMAC-SHA384(K, c)} once
 //        U xor V = K and K's HMAC of the agent id matched the auth_tag
 //   POST /v{api}/notifications/revocation (kept for the test to read)
+// Quotes carry the logs the test set (Change), as Keylime's agents do: the
+// IMA ASCII list when the mask has PCR 10, from entry `ima_ml_entry` on
+// (the whole list, entry 0, when that is past its end), and the UEFI boot
+// log (base64 `mb_measurement_list`) when the mask has PCR 0.
 // Its server certificate is what the agent registers as mtls_cert; it asks
 // for a client certificate issued by `client_ca` (the verifier's CA).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +61,16 @@ class PullAgent {
   // Several enrolled agent ids may share one PullAgent (simulated agents:
   // one address, one key, a real quote per request).
   void set_quoter(EsapiQuoter* quoter) { quoter_ = quoter; }
+  // What the agent's quotes carry (none unless set).
+  struct Logs {
+    std::optional<std::string> ima_list;  // ASCII, one entry a line
+    std::optional<std::string> boot_log;  // raw bytes
+  };
+  // Runs `change` while no quote is taken, so a test extends PCRs and
+  // changes the logs the agent serves in one step.
+  void Change(const std::function<void(Logs&)>& change);
+  // The ima_ml_entry of every quote request, in order.
+  std::vector<int64_t> ima_ml_entries() const;
   // Refuses quotes with 400 "API version not supported" below this version.
   void set_min_version(std::string v) { min_version_ = std::move(v); }
 
@@ -79,6 +95,9 @@ class PullAgent {
   std::string u_, v_, k_, auth_tag_;
   std::vector<std::string> revocations_;
   std::vector<int64_t> quote_times_;
+  std::vector<int64_t> ima_ml_entries_;
+  std::mutex quote_mu_;  // held for a whole quote, and by Change
+  Logs logs_;            // under quote_mu_
   std::atomic<int> quotes_{0}, v_received_{0};
 };
 
