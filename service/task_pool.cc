@@ -75,7 +75,10 @@ void TaskPool::Run() {
     if (later_.empty()) {
       wake_.wait(lock);
     } else {
-      wake_.wait_until(lock, later_.begin()->first);
+      // A copy: while this thread waits (unlocked) another may run that
+      // task and erase its node, and wait_until reads the deadline again.
+      const Clock::time_point deadline = later_.begin()->first;
+      wake_.wait_until(lock, deadline);
     }
   }
 }
