@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "common/base64.h"
+#include "common/length_prefixed.h"
 #include "common/log.h"
 #include "verifiers/tpm/quote_verifier.h"
 
@@ -14,34 +15,16 @@ namespace {
 constexpr std::string_view kMagic = "KAE1";
 constexpr size_t kFields = 6;
 
-void PutField(std::string& out, std::string_view f) {
-  uint32_t n = static_cast<uint32_t>(f.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((n >> shift) & 0xff));
-  out.append(f);
-}
-
-bool TakeField(std::string_view& in, std::string_view* f) {
-  if (in.size() < 4) return false;
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(in[i]);
-  in.remove_prefix(4);
-  if (n > in.size()) return false;
-  *f = in.substr(0, n);
-  in.remove_prefix(n);
-  return true;
-}
-
 }  // namespace
 
 std::string EncodeAgentEvidence(const AgentEvidence& e) {
   std::string out(kMagic);
-  PutField(out, tpm::EncodeQuoteParts(e.quote));
-  PutField(out, e.logs.ima_list ? "1" : "0");
-  PutField(out, e.logs.ima_list.value_or(""));
-  PutField(out, std::to_string(e.logs.ima_first_entry));
-  PutField(out, e.logs.boot_log ? "1" : "0");
-  PutField(out, e.logs.boot_log.value_or(""));
+  PutLengthPrefixed(out, tpm::EncodeQuoteParts(e.quote));
+  PutLengthPrefixed(out, e.logs.ima_list ? "1" : "0");
+  PutLengthPrefixed(out, e.logs.ima_list.value_or(""));
+  PutLengthPrefixed(out, std::to_string(e.logs.ima_first_entry));
+  PutLengthPrefixed(out, e.logs.boot_log ? "1" : "0");
+  PutLengthPrefixed(out, e.logs.boot_log.value_or(""));
   return out;
 }
 
@@ -50,7 +33,7 @@ Result<AgentEvidence> ParseAgentEvidence(std::string_view bytes) {
   bytes.remove_prefix(kMagic.size());
   std::string_view f[kFields];
   for (std::string_view& field : f) {
-    if (!TakeField(bytes, &field)) return InvalidArgument("truncated agent evidence");
+    if (!TakeLengthPrefixed(bytes, &field)) return InvalidArgument("truncated agent evidence");
   }
   if (!bytes.empty()) return InvalidArgument("trailing bytes after the agent evidence");
   auto parts = tpm::ParseQuotePartsEvidence(f[0]);

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/base64.h"
+#include "common/length_prefixed.h"
 
 namespace attestd::tpm {
 
@@ -166,24 +167,6 @@ namespace {
 constexpr char kPartsMagic[] = "AQP1";
 constexpr int kPartsFields = 7;
 
-void PutField(std::string& out, std::string_view field) {
-  uint32_t n = static_cast<uint32_t>(field.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((n >> shift) & 0xff));
-  out.append(field);
-}
-
-bool TakeField(std::string_view& in, std::string_view* field) {
-  if (in.size() < 4) return false;
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(in[i]);
-  in.remove_prefix(4);
-  if (n > in.size()) return false;
-  *field = in.substr(0, n);
-  in.remove_prefix(n);
-  return true;
-}
-
 }  // namespace
 
 std::string EncodeQuoteParts(const QuotePartsEvidence& p) {
@@ -193,10 +176,10 @@ std::string EncodeQuoteParts(const QuotePartsEvidence& p) {
   for (std::string_view f :
        {std::string_view(p.agent_id), std::string_view(p.keylime_quote), std::string_view(p.attest),
         std::string_view(p.signature), std::string_view(p.pcrblob)}) {
-    PutField(out, f);
+    PutLengthPrefixed(out, f);
   }
-  PutField(out, p.hash_alg ? "1" : "0");
-  PutField(out, p.hash_alg.value_or(""));
+  PutLengthPrefixed(out, p.hash_alg ? "1" : "0");
+  PutLengthPrefixed(out, p.hash_alg.value_or(""));
   return out;
 }
 
@@ -205,7 +188,7 @@ Result<TpmEvidence> ParseQuotePartsEvidence(std::string_view bytes) {
   bytes.remove_prefix(4);
   std::string_view f[kPartsFields];
   for (std::string_view& field : f) {
-    if (!TakeField(bytes, &field)) return InvalidArgument("truncated quote parts");
+    if (!TakeLengthPrefixed(bytes, &field)) return InvalidArgument("truncated quote parts");
   }
   if (!bytes.empty()) return InvalidArgument("trailing bytes after the quote parts");
   TpmEvidence ev;
