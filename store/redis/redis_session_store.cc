@@ -43,10 +43,11 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua");
 
-// KEYS[1] session; ARGV evidence_type, evidence, min_expiry_ms.
-// expiry_ms is compared as a Lua number (a double: exact for epoch
-// milliseconds) but written back as the caller's decimal text.
-const RedisScript kToProcessing(R"lua(
+// The waiting → processing step both scripts below begin with: KEYS[1]
+// session; ARGV evidence_type, evidence, min_expiry_ms. expiry_ms is
+// compared as a Lua number (a double: exact for epoch milliseconds) but
+// written back as the caller's decimal text.
+constexpr char kToProcessingLua[] = R"lua(
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'missing'} end
 if state ~= 'waiting' then return {'conflict', state} end
@@ -56,6 +57,9 @@ if expiry == nil or expiry < tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'expiry_ms', ARGV[3])
   redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 end
+)lua";
+
+const RedisScript kToProcessing(std::string(kToProcessingLua) + R"lua(
 return {'ok', redis.call('HGETALL', KEYS[1])}
 )lua");
 
@@ -64,16 +68,7 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 // (optional) attester; ARGV as kToProcessing. Answers {'ok', {nonce,
 // expiry_ms, agent_id}, attester HMGET or false}.
 const RedisScript& BeginScript() {
-  static const RedisScript script(R"lua(
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'missing'} end
-if state ~= 'waiting' then return {'conflict', state} end
-redis.call('HSET', KEYS[1], 'state', 'processing', 'evidence_type', ARGV[1], 'evidence', ARGV[2])
-local expiry = tonumber(redis.call('HGET', KEYS[1], 'expiry_ms'))
-if expiry == nil or expiry < tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], 'expiry_ms', ARGV[3])
-  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-end
+  static const RedisScript script(std::string(kToProcessingLua) + R"lua(
 local attester = false
 if KEYS[2] then
   attester = redis.call('HMGET', KEYS[2], 'ak_tpm', 'tpm_policy', 'trusted', 'clock',
