@@ -1,5 +1,6 @@
 #include "server/application.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -265,6 +266,13 @@ Status Application::CreatePull() {
   co.client_key =
       config_.agent_client_key.empty() ? verifier_tls_.client_key : config_.agent_client_key;
   co.timeout_ms = config_.agent_timeout_s * 1000;
+  // A connection per agent outlives its quote interval and retries; half
+  // the file descriptors at most, the rest are the listeners'.
+  co.idle_timeout_ms = std::max<int64_t>(60000, 2 * config_.quote_interval_s * 1000 + 10000);
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    co.max_idle = std::min<size_t>(co.max_idle, files.rlim_cur / 2);
+  }
   auto client = api::keylime::MakeHttpsAgentClient(co);
   if (!client.ok()) return InvalidArgument("--agent-client-cert: " + client.status().message());
   RevocationOptions ro;

@@ -1,21 +1,13 @@
-// The pull model's HTTPS client: one connection per call, driven by a
-// coroutine on a private io_context so every step shares one deadline.
-// BOOST_BEAST_USE_STD_STRING_VIEW comes from CMake, for every file alike.
+// The pull model's HTTPS client: Keylime's routes and envelope over the
+// connection pool (https_pool.h), which keeps one connection per agent
+// alive between polls.
 #include "api/keylime/agent_client.h"
 
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <fstream>
 #include <sstream>
 
 #include "api/http_server.h"
+#include "api/keylime/https_pool.h"
 #include "api/keylime/keylime_api.h"
 #include "common/json_writer.h"
 #include "common/value_json.h"
@@ -23,26 +15,6 @@
 
 namespace attestd::api::keylime {
 namespace {
-
-namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-using tcp = net::ip::tcp;
-
-struct Target {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string path;
-  std::string trusted_cert;  // PEM: the only anchor (agents); empty: system CAs
-  bool client_cert = false;  // present the verifier's certificate
-};
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
 
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -54,10 +26,10 @@ std::optional<std::string> ReadFile(const std::string& path) {
 
 class HttpsAgentClient : public AgentClient {
  public:
-  explicit HttpsAgentClient(AgentClientOptions options) : options_(std::move(options)) {}
+  explicit HttpsAgentClient(std::unique_ptr<HttpsPool> pool) : pool_(std::move(pool)) {}
 
   Result<std::vector<std::string>> Versions(const AgentEndpoint& agent) override {
-    auto reply = Call(AgentTarget(agent, "/version"), http::verb::get, "");
+    auto reply = pool_->Call(AgentRequest(agent, "/version"));
     if (!reply.ok()) return reply.status();
     if (Status st = Results(*reply).status(); !st.ok()) return st;
     return ParseVersionAnswer(reply->body);
@@ -67,7 +39,7 @@ class HttpsAgentClient : public AgentClient {
     std::string path = "/v" + agent.api_version + "/quotes/integrity?nonce=" + q.nonce +
                        "&mask=" + q.mask + "&partial=" + (q.partial ? "1" : "0") +
                        "&ima_ml_entry=" + std::to_string(q.ima_ml_entry);
-    auto reply = Call(AgentTarget(agent, path), http::verb::get, "");
+    auto reply = pool_->Call(AgentRequest(agent, std::move(path)));
     if (!reply.ok()) return reply.status();
     if (Status st = Results(*reply).status(); !st.ok()) return st;
     return ParseQuoteAnswer(reply->body);
@@ -76,8 +48,8 @@ class HttpsAgentClient : public AgentClient {
   Status PostVKey(const AgentEndpoint& agent, const std::string& encrypted_key) override {
     JsonWriter w;
     w.BeginObject().Key("encrypted_key").String(encrypted_key).EndObject();
-    auto reply = Call(AgentTarget(agent, "/v" + agent.api_version + "/keys/vkey"), http::verb::post,
-                      w.Take());
+    auto reply =
+        pool_->Call(AgentRequest(agent, "/v" + agent.api_version + "/keys/vkey", w.Take()));
     if (!reply.ok()) return reply.status();
     return Results(*reply).status();
   }
@@ -85,17 +57,18 @@ class HttpsAgentClient : public AgentClient {
   Status PostRevocation(const AgentEndpoint& agent, const Revocation& revocation) override {
     auto body = RevocationBody(revocation);
     if (!body.ok()) return body.status();
-    auto reply = Call(AgentTarget(agent, "/v" + agent.api_version + "/notifications/revocation"),
-                      http::verb::post, *body);
+    auto reply = pool_->Call(
+        AgentRequest(agent, "/v" + agent.api_version + "/notifications/revocation", *body));
     if (!reply.ok()) return reply.status();
     return Results(*reply).status();
   }
 
   Status PostWebhook(const std::string& url, const Revocation& revocation) override {
-    Target t;
+    PoolRequest r;
+    r.method = "POST";
     std::string rest;
     if (url.rfind("https://", 0) == 0) {
-      t.tls = true;
+      r.tls = true;
       rest = url.substr(8);
     } else if (url.rfind("http://", 0) == 0) {
       rest = url.substr(7);
@@ -104,16 +77,17 @@ class HttpsAgentClient : public AgentClient {
     }
     size_t slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
-    t.path = slash == std::string::npos ? "/" : rest.substr(slash);
+    r.target = slash == std::string::npos ? "/" : rest.substr(slash);
     int port = 0;
-    if (!SplitHostPort(authority, &t.host, &port)) {
-      t.host = authority;
-      port = t.tls ? 443 : 80;
+    if (!SplitHostPort(authority, &r.host, &port)) {
+      r.host = authority;
+      port = r.tls ? 443 : 80;
     }
-    t.port = std::to_string(port);
+    r.port = std::to_string(port);
     auto body = RevocationBody(revocation);
     if (!body.ok()) return body.status();
-    auto reply = Call(t, http::verb::post, *body);
+    r.body = std::move(*body);
+    auto reply = pool_->Call(r);
     if (!reply.ok()) return reply.status();
     if (reply->status < 200 || reply->status >= 300) {
       return Status(StatusCode::kUnavailable,
@@ -123,19 +97,21 @@ class HttpsAgentClient : public AgentClient {
   }
 
  private:
-  Target AgentTarget(const AgentEndpoint& agent, std::string path) const {
-    Target t;
-    t.tls = !agent.mtls_cert.empty() && agent.mtls_cert != "disabled";
-    t.host = agent.ip;
-    t.port = std::to_string(agent.port);
-    t.path = std::move(path);
-    t.trusted_cert = agent.mtls_cert;
-    t.client_cert = true;
-    return t;
+  static PoolRequest AgentRequest(const AgentEndpoint& agent, std::string target,
+                                  std::string body = "") {
+    PoolRequest r;
+    r.tls = !agent.mtls_cert.empty() && agent.mtls_cert != "disabled";
+    r.host = agent.ip;
+    r.port = std::to_string(agent.port);
+    r.target = std::move(target);
+    r.trusted_cert = r.tls ? agent.mtls_cert : "";
+    r.method = body.empty() ? "GET" : "POST";
+    r.body = std::move(body);
+    return r;
   }
 
   // The envelope of a 200 answer; AgentClient's error mapping otherwise.
-  Result<std::unique_ptr<JsonBody>> Results(const Reply& reply) const {
+  static Result<std::unique_ptr<JsonBody>> Results(const PoolReply& reply) {
     auto body = std::make_unique<JsonBody>();
     bool parsed = body->Parse(reply.body).ok();
     if (reply.status == 200) {
@@ -154,92 +130,7 @@ class HttpsAgentClient : public AgentClient {
     return InvalidArgument("agent answered HTTP " + std::to_string(reply.status));
   }
 
-  Result<std::shared_ptr<ssl::context>> Context(const Target& t) const {
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    boost::system::error_code ec;
-    if (t.trusted_cert.empty()) {
-      ctx->set_default_verify_paths(ec);
-    } else {
-      ctx->add_certificate_authority(net::buffer(t.trusted_cert), ec);
-      if (ec) return InvalidArgument("the agent's mtls_cert is not a PEM certificate");
-      // The registered certificate itself is the anchor, CA or not.
-      X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx->native_handle()),
-                                  X509_V_FLAG_PARTIAL_CHAIN);
-    }
-    ctx->set_verify_mode(ssl::verify_peer);
-    if (t.client_cert && !options_.client_cert.empty()) {
-      ctx->use_certificate_chain_file(options_.client_cert, ec);
-      if (!ec) ctx->use_private_key_file(options_.client_key, ssl::context::pem, ec);
-      if (ec) return InvalidArgument("cannot load the verifier's client certificate");
-    }
-    return ctx;
-  }
-
-  Result<Reply> Call(const Target& t, http::verb verb, std::string body) const {
-    std::shared_ptr<ssl::context> ctx;
-    if (t.tls) {
-      auto c = Context(t);
-      if (!c.ok()) return c.status();
-      ctx = *c;
-    }
-    http::request<http::string_body> req{verb, t.path, 11};
-    req.set(http::field::host, t.host);
-    req.set(http::field::user_agent, "attestd");
-    if (verb == http::verb::post) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = std::move(body);
-      req.prepare_payload();
-    }
-    net::io_context ioc;
-    Reply reply;
-    std::string error;
-    auto deadline = std::chrono::milliseconds(options_.timeout_ms);
-    net::co_spawn(
-        ioc,
-        [&]() -> net::awaitable<void> {
-          try {
-            tcp::resolver resolver(ioc);
-            auto endpoints = co_await resolver.async_resolve(t.host, t.port, net::use_awaitable);
-            http::response_parser<http::string_body> parser;
-            parser.body_limit(options_.max_body);
-            beast::flat_buffer buffer;
-            if (t.tls) {
-              beast::ssl_stream<beast::tcp_stream> stream(ioc, *ctx);
-              beast::get_lowest_layer(stream).expires_after(deadline);
-              co_await beast::get_lowest_layer(stream).async_connect(endpoints, net::use_awaitable);
-              co_await stream.async_handshake(ssl::stream_base::client, net::use_awaitable);
-              co_await http::async_write(stream, req, net::use_awaitable);
-              co_await http::async_read(stream, buffer, parser, net::use_awaitable);
-            } else {
-              beast::tcp_stream stream(ioc);
-              stream.expires_after(deadline);
-              co_await stream.async_connect(endpoints, net::use_awaitable);
-              co_await http::async_write(stream, req, net::use_awaitable);
-              co_await http::async_read(stream, buffer, parser, net::use_awaitable);
-            }
-            reply.status = static_cast<int>(parser.get().result_int());
-            reply.body = std::move(parser.get().body());
-          } catch (const boost::system::system_error& e) {
-            error = e.code() == http::error::body_limit ? "body_limit" : e.code().message();
-          } catch (const std::exception& e) {
-            error = "request failed";
-          }
-        },
-        net::detached);
-    // The resolver step has no stream deadline: bound the whole loop too.
-    ioc.run_for(deadline + std::chrono::milliseconds(500));
-    if (error == "body_limit") return InvalidArgument("the answer is too large");
-    if (!error.empty() || reply.status == 0) {
-      return Status(StatusCode::kUnavailable,
-                    "no answer from " + t.host + ":" + t.port +
-                        (error.empty() ? std::string(" (timeout)") : ": " + error));
-    }
-    return reply;
-  }
-
-  AgentClientOptions options_;
+  std::unique_ptr<HttpsPool> pool_;
 };
 
 }  // namespace
@@ -334,12 +225,23 @@ Result<std::string> RevocationBody(const Revocation& m) {
 }
 
 Result<std::shared_ptr<AgentClient>> MakeHttpsAgentClient(const AgentClientOptions& options) {
+  PoolOptions po;
   if (!options.client_cert.empty()) {
-    if (!ReadFile(options.client_cert) || !ReadFile(options.client_key)) {
+    auto cert = ReadFile(options.client_cert);
+    auto key = ReadFile(options.client_key);
+    if (!cert || !key) {
       return InvalidArgument("cannot read the verifier's client certificate or key");
     }
+    po.client_cert_pem = std::move(*cert);
+    po.client_key_pem = std::move(*key);
   }
-  return std::shared_ptr<AgentClient>(std::make_shared<HttpsAgentClient>(options));
+  po.timeout_ms = options.timeout_ms;
+  po.max_body = options.max_body;
+  po.idle_timeout_ms = options.idle_timeout_ms;
+  po.max_idle = options.max_idle;
+  auto pool = HttpsPool::Create(po);
+  if (!pool.ok()) return pool.status();
+  return std::shared_ptr<AgentClient>(std::make_shared<HttpsAgentClient>(std::move(*pool)));
 }
 
 }  // namespace attestd::api::keylime

@@ -7,11 +7,12 @@
 //   verifier's; the agent's server certificate must be the one it
 //   registered (`mtls_cert`, trusted as the only anchor, no hostname
 //   check). An empty mtls_cert means plain HTTP (Keylime's "disabled").
-// - Each call opens one connection, and every step (resolve, connect, TLS,
-//   write, read) shares one deadline, `timeout_ms`.
+// - Connections are kept alive per agent between polls (https_pool.h);
+//   every step of one call (resolve, connect, TLS, write, read) shares one
+//   deadline, `timeout_ms`.
 // - Answers over `max_body` bytes are refused (kInvalidArgument).
 // - Webhook URLs are http:// or https:// (server checked against the
-//   system's CAs).
+//   system's CAs and the URL's host name).
 #pragma once
 
 #include <memory>
@@ -28,6 +29,10 @@ struct AgentClientOptions {
   std::string client_key;   // PEM file
   int64_t timeout_ms = 10000;
   size_t max_body = 64 * 1024 * 1024;  // an IMA log may be large
+  // How long an idle connection to an agent is kept (0: none is), and how
+  // many are kept in all.
+  int64_t idle_timeout_ms = 60000;
+  size_t max_idle = 16384;
 };
 
 // The revocation message body Keylime sends: {"msg": <JSON text of the
