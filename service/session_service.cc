@@ -137,11 +137,12 @@ void SessionService::SubmitAsync(std::string_view id, std::string_view media_typ
           return Run(
               [this, begun, options, done] { Enqueue(std::move(begun->session), options, done); });
         }
-        Run([this, begun, verifier, prefetched, done] {
-          AppraiseAndComplete(std::move(*begun), prefetched, *verifier, [done](Result<Session> s) {
-            if (!s.ok()) return done(StatusOf(s));
-            done(SubmitOutcome{std::move(*s), true});
-          });
+        Run([this, begun, verifier, prefetched, sign = options.sign_result, done] {
+          AppraiseAndComplete(std::move(*begun), prefetched, sign, *verifier,
+                              [done](Result<Session> s) {
+                                if (!s.ok()) return done(StatusOf(s));
+                                done(SubmitOutcome{std::move(*s), true});
+                              });
         });
       });
 }
@@ -182,43 +183,51 @@ void SessionService::WaitAsync(std::string id, std::chrono::steady_clock::time_p
 }
 
 void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched,
-                                         const Verifier& verifier, SessionCallback2 done) {
+                                         bool sign, const Verifier& verifier,
+                                         SessionCallback2 done) {
   auto session = std::make_shared<Session>(std::move(start.session));
   std::optional<ClockCommit> clock;
   AppraisalRequest request{session->evidence_type, session->evidence, session->nonce};
   if (prefetched) request.prefetched = &start.attester;
   request.deferred_clock = &clock;
+  auto result = AppraiseStep(*session, request, verifier, sign);
+  if (!result.ok()) return done(result.status());
+  session->result = std::move(*result);
+  session->state = SessionState::kComplete;
+  Complete(std::move(session), std::move(clock), verifier, std::move(done), 0);
+}
+
+Result<SessionResult> SessionService::AppraiseStep(Session& session,
+                                                   const AppraisalRequest& request,
+                                                   const Verifier& verifier, bool sign) {
   auto t0 = std::chrono::steady_clock::now();
   auto appraisal = verifier.Appraise(request);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   Metrics& metrics = GlobalMetrics();
   if (!appraisal.ok()) {
-    metrics.ObserveAppraisal(session->evidence_type, Metrics::Outcome::kError, secs);
-    LogWarn("appraisal failed",
-            {{"session", session->id}, {"error", appraisal.status().message()}});
-    Status st = RecordFailed(*session, AppraisalErrorText(appraisal.status()));
-    if (!st.ok()) return done(st);
-    return done(appraisal.status().code() == StatusCode::kUnavailable
-                    ? appraisal.status()
-                    : Internal("could not appraise the evidence"));
+    metrics.ObserveAppraisal(session.evidence_type, Metrics::Outcome::kError, secs);
+    LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
+    Status st = RecordFailed(session, AppraisalErrorText(appraisal.status()));
+    if (!st.ok()) return st;
+    return appraisal.status().code() == StatusCode::kUnavailable
+               ? appraisal.status()
+               : Internal("could not appraise the evidence");
   }
   metrics.ObserveAppraisal(
-      session->evidence_type,
+      session.evidence_type,
       appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid, secs);
   std::string ear;
-  if (signer_) {
-    auto signed_ear = signer_->Sign(*appraisal, session->nonce, NowMillis() / 1000);
+  if (signer_ && sign) {
+    auto signed_ear = signer_->Sign(*appraisal, session.nonce, NowMillis() / 1000);
     if (!signed_ear.ok()) {
       LogError("result signing failed",
-               {{"session", session->id}, {"error", signed_ear.status().message()}});
-      Status st = RecordFailed(*session, "could not sign the result");
-      return done(st.ok() ? Internal("could not sign the result") : st);
+               {{"session", session.id}, {"error", signed_ear.status().message()}});
+      Status st = RecordFailed(session, "could not sign the result");
+      return st.ok() ? Internal("could not sign the result") : st;
     }
     ear = std::move(*signed_ear);
   }
-  session->result = SessionResult{std::move(*appraisal), std::move(ear)};
-  session->state = SessionState::kComplete;
-  Complete(std::move(session), std::move(clock), verifier, std::move(done), 0);
+  return SessionResult{std::move(*appraisal), std::move(ear)};
 }
 
 void SessionService::Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,
@@ -274,34 +283,12 @@ void SessionService::RunAfter(std::chrono::milliseconds delay, TaskPool::Task ta
 }
 
 Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifier& verifier) {
-  auto start = std::chrono::steady_clock::now();
-  auto appraisal = verifier.Appraise(session.evidence, session.evidence_type, session.nonce);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto result = AppraiseStep(
+      session, AppraisalRequest{session.evidence_type, session.evidence, session.nonce}, verifier,
+      true);
+  if (!result.ok()) return result.status();
+  session.result = std::move(*result);
   Metrics& metrics = GlobalMetrics();
-  if (!appraisal.ok()) {
-    metrics.ObserveAppraisal(session.evidence_type, Metrics::Outcome::kError, secs);
-    LogWarn("appraisal failed", {{"session", session.id}, {"error", appraisal.status().message()}});
-    Status st = RecordFailed(session, AppraisalErrorText(appraisal.status()));
-    if (!st.ok()) return st;
-    return appraisal.status().code() == StatusCode::kUnavailable
-               ? appraisal.status()
-               : Internal("could not appraise the evidence");
-  }
-  metrics.ObserveAppraisal(
-      session.evidence_type,
-      appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid, secs);
-  std::string ear;
-  if (signer_) {
-    auto signed_ear = signer_->Sign(*appraisal, session.nonce, NowMillis() / 1000);
-    if (!signed_ear.ok()) {
-      LogError("result signing failed",
-               {{"session", session.id}, {"error", signed_ear.status().message()}});
-      Status st = RecordFailed(session, "could not sign the result");
-      return st.ok() ? Internal("could not sign the result") : st;
-    }
-    ear = std::move(*signed_ear);
-  }
-  session.result = SessionResult{std::move(*appraisal), std::move(ear)};
   metrics.CountSession(Metrics::SessionEvent::kCompleted);
   session.state = SessionState::kComplete;
   if (auto st = store_->TransitionToComplete(session.id, *session.result); !st.ok()) return st;
@@ -363,7 +350,7 @@ Status SessionService::ProcessQueued(std::string_view session_id) {
   }
   std::promise<Result<Session>> answer;
   std::future<Result<Session>> recorded = answer.get_future();
-  AppraiseAndComplete(std::move(start), prefetched, *verifier,
+  AppraiseAndComplete(std::move(start), prefetched, true, *verifier,
                       [&answer](Result<Session> s) { answer.set_value(std::move(s)); });
   Result<Session> done = recorded.get();
   if (!done.ok() && done.status().code() == StatusCode::kUnavailable) return done.status();

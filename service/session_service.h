@@ -40,6 +40,10 @@ inline constexpr size_t kMaxNonceSize = 64;
 struct SubmitOptions {
   bool respond_async = false;      // Prefer: respond-async
   std::optional<int64_t> wait_ms;  // Prefer: wait=N
+  // False: the caller reads the appraisal itself and nobody fetches the
+  // session (pull polls), so no EAR is signed when the appraisal runs
+  // within the call. A queued appraisal is always signed.
+  bool sign_result = true;
 };
 
 struct SubmitOutcome {
@@ -142,8 +146,13 @@ class SessionService {
   // The appraisal of a begun session on this thread, then its completion
   // step; `done` gets the stored outcome.
   using SessionCallback2 = std::function<void(Result<Session>)>;
-  void AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched,
+  void AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched, bool sign,
                            const Verifier& verifier, SessionCallback2 done);
+  // The step both paths share: the verifier's appraisal, its metrics, and
+  // the EAR when `sign`. A failed appraisal is recorded as the session's
+  // failure (RecordFailed) and its error returned.
+  Result<SessionResult> AppraiseStep(Session& session, const AppraisalRequest& request,
+                                     const Verifier& verifier, bool sign);
   // Writes `session`'s result (and clock); retries with backoff when the
   // store is down (after answering `done` with the error).
   void Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,

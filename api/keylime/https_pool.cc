@@ -160,7 +160,8 @@ class Pool : public HttpsPool {
           co_await http::async_read(*conn->plain, conn->buffer, parser, net::use_awaitable);
         }
       } catch (const boost::system::system_error& e) {
-        if (e.code() == http::error::body_limit) co_return InvalidArgument("the answer is too large");
+        if (e.code() == http::error::body_limit)
+          co_return InvalidArgument("the answer is too large");
         error = e.code().message();
       }
       if (error.empty()) {
@@ -218,7 +219,8 @@ class Pool : public HttpsPool {
         auto endpoints = co_await resolver.async_resolve(r.host, r.port, net::use_awaitable);
         co_await conn->lowest().async_connect(endpoints, net::use_awaitable);
       }
-      if (conn->tls) co_await conn->tls->async_handshake(ssl::stream_base::client, net::use_awaitable);
+      if (conn->tls)
+        co_await conn->tls->async_handshake(ssl::stream_base::client, net::use_awaitable);
     } catch (const boost::system::system_error& e) {
       co_return Unavailable(r, e.code().message());
     } catch (const std::exception&) {
@@ -286,7 +288,8 @@ class Pool : public HttpsPool {
   // that are polled no more.
   net::awaitable<void> SweepLoop() {
     net::steady_timer timer(co_await net::this_coro::executor);
-    const auto every = std::chrono::milliseconds(std::max<int64_t>(1000, options_.idle_timeout_ms / 2));
+    const auto every =
+        std::chrono::milliseconds(std::max<int64_t>(1000, options_.idle_timeout_ms / 2));
     for (;;) {
       timer.expires_after(every);
       boost::system::error_code ec;

@@ -345,6 +345,7 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
   }
   SubmitOptions submit;
   submit.wait_ms = kAppraisalWaitMs;
+  submit.sign_result = false;  // read here and deleted: nobody fetches an EAR
   auto outcome =
       sessions_->Submit(session->id, kAgentEvidenceType, EncodeAgentEvidence(evidence), submit);
   (void)sessions_->Delete(session->id);
