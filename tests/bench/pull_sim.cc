@@ -11,8 +11,11 @@
 //   agents.tsv    agent_id <TAB> ip <TAB> base64(TPM2B_PUBLIC of the AK)
 //   mtls_cert.pem the server certificate every agent registers
 //   port          the listener's port
-// then prints "ready <port>". SIGTERM/SIGINT: prints its counters and CPU
-// seconds and exits.
+// then prints "ready <port>". SIGUSR1 opens a measurement window, SIGUSR2
+// closes it: the simulator then prints each agent's longest gap between two
+// quote requests within it (what "attested within its interval" means,
+// seen from the agent, to the millisecond). SIGTERM/SIGINT: prints its
+// counters and CPU seconds and exits.
 //
 // Routes (Keylime's agent API): GET /version, GET /:v/quotes/integrity,
 // POST /:v/keys/vkey. The quote covers the mask's PCRs plus PCR 16; every
@@ -25,6 +28,7 @@
 #include <sys/resource.h>
 #include <tss2/tss2_mu.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -67,11 +71,16 @@ struct Options {
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--agents") o->agents = std::atoi(argv[i + 1]);
-    else if (a == "--threads") o->threads = std::atoi(argv[i + 1]);
-    else if (a == "--client-ca") o->client_ca = argv[i + 1];
-    else if (a == "--dir") o->dir = argv[i + 1];
-    else return false;
+    if (a == "--agents")
+      o->agents = std::atoi(argv[i + 1]);
+    else if (a == "--threads")
+      o->threads = std::atoi(argv[i + 1]);
+    else if (a == "--client-ca")
+      o->client_ca = argv[i + 1];
+    else if (a == "--dir")
+      o->dir = argv[i + 1];
+    else
+      return false;
   }
   return o->agents > 0 && o->threads > 0 && !o->client_ca.empty() && !o->dir.empty();
 }
@@ -102,6 +111,8 @@ struct Agent {
   std::string tpm2b_public;  // the AK as attestd enrols it
   std::string name;          // nameAlg ‖ SHA-256(TPMT_PUBLIC): the quote's qualifiedSigner
   std::atomic<uint64_t> clock{0};
+  // Quote requests (monotonic ms), for the gaps between them.
+  std::atomic<int64_t> last_request{0}, max_gap{0};
 
   // The TPM clock goes forward between two quotes, as attestd checks.
   uint64_t NextClock() {
@@ -133,9 +144,9 @@ std::unique_ptr<Agent> MakeAgent(int i) {
   if (!tpm::FillTpmPublicKey(a->key.get(), &pub).ok()) return nullptr;
   auto area = tpm::MarshalPublicArea(pub);
   if (!area.ok()) return nullptr;
-  a->tpm2b_public = std::string{static_cast<char>(area->size() >> 8),
-                                static_cast<char>(area->size() & 0xff)} +
-                    *area;
+  a->tpm2b_public =
+      std::string{static_cast<char>(area->size() >> 8), static_cast<char>(area->size() & 0xff)} +
+      *area;
   a->name = std::string("\x00\x0b", 2) + tpm::Digest(*tpm::HashAlgByName("sha256"), *area);
   return a;
 }
@@ -179,8 +190,8 @@ void SetTpm2b(T* b, const std::string& bytes) {
 }
 
 // The marshalled TPMS_ATTEST of TPM2_Quote; empty if it does not fit.
-std::string MarshalQuoteAttest(const std::string& signer, const std::string& nonce,
-                               uint64_t clock, const PcrSet& pcrs) {
+std::string MarshalQuoteAttest(const std::string& signer, const std::string& nonce, uint64_t clock,
+                               const PcrSet& pcrs) {
   TPMS_ATTEST a{};
   a.magic = TPM2_GENERATED_VALUE;
   a.type = TPM2_ST_ATTEST_QUOTE;
@@ -206,8 +217,8 @@ std::string SignQuote(EVP_PKEY* key, const std::string& message) {
   unsigned char der[80];
   size_t der_len = sizeof der;
   if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
-      EVP_DigestSign(md.get(), der, &der_len, reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1) {
+      EVP_DigestSign(md.get(), der, &der_len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return "";
   }
   const unsigned char* p = der;
@@ -242,11 +253,14 @@ class Simulator {
   std::shared_ptr<api::Router> MakeRouter();
   bool WriteFiles(const std::string& dir, const std::string& cert_pem, int port) const;
   void PrintCounters() const;
+  void OpenWindow();
+  void CloseWindow();  // prints the gaps
 
  private:
   Agent* AgentOf(const api::HttpRequest& req);
   const PcrSet& PcrsFor(uint32_t mask);
   api::HttpResponse Quote(const api::HttpRequest& req);
+  void NoteRequest(Agent& agent);
 
   std::vector<std::unique_ptr<Agent>> agents_;
   std::unordered_map<std::string, Agent*> by_ip_;  // read-only once serving
@@ -254,7 +268,42 @@ class Simulator {
   std::shared_mutex pcr_mu_;
   std::map<uint32_t, std::unique_ptr<PcrSet>> pcr_sets_;  // by mask, under pcr_mu_
   std::atomic<int64_t> quotes_{0}, vkeys_{0}, unknown_{0}, errors_{0};
+  std::atomic<int64_t> window_start_{INT64_MAX}, window_quotes_{0};
 };
+
+void Simulator::NoteRequest(Agent& agent) {
+  int64_t now = static_cast<int64_t>(MonotonicMillis());
+  int64_t prev = agent.last_request.exchange(now);
+  // A gap that ends in the window counts whole (its start may precede it).
+  if (now < window_start_.load() || prev == 0) return;
+  ++window_quotes_;
+  int64_t gap = now - prev, max = agent.max_gap.load();
+  while (gap > max && !agent.max_gap.compare_exchange_weak(max, gap)) {
+  }
+}
+
+void Simulator::OpenWindow() {
+  for (auto& a : agents_) a->max_gap = 0;
+  window_quotes_ = 0;
+  window_start_ = static_cast<int64_t>(MonotonicMillis());
+}
+
+// An agent not asked since its last request counts the time up to now as a
+// gap too (one never asked in the window: the whole window).
+void Simulator::CloseWindow() {
+  int64_t start = window_start_.exchange(INT64_MAX);
+  int64_t now = static_cast<int64_t>(MonotonicMillis());
+  std::vector<int64_t> gaps;
+  for (auto& a : agents_) {
+    int64_t open = now - std::max(start, a->last_request.load());
+    gaps.push_back(std::max(a->max_gap.load(), open));
+  }
+  std::sort(gaps.begin(), gaps.end());
+  std::printf("window_ms=%lld window_quotes=%lld max_gap_ms=%lld median_max_gap_ms=%lld\n",
+              static_cast<long long>(now - start), static_cast<long long>(window_quotes_.load()),
+              static_cast<long long>(gaps.back()), static_cast<long long>(gaps[gaps.size() / 2]));
+  std::fflush(stdout);
+}
 
 bool Simulator::Init(int agents) {
   nk_pem_ = testing::NewRsaKey().second;
@@ -310,6 +359,7 @@ api::HttpResponse Simulator::Quote(const api::HttpRequest& req) {
     return Envelope(500, "TPM error");
   }
   ++quotes_;
+  NoteRequest(*agent);
   JsonWriter w;
   w.BeginObject();
   w.Key("quote").String("r" + Base64Encode(attest) + ":" + Base64Encode(sig) + ":" +
@@ -331,7 +381,8 @@ std::shared_ptr<api::Router> Simulator::MakeRouter() {
     if (!AgentOf(r)) return Envelope(404, "Not Found");
     return Envelope(200, "Success", "{\"supported_version\": \"2.1\"}");
   });
-  router->Add("GET", "/:v/quotes/integrity", [this](const api::HttpRequest& r) { return Quote(r); });
+  router->Add("GET", "/:v/quotes/integrity",
+              [this](const api::HttpRequest& r) { return Quote(r); });
   router->Add("POST", "/:v/keys/vkey", [this](const api::HttpRequest& r) {
     if (!AgentOf(r)) return Envelope(404, "Not Found");
     ++vkeys_;
@@ -348,7 +399,8 @@ bool WriteFile(const std::string& path, const std::string& text) {
 
 bool Simulator::WriteFiles(const std::string& dir, const std::string& cert_pem, int port) const {
   std::string tsv;
-  for (const auto& a : agents_) tsv += a->id + "\t" + a->ip + "\t" + Base64Encode(a->tpm2b_public) + "\n";
+  for (const auto& a : agents_)
+    tsv += a->id + "\t" + a->ip + "\t" + Base64Encode(a->tpm2b_public) + "\n";
   return WriteFile(dir + "/agents.tsv", tsv) && WriteFile(dir + "/mtls_cert.pem", cert_pem) &&
          WriteFile(dir + "/port", std::to_string(port) + "\n");
 }
@@ -408,6 +460,8 @@ int main(int argc, char** argv) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGUSR1);
+  sigaddset(&stop, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   auto tls = EnsureTlsMaterial(o.dir, "agent", {"127.0.0.1"});
   Simulator sim;
@@ -422,8 +476,10 @@ int main(int argc, char** argv) {
   }
   std::printf("ready %d\n", server->port());
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop, &sig);
+  for (int sig = 0; sigwait(&stop, &sig) == 0 && sig != SIGTERM && sig != SIGINT;) {
+    if (sig == SIGUSR1) sim.OpenWindow();
+    if (sig == SIGUSR2) sim.CloseWindow();
+  }
   server->Stop();
   sim.PrintCounters();
   return 0;
