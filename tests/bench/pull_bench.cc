@@ -33,6 +33,8 @@ using namespace attestd;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct Options {
   int agents = 200, seconds = 20, instances = 1, pull_threads = 16, sim_threads = 1;
   int64_t interval = 2;
@@ -199,8 +201,8 @@ bool WaitFirstRound(Application& app, const std::vector<SimAgent>& agents,
                     std::chrono::seconds timeout) {
   std::vector<const SimAgent*> pending;
   for (const auto& a : agents) pending.push_back(&a);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
+  auto deadline = Clock::now() + timeout;
+  while (!pending.empty() && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     std::erase_if(pending, [&](const SimAgent* a) { return CountOf(app, a->id) > 0; });
   }
@@ -237,8 +239,6 @@ struct Window {
   double attestd_cpu_rate = 0, sim_cpu_rate = 0, redis_cpu_rate = 0;  // CPU s per s
   std::string sim_gaps;                                               // pull_sim's window line
 };
-
-using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -330,6 +330,33 @@ bool Report(const Options& o, const Window& w, int not_passing) {
   return ok;
 }
 
+// The attestd instances sharing `store`; empty if one did not start.
+std::vector<std::unique_ptr<Application>> StartInstances(const Options& o, const std::string& store,
+                                                         const std::string& data_dir) {
+  std::vector<std::unique_ptr<Application>> apps;
+  for (int i = 0; i < o.instances; ++i) {
+    apps.push_back(Start("v" + std::to_string(i), store, data_dir, o));
+    if (!apps.back()) return {};
+  }
+  return apps;
+}
+
+// Enrols the simulator's agents and waits for every first attestation;
+// false when an enrolment failed. `warm`: whether the first round completed.
+bool EnrolAndWarmUp(Application& app, const std::vector<SimAgent>& agents, const Simulator& sim,
+                    const std::string& dir, bool* warm) {
+  auto t0 = Clock::now();
+  if (agents.empty() || !EnrolAll(app, agents, sim.port, Slurp(dir + "/mtls_cert.pem"))) {
+    return false;
+  }
+  double enrol_s = Since(t0);
+  int timeout = 30 + static_cast<int>(agents.size()) / 100;
+  *warm = WaitFirstRound(app, agents, std::chrono::seconds(timeout));
+  std::printf("enrolled %zu agents in %.1f s; first round %s after %.1f s\n", agents.size(),
+              enrol_s, *warm ? "complete" : "INCOMPLETE", Since(t0));
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -338,42 +365,24 @@ int main(int argc, char** argv) {
   RaiseFileLimit();
   testing::TempDir dir;
   std::unique_ptr<testing::RedisServer> redis;
-  std::string store = "memory";
-  if (o.instances > 1) {
-    redis = std::make_unique<testing::RedisServer>();
-    store = redis->url();
-  }
-  std::vector<std::unique_ptr<Application>> apps;
-  for (int i = 0; i < o.instances; ++i) {
-    apps.push_back(Start("v" + std::to_string(i), store, dir.path() + "/data", o));
-    if (!apps.back()) {
-      std::fprintf(stderr, "attestd did not start\n");
-      return 1;
-    }
-  }
-  Simulator sim = StartSimulator(argv[0], dir.path(), apps[0]->verifier_tls().ca_cert, o);
-  if (sim.port == 0) {
-    std::fprintf(stderr, "pull_sim did not start (%s)\n", Slurp(sim.log).c_str());
-    if (sim.pid > 0) testing::StopProcess(sim.pid);
+  if (o.instances > 1) redis = std::make_unique<testing::RedisServer>();
+  auto apps = StartInstances(o, redis ? redis->url() : "memory", dir.path() + "/data");
+  if (apps.empty()) {
+    std::fprintf(stderr, "attestd did not start\n");
     return 1;
   }
+  Simulator sim = StartSimulator(argv[0], dir.path(), apps[0]->verifier_tls().ca_cert, o);
   auto agents = ReadAgents(dir.path());
-  Application& app = *apps[0];
-  auto t0 = std::chrono::steady_clock::now();
-  if (agents.size() != static_cast<size_t>(o.agents) ||
-      !EnrolAll(app, agents, sim.port, Slurp(dir.path() + "/mtls_cert.pem"))) {
-    std::fprintf(stderr, "enrolment failed\n");
+  bool warm = false;
+  if (sim.port == 0 || agents.size() != static_cast<size_t>(o.agents) ||
+      !EnrolAndWarmUp(*apps[0], agents, sim, dir.path(), &warm)) {
+    std::fprintf(stderr, "pull_sim did not start or enrolment failed (%s)\n",
+                 Slurp(sim.log).c_str());
     testing::StopProcess(sim.pid);
     return 1;
   }
-  auto enrol_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  bool warm = WaitFirstRound(app, agents, std::chrono::seconds(30 + o.agents / 100));
-  std::printf("enrolled %d agents in %.1f s; first round %s after %.1f s\n", o.agents, enrol_s,
-              warm ? "complete" : "INCOMPLETE",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  Window w = Measure(app, agents, sim, redis ? redis->pid() : -1, o.seconds);
-  int not_passing = NotPassing(app, agents);
-  bool ok = Report(o, w, not_passing) && warm;
+  Window w = Measure(*apps[0], agents, sim, redis ? redis->pid() : -1, o.seconds);
+  bool ok = Report(o, w, NotPassing(*apps[0], agents)) && warm;
   for (auto& a : apps) a->Shutdown(std::chrono::milliseconds(2000));
   testing::StopProcess(sim.pid, 10000);
   std::printf("simulator: %s\n", LastLine(sim.log).c_str());
