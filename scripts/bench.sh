@@ -11,9 +11,12 @@
 # tpm_verify_bench's appraisal of the same quote.
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--store memory|redis] [--no-tls]
 #   scripts/bench.sh --pull AGENTS [--instances 1|2] [--duration SECONDS]
-#     pull mode instead: AGENTS simulated Keylime pull agents (a real swtpm
-#     quote per poll) polled every 2 s by one or two attestd instances
-#     (tests/bench/pull_bench.cc); exits 3 when an agent fell behind.
+#                    [--pull-threads T] [--sim-threads T]
+#     pull mode instead: AGENTS simulated Keylime pull agents
+#     (tests/bench/pull_sim.cc, a process of its own: each agent its own
+#     address and software AK, a real quote signed per poll) polled every
+#     2 s by one or two attestd instances (tests/bench/pull_bench.cc); exits
+#     3 when an agent fell behind.
 # ATTESTD_BIN=path measures another attestd binary (e.g. an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,24 +27,26 @@ store_kind=redis
 tls_bench=1
 pull_agents=0
 instances=1
+pull_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --pull) pull_agents="$2"; shift 2 ;;
     --instances) instances="$2"; shift 2 ;;
+    --pull-threads|--sim-threads) pull_opts+=("$1" "$2"); shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
     --store) store_kind="$2"; shift 2 ;;
     --no-tls) tls_bench=0; shift ;;
-    *) echo "usage: $0 [--duration S] [--connections N] [--store memory|redis] [--no-tls] | --pull N [--instances 1|2] [--duration S]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration S] [--connections N] [--store memory|redis] [--no-tls] | --pull N [--instances 1|2] [--duration S] [--pull-threads T] [--sim-threads T]" >&2; exit 2 ;;
   esac
 done
 
 bash scripts/setup.sh >/dev/null
 if [ "$pull_agents" -gt 0 ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTESTD_BENCH=ON >/dev/null
-  cmake --build build -j"$(nproc)" --target pull_bench >/dev/null
+  cmake --build build -j"$(nproc)" --target pull_bench pull_sim >/dev/null
   exec build/tests/pull_bench --agents "$pull_agents" --instances "$instances" \
-    --seconds "$duration" --interval 2
+    --seconds "$duration" --interval 2 "${pull_opts[@]}"
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTESTD_BENCH=ON >/dev/null
 cmake --build build -j"$(nproc)" --target attestd pistache_baseline tpm_verify_bench \

@@ -45,6 +45,7 @@ class RedisServer {
   ~RedisServer();
   bool ok() const { return pid_ > 0; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 when stopped
   std::string url(int db = 0) const;
   // Pool options for this server (database 0), `size` connections.
   RedisPoolOptions pool_options(int size = 8) const;
