@@ -1,6 +1,9 @@
 #include "service/session_service.h"
 
+#include <condition_variable>
+#include <deque>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "common/log.h"
@@ -101,19 +104,76 @@ void SessionService::GetAsync(std::string_view id, SessionCallback done) {
 
 Status SessionService::Delete(std::string_view id) { return store_->Delete(id); }
 
+namespace {
+
+// The thread of a blocking Submit: the tasks of its own call run on it, so
+// the appraisal does not hop to the pool and back while the caller waits.
+class CallerThread {
+ public:
+  void Post(TaskPool::Task task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+  void Answer(Result<SubmitOutcome> r) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      answer_.emplace(std::move(r));
+    }
+    cv_.notify_one();
+  }
+  // Runs the call's tasks until its answer came.
+  Result<SubmitOutcome> Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return !tasks_.empty() || answer_.has_value(); });
+      if (tasks_.empty()) return std::move(*answer_);
+      TaskPool::Task task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<TaskPool::Task> tasks_;
+  std::optional<Result<SubmitOutcome>> answer_;
+};
+
+}  // namespace
+
+// GCC 12 sees the moved Result's inactive member as maybe-uninitialized
+// once the answer lambda is inlined (a false positive under -Werror, like
+// StatusOf above).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_view media_type,
                                              std::string_view evidence,
                                              const SubmitOptions& options) {
-  std::promise<Result<SubmitOutcome>> answer;
-  std::future<Result<SubmitOutcome>> outcome = answer.get_future();
-  SubmitAsync(id, media_type, evidence, options,
-              [&answer](Result<SubmitOutcome> r) { answer.set_value(std::move(r)); });
-  return outcome.get();
+  // Only the step after the session moved to processing is posted; later
+  // ones (retries, waits) go to the pool and end with the answer.
+  CallerThread caller;
+  SubmitOn([&caller](TaskPool::Task t) { caller.Post(std::move(t)); }, id, media_type, evidence,
+           options, [&caller](Result<SubmitOutcome> r) { caller.Answer(std::move(r)); });
+  return caller.Run();
 }
+#pragma GCC diagnostic pop
 
 void SessionService::SubmitAsync(std::string_view id, std::string_view media_type,
                                  std::string_view evidence, const SubmitOptions& options,
                                  SubmitCallback done) {
+  SubmitOn([this](TaskPool::Task t) { Run(std::move(t)); }, id, media_type, evidence, options,
+           std::move(done));
+}
+
+void SessionService::SubmitOn(std::function<void(TaskPool::Task)> run, std::string_view id,
+                              std::string_view media_type, std::string_view evidence,
+                              const SubmitOptions& options, SubmitCallback done) {
   const Verifier* verifier = registry_->Find(media_type);
   if (!verifier) {
     return done(Status(StatusCode::kUnsupportedMediaType,
@@ -129,15 +189,15 @@ void SessionService::SubmitAsync(std::string_view id, std::string_view media_typ
   store_->BeginAppraisalAsync(
       id, media_type, evidence, NowMillis() + options_.result_retention_ms,
       prefetched ? attesters_.get() : nullptr, agent,
-      [this, verifier, appraise_now, prefetched, options,
+      [this, verifier, appraise_now, prefetched, options, run = std::move(run),
        done = std::move(done)](Result<SessionStore::AppraisalStart> start) mutable {
         if (!start.ok()) return done(StatusOf(start));
         auto begun = std::make_shared<SessionStore::AppraisalStart>(std::move(*start));
         if (!appraise_now) {
-          return Run(
+          return run(
               [this, begun, options, done] { Enqueue(std::move(begun->session), options, done); });
         }
-        Run([this, begun, verifier, prefetched, sign = options.sign_result, done] {
+        run([this, begun, verifier, prefetched, sign = options.sign_result, done] {
           AppraiseAndComplete(std::move(*begun), prefetched, sign, *verifier,
                               [done](Result<Session> s) {
                                 if (!s.ok()) return done(StatusOf(s));

@@ -84,7 +84,8 @@ class SessionService {
   // Accepts evidence of a normalized media type. kUnsupportedMediaType when
   // no verifier takes it; kNotFound; kConflict when not waiting;
   // kUnavailable when the store is down; kInternal when appraisal itself
-  // failed (the session is then `failed`). Blocks until SubmitAsync answers.
+  // failed (the session is then `failed`). SubmitAsync's answer, with the
+  // appraisal run on the calling thread, which waits anyway.
   Result<SubmitOutcome> Submit(std::string_view id, std::string_view media_type,
                                std::string_view evidence, const SubmitOptions& options);
 
@@ -138,6 +139,10 @@ class SessionService {
   void StopTasks() { pool_->Stop(); }
 
  private:
+  // SubmitAsync with the step after the store's first one handed to `run`.
+  void SubmitOn(std::function<void(TaskPool::Task)> run, std::string_view id,
+                std::string_view media_type, std::string_view evidence,
+                const SubmitOptions& options, SubmitCallback done);
   // A new waiting session, not stored yet.
   Result<Session> NewSession(const std::optional<std::string>& nonce,
                              std::optional<size_t> nonce_size) const;

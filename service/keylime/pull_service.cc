@@ -122,7 +122,8 @@ void PullService::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
+  room_cv_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -173,6 +174,9 @@ void PullService::SchedulerLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       free_slots = capacity - in_flight_ - static_cast<int>(ready_.size());
     }
+    // Claims until nothing more is due or every slot is taken; then waits
+    // for half the slots to free up, or for the next tick.
+    bool more_due = false;
     if (free_slots > 0) {
       auto claimed = schedule_->Claim(instance_, claim_ms, static_cast<size_t>(free_slots));
       if (claimed.ok() && !claimed->empty()) {
@@ -180,12 +184,16 @@ void PullService::SchedulerLoop() {
           std::lock_guard<std::mutex> lock(mu_);
           for (auto& id : *claimed) ready_.push_back(std::move(id));
         }
-        cv_.notify_all();
-        if (static_cast<int>(claimed->size()) == free_slots) continue;  // more may be due
+        for (size_t i = 0; i < claimed->size(); ++i) work_cv_.notify_one();
+        more_due = static_cast<int>(claimed->size()) == free_slots;
       }
     }
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms), [this] { return stopping_; });
+    want_room_ = more_due;
+    room_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms),
+                      [this] { return stopping_ || room_; });
+    room_ = false;
+    want_room_ = false;
   }
 }
 
@@ -194,7 +202,7 @@ void PullService::PollerLoop() {
     std::string id;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      work_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
       if (stopping_) return;
       id = std::move(ready_.front());
       ready_.pop_front();
@@ -206,11 +214,19 @@ void PullService::PollerLoop() {
     } else {
       (void)schedule_->Release(id, instance_, *next.in_ms, *next.in_ms + grace_ms_);
     }
+    bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       --in_flight_;
+      // The scheduler is waiting for room: claim the next batch once half
+      // the slots are free, not one agent per finished poll.
+      const int capacity = std::max(1, options_.threads) * 2;
+      if (want_room_ && !room_ &&
+          capacity - in_flight_ - static_cast<int>(ready_.size()) >= capacity / 2) {
+        room_ = wake = true;
+      }
     }
-    cv_.notify_all();
+    if (wake) room_cv_.notify_one();
   }
 }
 

@@ -119,7 +119,10 @@ class PullService {
   int64_t grace_ms_ = 500;
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;  // pollers: ready_ has agents
+  std::condition_variable room_cv_;  // the scheduler: room_ was set
+  bool want_room_ = false;           // the scheduler filled every slot
+  bool room_ = false;                // half the slots are free again
   std::deque<std::string> ready_;  // claimed, waiting for a poller
   int in_flight_ = 0;
   bool stopping_ = false;
