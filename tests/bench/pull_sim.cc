@@ -82,7 +82,9 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     else
       return false;
   }
-  return o->agents > 0 && o->threads > 0 && !o->client_ca.empty() && !o->dir.empty();
+  // 250 addresses in each of 127.1.0-249.*: AgentIp's range.
+  return o->agents > 0 && o->agents <= 250 * 250 && o->threads > 0 && !o->client_ca.empty() &&
+         !o->dir.empty();
 }
 
 // attestd keeps a connection per agent: 10k agents need 10k descriptors.
@@ -94,7 +96,8 @@ void RaiseFileLimit() {
   }
 }
 
-// Agent i's address: 250 per /24 so no octet is 0 or 255.
+// Agent i's address: 250 per /24 so no octet is 0 or 255; the third octet
+// stays under 250 (ParseOptions caps the count).
 std::string AgentIp(int i) {
   return "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
 }
