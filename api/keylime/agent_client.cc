@@ -36,22 +36,24 @@ class HttpsAgentClient : public AgentClient {
   }
 
   Result<AgentQuote> GetQuote(const AgentEndpoint& agent, const QuoteRequest& q) override {
-    std::string path = "/v" + agent.api_version + "/quotes/integrity?nonce=" + q.nonce +
-                       "&mask=" + q.mask + "&partial=" + (q.partial ? "1" : "0") +
-                       "&ima_ml_entry=" + std::to_string(q.ima_ml_entry);
-    auto reply = pool_->Call(AgentRequest(agent, std::move(path)));
-    if (!reply.ok()) return reply.status();
-    if (Status st = Results(*reply).status(); !st.ok()) return st;
-    return ParseQuoteAnswer(reply->body);
+    return QuoteOf(pool_->Call(QuoteCall(agent, q)));
+  }
+
+  void GetQuoteAsync(const AgentEndpoint& agent, const QuoteRequest& q, QuoteDone done) override {
+    pool_->CallAsync(QuoteCall(agent, q), [done = std::move(done)](Result<PoolReply> reply) {
+      done(QuoteOf(std::move(reply)));
+    });
   }
 
   Status PostVKey(const AgentEndpoint& agent, const std::string& encrypted_key) override {
-    JsonWriter w;
-    w.BeginObject().Key("encrypted_key").String(encrypted_key).EndObject();
-    auto reply =
-        pool_->Call(AgentRequest(agent, "/v" + agent.api_version + "/keys/vkey", w.Take()));
-    if (!reply.ok()) return reply.status();
-    return Results(*reply).status();
+    return StatusOf(pool_->Call(VKeyCall(agent, encrypted_key)));
+  }
+
+  void PostVKeyAsync(const AgentEndpoint& agent, const std::string& encrypted_key,
+                     StatusDone done) override {
+    pool_->CallAsync(
+        VKeyCall(agent, encrypted_key),
+        [done = std::move(done)](Result<PoolReply> reply) { done(StatusOf(std::move(reply))); });
   }
 
   Status PostRevocation(const AgentEndpoint& agent, const Revocation& revocation) override {
@@ -97,6 +99,26 @@ class HttpsAgentClient : public AgentClient {
   }
 
  private:
+  static PoolRequest QuoteCall(const AgentEndpoint& agent, const QuoteRequest& q) {
+    return AgentRequest(agent, "/v" + agent.api_version + "/quotes/integrity?nonce=" + q.nonce +
+                                   "&mask=" + q.mask + "&partial=" + (q.partial ? "1" : "0") +
+                                   "&ima_ml_entry=" + std::to_string(q.ima_ml_entry));
+  }
+  static PoolRequest VKeyCall(const AgentEndpoint& agent, const std::string& encrypted_key) {
+    JsonWriter w;
+    w.BeginObject().Key("encrypted_key").String(encrypted_key).EndObject();
+    return AgentRequest(agent, "/v" + agent.api_version + "/keys/vkey", w.Take());
+  }
+  static Result<AgentQuote> QuoteOf(Result<PoolReply> reply) {
+    if (!reply.ok()) return reply.status();
+    if (Status st = Results(*reply).status(); !st.ok()) return st;
+    return ParseQuoteAnswer(reply->body);
+  }
+  static Status StatusOf(Result<PoolReply> reply) {
+    if (!reply.ok()) return reply.status();
+    return Results(*reply).status();
+  }
+
   static PoolRequest AgentRequest(const AgentEndpoint& agent, std::string target,
                                   std::string body = "") {
     PoolRequest r;

@@ -121,6 +121,15 @@ class Pool : public HttpsPool {
     return std::move(*slot->value);
   }
 
+  void CallAsync(const PoolRequest& request, Done done) override {
+    net::co_spawn(
+        ioc_,
+        [this, request, done = std::move(done)]() -> net::awaitable<void> {
+          done(co_await Exchange(request));
+        },
+        net::detached);
+  }
+
   size_t idle() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return idle_count_;

@@ -19,10 +19,12 @@
 // - A connection goes back to the pool only after a complete answer that
 //   allows keep-alive; at most `max_idle_per_peer` per peer and `max_idle`
 //   in all are kept, each for at most `idle_timeout_ms`.
-// - Thread-safe; Call blocks the calling thread, never the pool's.
+// - Thread-safe. Call blocks the calling thread, never the pool's;
+//   CallAsync blocks neither and answers on one of the pool's threads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -66,6 +68,10 @@ class HttpsPool {
   // kInvalidArgument: the answer is over max_body, or trusted_cert is not
   // a PEM certificate. Any HTTP status is a reply.
   virtual Result<PoolReply> Call(const PoolRequest& request) = 0;
+  // Call's answer handed to `done`, exactly once, on a pool thread (it must
+  // not block). Answers still due when the pool is destroyed are dropped.
+  using Done = std::function<void(Result<PoolReply>)>;
+  virtual void CallAsync(const PoolRequest& request, Done done) = 0;
 
   // Connections kept open now (tests, metrics).
   virtual size_t idle() const = 0;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +83,22 @@ class AgentClient {
   virtual Status PostRevocation(const AgentEndpoint& agent, const Revocation& revocation) = 0;
   // POST `url` with the same body (the revocation webhook).
   virtual Status PostWebhook(const std::string& url, const Revocation& revocation) = 0;
+
+  // GetQuote and PostVKey without holding the calling thread while the
+  // agent answers (a TPM quote takes tens to hundreds of ms): `done` runs
+  // exactly once, on a thread of the client's or before the call returns,
+  // and must not block. These defaults answer inline through the blocking
+  // calls.
+  using QuoteDone = std::function<void(Result<AgentQuote>)>;
+  using StatusDone = std::function<void(Status)>;
+  virtual void GetQuoteAsync(const AgentEndpoint& agent, const QuoteRequest& request,
+                             QuoteDone done) {
+    done(GetQuote(agent, request));
+  }
+  virtual void PostVKeyAsync(const AgentEndpoint& agent, const std::string& encrypted_key,
+                             StatusDone done) {
+    done(PostVKey(agent, encrypted_key));
+  }
 };
 
 }  // namespace attestd

@@ -123,7 +123,7 @@ class PullService {
   std::condition_variable room_cv_;  // the scheduler: room_ was set
   bool want_room_ = false;           // the scheduler filled every slot
   bool room_ = false;                // half the slots are free again
-  std::deque<std::string> ready_;  // claimed, waiting for a poller
+  std::deque<std::string> ready_;    // claimed, waiting for a poller
   int in_flight_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
