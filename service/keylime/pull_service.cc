@@ -110,6 +110,8 @@ void PullService::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!threads_.empty()) return;
   stopping_ = false;
+  stop_renewing_ = false;
+  renewer_ = std::thread([this] { RenewLoop(); });
   threads_.emplace_back([this] { SchedulerLoop(); });
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
     threads_.emplace_back([this] { PollerLoop(); });
@@ -127,9 +129,17 @@ void PullService::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The last polls are released: the claims need renewing no more.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_renewing_ = true;
+  }
+  cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     unpolled.swap(ready_);
+    held_.clear();
   }
   // Claimed but never polled: hand them back at once rather than let
   // their claim run out.
@@ -155,9 +165,6 @@ void PullService::Sweep() {
 void PullService::SchedulerLoop() {
   int64_t next_sweep = 0;
   const int capacity = std::max(1, options_.threads) * 2;
-  // A claim's lease covers the longest poll: a quote, a renegotiation, the
-  // V key, each bounded by the request timeout, and the appraisal.
-  const int64_t claim_ms = 3 * options_.request_timeout_ms + kAppraisalWaitMs + grace_ms_;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -171,14 +178,18 @@ void PullService::SchedulerLoop() {
     int free_slots = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      free_slots = capacity - in_flight_ - static_cast<int>(ready_.size());
+      free_slots = capacity - static_cast<int>(held_.size());
     }
     if (free_slots > 0) {
-      auto claimed = schedule_->Claim(instance_, claim_ms, static_cast<size_t>(free_slots));
+      // A short claim, kept alive by RenewLoop for as long as the poll runs.
+      auto claimed = schedule_->Claim(instance_, grace_ms_, static_cast<size_t>(free_slots));
       if (claimed.ok() && !claimed->empty()) {
         {
           std::lock_guard<std::mutex> lock(mu_);
-          for (auto& id : *claimed) ready_.push_back(std::move(id));
+          for (auto& id : *claimed) {
+            // Claimed again while held (a renewal that failed): polled once.
+            if (held_.insert(id).second) ready_.push_back(std::move(id));
+          }
         }
         cv_.notify_all();
         if (static_cast<int>(claimed->size()) == free_slots) continue;  // more may be due
@@ -198,19 +209,58 @@ void PullService::PollerLoop() {
       if (stopping_) return;
       id = std::move(ready_.front());
       ready_.pop_front();
-      ++in_flight_;
     }
     Next next = Poll(id);
+    {
+      // Before the release, so that a renewal racing it finds the id gone
+      // and does not report it lost.
+      std::lock_guard<std::mutex> lock(mu_);
+      held_.erase(id);
+    }
     if (!next.in_ms) {
       (void)schedule_->Remove(id);
     } else {
       (void)schedule_->Release(id, instance_, *next.in_ms, *next.in_ms + grace_ms_);
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --in_flight_;
-    }
     cv_.notify_all();
+  }
+}
+
+// A thread of its own rather than a step of SchedulerLoop: a sweep of many
+// agents there may take longer than the claims last.
+void PullService::RenewLoop() {
+  const auto every = std::chrono::milliseconds(std::max<int64_t>(1, grace_ms_ / 3));
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, every, [this] { return stop_renewing_; })) return;
+    }
+    RenewHeld();
+  }
+}
+
+void PullService::RenewHeld() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ids.assign(held_.begin(), held_.end());
+  }
+  if (ids.empty()) return;
+  auto lost = schedule_->Renew(instance_, ids, grace_ms_);
+  if (!lost.ok() || lost->empty()) return;  // unreachable: the next round tries again
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : *lost) {
+    if (held_.count(id) == 0) continue;  // released meanwhile
+    held_.erase(id);
+    auto waiting = std::find(ready_.begin(), ready_.end(), id);
+    if (waiting != ready_.end()) {
+      ready_.erase(waiting);  // another instance has it, or it was removed
+      continue;
+    }
+    // Under way: the poll ends as usual (Record only writes over an active
+    // state) but its release is refused; the new holder polls next.
+    LogWarn("pull: lost the lease of an agent during its poll (renewal late)",
+            {{"agent_id", id}, {"instance", instance_}});
   }
 }
 

@@ -18,8 +18,11 @@
 // - Scheduling goes through the store's PollSchedule: one instance polls an
 //   agent at a time, keeps it while it lives (its lease outlasts the next
 //   due time by lease_grace), and another instance takes it over within
-//   lease_grace of the due time once it dies. The agent's reported
-//   verifier_id is the instance that polled it last.
+//   lease_grace of the due time once it dies. A poll under way holds a
+//   claim of lease_grace renewed every lease_grace / 3, however long the
+//   poll: an instance killed mid-poll frees the agent within lease_grace
+//   of its death. The agent's reported verifier_id is the instance that
+//   polled it last.
 // - Appraisal: the quote's nonce is the session nonce (20 alphanumeric
 //   characters, as Keylime), the evidence tpm::kQuotePartsType; the data
 //   PCR (16) must hold the agent's public key (Keylime's binding), and the
@@ -32,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +93,11 @@ class PullService {
   };
   void SchedulerLoop();
   void PollerLoop();
+  // Keeps the short claims of this instance's agents (waiting or being
+  // polled) alive while it lives, so that they outlast no poll and a dead
+  // instance's agents are free within grace_ms_.
+  void RenewLoop();
+  void RenewHeld();
   void Sweep();
   Next Poll(const std::string& agent_id);
   Next Quote(VerifierAgent agent);
@@ -121,9 +130,11 @@ class PullService {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> ready_;  // claimed, waiting for a poller
-  int in_flight_ = 0;
+  std::set<std::string> held_;     // claimed and not yet released: ready_ and in flight
   bool stopping_ = false;
+  bool stop_renewing_ = false;  // after the pollers finished
   std::vector<std::thread> threads_;
+  std::thread renewer_;
   std::atomic<int64_t> polls_{0};
 };
 
