@@ -58,8 +58,11 @@ struct PullOptions {
   int threads = 8;                     // concurrent polls
   int64_t request_timeout_ms = 10000;  // the AgentClient's; bounds one poll
   int64_t tick_ms = 50;                // how often due agents are claimed
-  int64_t lease_grace_ms = 0;          // 0: half the quote interval, at least 500 ms
-  int64_t sweep_interval_ms = 30000;   // how often every pull agent is made sure to be scheduled
+  // How long a lease outlasts the next due time, and how long the claim of
+  // a poll under way lasts (renewed every third of it); 0: half the quote
+  // interval, at least 500 ms.
+  int64_t lease_grace_ms = 0;
+  int64_t sweep_interval_ms = 30000;  // how often every pull agent is made sure to be scheduled
   // The verifier's API versions, oldest first (for negotiation with /version).
   std::vector<std::string> api_versions;
 };
