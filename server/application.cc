@@ -290,6 +290,7 @@ Status Application::CreatePull() {
   po.retry_interval_s = config_.retry_interval_s;
   po.exponential_backoff = config_.exponential_backoff;
   po.threads = config_.pull_threads;
+  po.max_polls = config_.pull_concurrency;
   po.request_timeout_ms = config_.agent_timeout_s * 1000;
   po.api_versions = api::keylime::SupportedVersions();
   keylime_.pull = std::make_shared<PullService>(stores_.agents, stores_.pull, service_, *client,

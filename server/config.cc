@@ -118,7 +118,8 @@ po::options_description Describe(Config& c, std::string& max_body, std::string& 
     ("max-retries", po::value(&c.max_retries)->default_value(c.max_retries), "pull model: tries before an agent that does not answer is FAILED")
     ("retry-interval", po::value(&c.retry_interval_s)->default_value(c.retry_interval_s), "pull model: seconds between tries (the base with --exponential-backoff)")
     ("exponential-backoff", po::value(&c.exponential_backoff)->default_value(c.exponential_backoff), "pull model: wait retry-interval^tries between tries (true | false)")
-    ("pull-threads", po::value(&c.pull_threads)->default_value(c.pull_threads), "pull model: agents polled at once")
+    ("pull-threads", po::value(&c.pull_threads)->default_value(c.pull_threads), "pull model: threads that appraise agents' answers")
+    ("pull-concurrency", po::value(&c.pull_concurrency)->default_value(c.pull_concurrency), "pull model: agents polled at once")
     ("agent-timeout", po::value(&c.agent_timeout_s)->default_value(c.agent_timeout_s), "pull model: seconds one request to an agent may take")
     ("agent-client-cert", po::value(&c.agent_client_cert)->default_value(c.agent_client_cert), "PEM client certificate presented to pull agents; empty: the verifier's generated client certificate")
     ("agent-client-key", po::value(&c.agent_client_key)->default_value(c.agent_client_key), "PEM private key for --agent-client-cert")
@@ -236,6 +237,7 @@ Status Validate(const Config& c) {
   if (c.max_retries < 0) return bad("max-retries", "must not be negative");
   if (c.retry_interval_s < 0) return bad("retry-interval", "must not be negative");
   if (c.pull_threads < 1) return bad("pull-threads", "must be at least 1");
+  if (c.pull_concurrency < 1) return bad("pull-concurrency", "must be at least 1");
   if (c.agent_timeout_s < 1) return bad("agent-timeout", "must be at least 1");
   if (c.agent_client_cert.empty() != c.agent_client_key.empty())
     return bad("agent-client-cert", "--agent-client-cert and --agent-client-key go together");

@@ -74,6 +74,7 @@ struct Config {
   double retry_interval_s = 2.0;
   bool exponential_backoff = true;
   int pull_threads = 8;
+  int pull_concurrency = 1000;
   int64_t agent_timeout_s = 10;
   std::string agent_client_cert, agent_client_key;  // empty: the verifier's generated client cert
   std::string revocation_notifiers;                 // "", "webhook", "agent", "webhook,agent"

@@ -12,7 +12,8 @@
 //   that instance's: two live instances never poll one agent at once.
 // - A claimed agent stays in the schedule, due again when the claim's lease
 //   runs out, so an instance that dies mid-poll loses its agents to the next
-//   Claim of another one after `lease_ms`.
+//   Claim of another one after `lease_ms`. A live instance keeps a short
+//   claim for as long as its poll runs by renewing it (Renew).
 // - kUnavailable when the store cannot be reached.
 #pragma once
 
@@ -44,6 +45,17 @@ class PollSchedule {
   // when it ends. Oldest due first.
   virtual Result<std::vector<std::string>> Claim(std::string_view instance, int64_t lease_ms,
                                                  size_t max) = 0;
+
+  // Extends the leases `instance` holds on `agent_ids` (expired or not, as
+  // long as no other instance claimed the agent since) to at least
+  // `lease_ms` from now, and makes each due no earlier than that (as Claim
+  // does: once a lease is no longer renewed, the agent is due and claimable
+  // by others). Never shortens a lease or brings a due time forward, so a
+  // Release that came first stands. Returns the ids it did not extend:
+  // held by another instance, not held, or removed. One atomic operation.
+  virtual Result<std::vector<std::string>> Renew(std::string_view instance,
+                                                 const std::vector<std::string>& agent_ids,
+                                                 int64_t lease_ms) = 0;
 
   // Ends `instance`'s poll of the agent: due again `next_in_ms` from now,
   // the lease kept `hold_ms` from now (so the same instance polls it next

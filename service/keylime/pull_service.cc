@@ -110,31 +110,36 @@ void PullService::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!threads_.empty()) return;
   stopping_ = false;
+  stop_renewing_ = false;
+  renewer_ = std::thread([this] { RenewLoop(); });
   threads_.emplace_back([this] { SchedulerLoop(); });
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
-    threads_.emplace_back([this] { PollerLoop(); });
+    threads_.emplace_back([this] { WorkerLoop(); });
   }
 }
 
 void PullService::Stop() {
-  std::deque<std::string> unpolled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   work_cv_.notify_all();
   room_cv_.notify_all();
+  // Workers hand back the agents not started yet and leave once the polls
+  // under way (each bounded by the request timeout) have finished.
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The last polls are released: the claims need renewing no more.
   {
     std::lock_guard<std::mutex> lock(mu_);
-    unpolled.swap(ready_);
+    stop_renewing_ = true;
   }
-  // Claimed but never polled: hand them back at once rather than let
-  // their claim run out.
-  for (const std::string& id : unpolled) (void)schedule_->Release(id, instance_, 0, 0);
+  cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  held_.clear();
 }
 
 void PullService::Track(const std::string& agent_id) {
@@ -155,10 +160,7 @@ void PullService::Sweep() {
 
 void PullService::SchedulerLoop() {
   int64_t next_sweep = 0;
-  const int capacity = std::max(1, options_.threads) * 2;
-  // A claim's lease covers the longest poll: a quote, a renegotiation, the
-  // V key, each bounded by the request timeout, and the appraisal.
-  const int64_t claim_ms = 3 * options_.request_timeout_ms + kAppraisalWaitMs + grace_ms_;
+  const int capacity = Capacity();
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -172,19 +174,26 @@ void PullService::SchedulerLoop() {
     int free_slots = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      free_slots = capacity - in_flight_ - static_cast<int>(ready_.size());
+      free_slots = capacity - static_cast<int>(held_.size());
     }
     // Claims until nothing more is due or every slot is taken; then waits
     // for half the slots to free up, or for the next tick.
     bool more_due = false;
     if (free_slots > 0) {
-      auto claimed = schedule_->Claim(instance_, claim_ms, static_cast<size_t>(free_slots));
+      // A short claim, kept alive by RenewLoop for as long as the poll runs.
+      auto claimed = schedule_->Claim(instance_, grace_ms_, static_cast<size_t>(free_slots));
       if (claimed.ok() && !claimed->empty()) {
+        size_t started = 0;
         {
           std::lock_guard<std::mutex> lock(mu_);
-          for (auto& id : *claimed) ready_.push_back(std::move(id));
+          for (auto& id : *claimed) {
+            // Claimed again while held (a renewal that failed): polled once.
+            if (!held_.insert(id).second) continue;
+            steps_.push_back(Step{std::move(id), nullptr});
+            ++started;
+          }
         }
-        for (size_t i = 0; i < claimed->size(); ++i) work_cv_.notify_one();
+        for (size_t i = 0; i < started; ++i) work_cv_.notify_one();
         more_due = static_cast<int>(claimed->size()) == free_slots;
       }
     }
@@ -197,57 +206,125 @@ void PullService::SchedulerLoop() {
   }
 }
 
-void PullService::PollerLoop() {
+void PullService::WorkerLoop() {
   for (;;) {
-    std::string id;
+    Step step;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-      if (stopping_) return;
-      id = std::move(ready_.front());
-      ready_.pop_front();
-      ++in_flight_;
-    }
-    Next next = Poll(id);
-    if (!next.in_ms) {
-      (void)schedule_->Remove(id);
-    } else {
-      (void)schedule_->Release(id, instance_, *next.in_ms, *next.in_ms + grace_ms_);
-    }
-    bool wake = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --in_flight_;
-      // The scheduler is waiting for room: claim the next batch once half
-      // the slots are free, not one agent per finished poll.
-      const int capacity = std::max(1, options_.threads) * 2;
-      if (want_room_ && !room_ &&
-          capacity - in_flight_ - static_cast<int>(ready_.size()) >= capacity / 2) {
-        room_ = wake = true;
+      work_cv_.wait(lock, [this] { return !steps_.empty() || (stopping_ && in_flight_ == 0); });
+      if (steps_.empty()) return;  // stopping, and no poll is under way
+      step = std::move(steps_.front());
+      steps_.pop_front();
+      if (!step.run) {
+        if (stopping_) {
+          // Claimed but never started: handed back at once rather than
+          // left until the claim runs out.
+          held_.erase(step.id);
+          lock.unlock();
+          (void)schedule_->Release(step.id, instance_, 0, 0);
+          continue;
+        }
+        ++in_flight_;
       }
     }
-    if (wake) room_cv_.notify_one();
+    if (step.run) {
+      step.run();
+      continue;
+    }
+    ++polls_;
+    std::string id = step.id;
+    PollAsync(id, [this, id](Next next) { Finish(id, next); });
   }
 }
 
-std::optional<int64_t> PullService::PollOnce(const std::string& agent_id) {
-  return Poll(agent_id).in_ms;
+void PullService::Post(std::function<void()> step) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    steps_.push_back(Step{"", std::move(step)});
+  }
+  work_cv_.notify_one();
 }
 
-PullService::Next PullService::Poll(const std::string& agent_id) {
-  ++polls_;
+void PullService::Finish(const std::string& id, Next next) {
+  {
+    // Before the release, so that a renewal racing it finds the id gone
+    // and does not report it lost.
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.erase(id);
+  }
+  if (!next.in_ms) {
+    (void)schedule_->Remove(id);
+  } else {
+    (void)schedule_->Release(id, instance_, *next.in_ms, *next.in_ms + grace_ms_);
+  }
+  bool wake_scheduler = false, last = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    last = stopping_ && in_flight_ == 0;
+    // The scheduler waits for room: it claims the next batch once half the
+    // slots are free, not one agent per finished poll.
+    const int capacity = Capacity();
+    if (want_room_ && !room_ && capacity - static_cast<int>(held_.size()) >= capacity / 2) {
+      room_ = wake_scheduler = true;
+    }
+  }
+  if (wake_scheduler) room_cv_.notify_one();
+  if (last) work_cv_.notify_all();
+}
+
+// A thread of its own rather than a step of SchedulerLoop: a sweep of many
+// agents there may take longer than the claims last.
+void PullService::RenewLoop() {
+  const auto every = std::chrono::milliseconds(std::max<int64_t>(1, grace_ms_ / 3));
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, every, [this] { return stop_renewing_; })) return;
+    }
+    RenewHeld();
+  }
+}
+
+void PullService::RenewHeld() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ids.assign(held_.begin(), held_.end());
+  }
+  if (ids.empty()) return;
+  auto lost = schedule_->Renew(instance_, ids, grace_ms_);
+  if (!lost.ok() || lost->empty()) return;  // unreachable: the next round tries again
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : *lost) {
+    if (held_.count(id) == 0) continue;  // released meanwhile
+    held_.erase(id);
+    auto waiting = std::find_if(steps_.begin(), steps_.end(),
+                                [&](const Step& s) { return !s.run && s.id == id; });
+    if (waiting != steps_.end()) {
+      steps_.erase(waiting);  // another instance has it, or it was removed
+      continue;
+    }
+    // Under way: the poll ends as usual (Record only writes over an active
+    // state) but its release is refused; the new holder polls next.
+    LogWarn("pull: lost the lease of an agent during its poll (renewal late)",
+            {{"agent_id", id}, {"instance", instance_}});
+  }
+}
+
+void PullService::PollAsync(const std::string& agent_id, PollDone done) {
   auto agent = agents_->Get(agent_id);
   if (!agent.ok()) {
-    if (agent.status().code() == StatusCode::kNotFound) return {std::nullopt};  // deleted
-    return {Interval()};  // store unreachable: try again later
+    if (agent.status().code() == StatusCode::kNotFound) return done({std::nullopt});  // deleted
+    return done({Interval()});  // store unreachable: try again later
   }
-  if (agent->push_model) return {std::nullopt};
-  if (!Active(agent->operational_state)) return {Interval()};  // until reactivated
+  if (agent->push_model) return done({std::nullopt});
+  if (!Active(agent->operational_state)) return done({Interval()});  // until reactivated
   if (agent->operational_state == AgentState::kProvideV ||
       agent->operational_state == AgentState::kProvideVRetry) {
-    return ProvideV(std::move(*agent));
+    return ProvideVAsync(std::move(*agent), std::move(done));
   }
-  return Quote(std::move(*agent));
+  QuoteAsync(std::move(*agent), std::move(done));
 }
 
 std::optional<VerifierAgent> PullService::Record(
@@ -264,10 +341,10 @@ std::optional<VerifierAgent> PullService::Record(
   return std::move(*updated);
 }
 
-PullService::Next PullService::Quote(VerifierAgent agent) {
+void PullService::QuoteAsync(VerifierAgent agent, PollDone done) {
   AgentEndpoint ep{agent.ip, agent.port, agent.mtls_cert, agent.supported_version};
   auto nonce = RandomAlphanumeric(kNonceChars);
-  if (!nonce.ok()) return {Interval()};
+  if (!nonce.ok()) return done({Interval()});
   QuoteRequest req;
   req.nonce = *nonce;
   req.mask = MaskOf(agent);
@@ -276,12 +353,23 @@ PullService::Next PullService::Quote(VerifierAgent agent) {
   req.partial =
       !(agent.operational_state == AgentState::kStart ||
         agent.operational_state == AgentState::kGetQuoteRetry || agent.pull.public_key.empty());
-  auto quote = client_->GetQuote(ep, req);
-  if (!quote.ok()) return NoAnswer(agent, quote.status(), false);
+  // The answer is appraised on a worker: the client's thread only waits
+  // for agents.
+  auto poll = std::make_shared<PollState>(PollState{std::move(agent), *nonce, std::move(done)});
+  client_->GetQuoteAsync(ep, req, [this, poll](Result<AgentQuote> quote) {
+    auto answer = std::make_shared<Result<AgentQuote>>(std::move(quote));
+    Post([this, poll, answer] { QuoteAnswered(*poll, std::move(*answer)); });
+  });
+}
+
+void PullService::QuoteAnswered(PollState& poll, Result<AgentQuote> quote) {
+  const VerifierAgent& agent = poll.agent;
+  PollDone& done = poll.done;
+  if (!quote.ok()) return done(NoAnswer(agent, quote.status(), false));
 
   std::string pubkey = quote->pubkey.empty() ? agent.pull.public_key : quote->pubkey;
-  auto verdict = Appraise(agent, *nonce, *quote, pubkey);
-  if (!verdict) return {Interval()};  // not appraised (store down): the next poll tries again
+  auto verdict = Appraise(agent, poll.nonce, *quote, pubkey);
+  if (!verdict) return done({Interval()});  // not appraised (store down): the next poll tries again
   const std::vector<Failure>& failures = *verdict;
   int64_t now = NowMillis();
   if (!failures.empty()) {
@@ -289,8 +377,8 @@ PullService::Next PullService::Quote(VerifierAgent agent) {
       a.last_received_quote_s = now / 1000;
       a.attestation_status = "FAIL";
     });
-    if (!recorded) return {Interval()};
-    return Fail(*recorded, AgentState::kInvalidQuote, failures.front(), "revocation");
+    if (!recorded) return done({Interval()});
+    return done(Fail(*recorded, AgentState::kInvalidQuote, failures.front(), "revocation"));
   }
   bool provide_v = false;
   auto recorded = Record(agent.agent_id, [&](VerifierAgent& a) {
@@ -309,9 +397,9 @@ PullService::Next PullService::Quote(VerifierAgent agent) {
     provide_v = !a.v.empty() && !a.pull.v_delivered;
     a.operational_state = provide_v ? AgentState::kProvideV : AgentState::kGetQuote;
   });
-  if (!recorded) return {Interval()};
-  if (provide_v) return ProvideV(std::move(*recorded));
-  return {Interval()};
+  if (!recorded) return done({Interval()});
+  if (provide_v) return ProvideVAsync(std::move(*recorded), std::move(done));
+  done({Interval()});
 }
 
 std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& agent,
@@ -389,29 +477,35 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
   return failures;
 }
 
-PullService::Next PullService::ProvideV(VerifierAgent agent) {
+void PullService::ProvideVAsync(VerifierAgent agent, PollDone done) {
   if (agent.v.empty() || agent.pull.public_key.empty()) {
     auto r = Record(agent.agent_id,
                     [](VerifierAgent& a) { a.operational_state = AgentState::kGetQuote; });
-    return {Interval()};
+    return done({Interval()});
   }
   auto v = Base64DecodeStd(agent.v);
   auto encrypted = v ? keylime::EncryptToAgent(agent.pull.public_key, *v)
                      : Result<std::string>(InvalidArgument("V is not base64"));
   if (!encrypted.ok()) {
-    return Fail(agent, AgentState::kFailed,
-                MakeFailure("internal.no_v", encrypted.status().message()), "");
+    return done(Fail(agent, AgentState::kFailed,
+                     MakeFailure("internal.no_v", encrypted.status().message()), ""));
   }
   AgentEndpoint ep{agent.ip, agent.port, agent.mtls_cert, agent.supported_version};
-  Status st = client_->PostVKey(ep, Base64Encode(*encrypted));
-  if (!st.ok()) return NoAnswer(agent, st, true);
-  Record(agent.agent_id, [](VerifierAgent& a) {
+  auto poll = std::make_shared<PollState>(PollState{std::move(agent), "", std::move(done)});
+  client_->PostVKeyAsync(ep, Base64Encode(*encrypted), [this, poll](Status st) {
+    Post([this, poll, st] { VDelivered(*poll, st); });
+  });
+}
+
+void PullService::VDelivered(PollState& poll, const Status& st) {
+  if (!st.ok()) return poll.done(NoAnswer(poll.agent, st, true));
+  Record(poll.agent.agent_id, [](VerifierAgent& a) {
     a.pull.v_delivered = true;
     a.pull.retries = 0;
     a.operational_state = AgentState::kGetQuote;
   });
-  LogInfo("pull: V key delivered", {{"agent_id", agent.agent_id}});
-  return {Interval()};
+  LogInfo("pull: V key delivered", {{"agent_id", poll.agent.agent_id}});
+  poll.done({Interval()});
 }
 
 PullService::Next PullService::NoAnswer(const VerifierAgent& agent, const Status& status,

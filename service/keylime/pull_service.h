@@ -18,20 +18,26 @@
 // - Scheduling goes through the store's PollSchedule: one instance polls an
 //   agent at a time, keeps it while it lives (its lease outlasts the next
 //   due time by lease_grace), and another instance takes it over within
-//   lease_grace of the due time once it dies. The agent's reported
-//   verifier_id is the instance that polled it last.
+//   lease_grace of the due time once it dies. A poll under way holds a
+//   claim of lease_grace renewed every lease_grace / 3, however long the
+//   poll: an instance killed mid-poll frees the agent within lease_grace
+//   of its death. The agent's reported verifier_id is the instance that
+//   polled it last.
 // - Appraisal: the quote's nonce is the session nonce (20 alphanumeric
 //   characters, as Keylime), the evidence tpm::kQuotePartsType; the data
 //   PCR (16) must hold the agent's public key (Keylime's binding), and the
 //   quote's algorithms must be among the agent's accepted ones.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,11 +57,17 @@ struct PullOptions {
   int max_retries = 5;
   double retry_interval_s = 2.0;
   bool exponential_backoff = true;
-  int threads = 8;                     // concurrent polls
+  // Threads that appraise agents' answers; polls waiting for an agent
+  // hold none.
+  int threads = 8;
+  int max_polls = 1000;                // agents polled at once (claimed, waiting or under way)
   int64_t request_timeout_ms = 10000;  // the AgentClient's; bounds one poll
   int64_t tick_ms = 50;                // how often due agents are claimed
-  int64_t lease_grace_ms = 0;          // 0: half the quote interval, at least 500 ms
-  int64_t sweep_interval_ms = 30000;   // how often every pull agent is made sure to be scheduled
+  // How long a lease outlasts the next due time, and how long the claim of
+  // a poll under way lasts (renewed every third of it); 0: half the quote
+  // interval, at least 500 ms.
+  int64_t lease_grace_ms = 0;
+  int64_t sweep_interval_ms = 30000;  // how often every pull agent is made sure to be scheduled
   // The verifier's API versions, oldest first (for negotiation with /version).
   std::vector<std::string> api_versions;
 };
@@ -75,10 +87,6 @@ class PullService {
   // Polls the agent at the next tick (enrolment, reactivation).
   void Track(const std::string& agent_id);
 
-  // One poll of the agent now, outside the schedule (tests); how many ms
-  // until it is due again, nullopt when it is no pull agent any more.
-  std::optional<int64_t> PollOnce(const std::string& agent_id);
-
   // The name this instance holds leases under.
   const std::string& instance() const { return instance_; }
   int64_t polls() const { return polls_.load(); }
@@ -87,12 +95,34 @@ class PullService {
   struct Next {
     std::optional<int64_t> in_ms;  // nullopt: drop from the schedule
   };
+  // A poll's outcome goes to its PollDone, exactly once.
+  using PollDone = std::function<void(Next)>;
+  // A poll under way while the agent answers.
+  struct PollState {
+    VerifierAgent agent;
+    std::string nonce;
+    PollDone done;
+  };
   void SchedulerLoop();
-  void PollerLoop();
+  void WorkerLoop();
+  // Queues a poll's next step for a worker.
+  void Post(std::function<void()> step);
+  // Releases (or removes) the agent after its poll.
+  void Finish(const std::string& id, Next next);
+  int Capacity() const { return std::max(1, options_.max_polls); }
+  // Keeps the short claims of this instance's agents (waiting or being
+  // polled) alive while it lives, so that they outlast no poll and a dead
+  // instance's agents are free within grace_ms_.
+  void RenewLoop();
+  void RenewHeld();
   void Sweep();
-  Next Poll(const std::string& agent_id);
-  Next Quote(VerifierAgent agent);
-  Next ProvideV(VerifierAgent agent);
+  // The steps of one poll: the stored record decides quote or V; the
+  // agent's answers come back through Post.
+  void PollAsync(const std::string& agent_id, PollDone done);
+  void QuoteAsync(VerifierAgent agent, PollDone done);
+  void QuoteAnswered(PollState& poll, Result<AgentQuote> quote);
+  void ProvideVAsync(VerifierAgent agent, PollDone done);
+  void VDelivered(PollState& poll, const Status& st);
   // No usable answer to a request of `phase` (quote or V).
   Next NoAnswer(const VerifierAgent& agent, const Status& status, bool v_phase);
   Next Negotiate(const VerifierAgent& agent, bool v_phase);
@@ -119,14 +149,24 @@ class PullService {
   int64_t grace_ms_ = 500;
 
   std::mutex mu_;
-  std::condition_variable work_cv_;  // pollers: ready_ has agents
+  std::condition_variable work_cv_;  // workers: steps_ has work, or the last poll ended
   std::condition_variable room_cv_;  // the scheduler: room_ was set
+  std::condition_variable cv_;       // the renewer: stop_renewing_
   bool want_room_ = false;           // the scheduler filled every slot
   bool room_ = false;                // half the slots are free again
-  std::deque<std::string> ready_;    // claimed, waiting for a poller
-  int in_flight_ = 0;
+  // What workers do next: a claimed agent's poll to start (run empty), or
+  // the next step of a poll under way (an agent answered).
+  struct Step {
+    std::string id;
+    std::function<void()> run;
+  };
+  std::deque<Step> steps_;
+  std::set<std::string> held_;  // claimed and not yet released: waiting or under way
+  int in_flight_ = 0;           // polls started and not finished
   bool stopping_ = false;
+  bool stop_renewing_ = false;  // after the pollers finished
   std::vector<std::thread> threads_;
+  std::thread renewer_;
   std::atomic<int64_t> polls_{0};
 };
 

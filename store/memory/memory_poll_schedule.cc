@@ -1,5 +1,7 @@
 #include "store/memory/memory_poll_schedule.h"
 
+#include <algorithm>
+
 #include "common/time_util.h"
 
 namespace attestd {
@@ -56,6 +58,24 @@ Result<std::vector<std::string>> MemoryPollSchedule::Claim(std::string_view inst
     out.push_back(id);
   }
   return out;
+}
+
+Result<std::vector<std::string>> MemoryPollSchedule::Renew(
+    std::string_view instance, const std::vector<std::string>& agent_ids, int64_t lease_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t until = NowMillis() + lease_ms;
+  std::vector<std::string> lost;
+  for (const std::string& id : agent_ids) {
+    auto lease = leases_.find(id);
+    auto due = due_.find(id);
+    if (lease == leases_.end() || lease->second.instance != instance || due == due_.end()) {
+      lost.push_back(id);
+      continue;
+    }
+    lease->second.expires_ms = std::max(lease->second.expires_ms, until);
+    if (due->second < until) SetDue(id, until);
+  }
+  return lost;
 }
 
 Result<bool> MemoryPollSchedule::Release(std::string_view agent_id, std::string_view instance,

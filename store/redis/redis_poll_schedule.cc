@@ -44,6 +44,26 @@ const RedisScript kClaim(
     "end\n"
     "return out\n");
 
+// ARGV: instance, lease ms, agent ids. Returns the ids not renewed.
+const RedisScript kRenew(
+    POLL_PRELUDE
+    "local inst, upto = ARGV[1], now + tonumber(ARGV[2])\n"
+    "local lost = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  local id = ARGV[i]\n"
+    "  local exp, who = lease(redis.call('HGET', KEYS[2], id))\n"
+    "  local due = tonumber(redis.call('ZSCORE', KEYS[1], id))\n"
+    "  if who ~= inst or not due then\n"
+    "    lost[#lost + 1] = id\n"
+    "  else\n"
+    "    if exp < upto then\n"
+    "      redis.call('HSET', KEYS[2], id, string.format('%d', upto) .. ' ' .. inst)\n"
+    "    end\n"
+    "    if due < upto then redis.call('ZADD', KEYS[1], upto, id) end\n"
+    "  end\n"
+    "end\n"
+    "return lost\n");
+
 const RedisScript kRelease(
     POLL_PRELUDE
     "local id, inst = ARGV[1], ARGV[2]\n"
@@ -89,6 +109,20 @@ Result<std::vector<std::string>> RedisPollSchedule::Claim(std::string_view insta
   std::vector<std::string> out;
   for (size_t i = 0; i < r->size(); ++i) out.push_back((*r)[i].to_string());
   return out;
+}
+
+Result<std::vector<std::string>> RedisPollSchedule::Renew(std::string_view instance,
+                                                          const std::vector<std::string>& agent_ids,
+                                                          int64_t lease_ms) {
+  if (agent_ids.empty()) return std::vector<std::string>{};
+  std::string ms = std::to_string(lease_ms);
+  RedisArgs args{instance, ms};
+  args.insert(args.end(), agent_ids.begin(), agent_ids.end());
+  auto r = pool_->Eval(kRenew, {kDue, kLease}, args);
+  if (!r.ok()) return r.status();
+  std::vector<std::string> lost;
+  for (size_t i = 0; i < r->size(); ++i) lost.push_back((*r)[i].to_string());
+  return lost;
 }
 
 Result<bool> RedisPollSchedule::Release(std::string_view agent_id, std::string_view instance,

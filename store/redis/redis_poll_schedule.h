@@ -20,6 +20,9 @@ class RedisPollSchedule : public PollSchedule {
   Status Remove(std::string_view agent_id) override;
   Result<std::vector<std::string>> Claim(std::string_view instance, int64_t lease_ms,
                                          size_t max) override;
+  Result<std::vector<std::string>> Renew(std::string_view instance,
+                                         const std::vector<std::string>& agent_ids,
+                                         int64_t lease_ms) override;
   Result<bool> Release(std::string_view agent_id, std::string_view instance, int64_t next_in_ms,
                        int64_t hold_ms) override;
   Result<std::optional<std::string>> Holder(std::string_view agent_id) override;

@@ -1,6 +1,7 @@
 // The PollSchedule contract on both stores: due times, leases held by one
 // instance at a time, a dead instance's agents claimable once its lease
-// runs out, and Release refusing an instance that lost its lease.
+// runs out, Renew keeping a short claim alive without ever taking another
+// instance's lease, and Release refusing an instance that lost its lease.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -94,6 +95,67 @@ TEST_P(PollScheduleContract, AnInstanceDyingMidPollLosesTheAgentWhenTheLeaseEnds
   EXPECT_TRUE(Claim("i2", 300).empty());
   std::this_thread::sleep_for(400ms);
   EXPECT_EQ(Claim("i2", 300), std::vector<std::string>{"a"});
+}
+
+TEST_P(PollScheduleContract, RenewalKeepsAShortClaimPastItsLease) {
+  ASSERT_TRUE(s_->Add("a", 0).ok());
+  ASSERT_EQ(Claim("i1", 300).size(), 1u);
+  // A poll longer than the claim: renewed every 100 ms, i2 never gets in.
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto lost = s_->Renew("i1", {"a"}, 300);
+    ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+    EXPECT_TRUE(lost->empty());
+    EXPECT_TRUE(Claim("i2", 300).empty()) << "after " << (i + 1) * 100 << " ms";
+  }
+  EXPECT_EQ(*s_->Holder("a"), std::optional<std::string>("i1"));
+  // i1 dies: no more renewals, the lease runs out, i2 takes the agent.
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(Claim("i2", 300), std::vector<std::string>{"a"});
+  EXPECT_EQ(*s_->Holder("a"), std::optional<std::string>("i2"));
+}
+
+TEST_P(PollScheduleContract, RenewReportsLostLeasesAndStealsNone) {
+  ASSERT_TRUE(s_->Add("others", 0).ok());
+  ASSERT_EQ(Claim("i2", 60000), std::vector<std::string>{"others"});
+  for (const char* id : {"kept", "expired", "removed"}) ASSERT_TRUE(s_->Add(id, 0).ok());
+  ASSERT_EQ(Claim("i1", 600), (std::vector<std::string>{"expired", "kept", "removed"}));
+  ASSERT_TRUE(s_->Remove("removed").ok());
+  // Only "kept" is renewed; "expired" runs out and i2 takes it.
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(s_->Renew("i1", {"kept"}, 600).ok());
+  std::this_thread::sleep_for(450ms);
+  EXPECT_EQ(Claim("i2", 60000), std::vector<std::string>{"expired"});
+  auto lost = s_->Renew("i1", {"kept", "expired", "removed", "others", "never-added"}, 5000);
+  ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+  std::sort(lost->begin(), lost->end());
+  EXPECT_EQ(*lost, (std::vector<std::string>{"expired", "never-added", "others", "removed"}));
+  // Nothing was taken from i2, nothing removed came back.
+  EXPECT_EQ(*s_->Holder("kept"), std::optional<std::string>("i1"));
+  EXPECT_EQ(*s_->Holder("expired"), std::optional<std::string>("i2"));
+  EXPECT_EQ(*s_->Holder("others"), std::optional<std::string>("i2"));
+  EXPECT_EQ(*s_->Holder("removed"), std::nullopt);
+  EXPECT_EQ(*s_->Holder("never-added"), std::nullopt);
+  EXPECT_EQ(*s_->Size(), 3);
+  // An empty renewal is no error.
+  auto none = s_->Renew("i1", {}, 5000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(PollScheduleContract, RenewNeverShortensAReleasedLease) {
+  ASSERT_TRUE(s_->Add("a", 0).ok());
+  ASSERT_EQ(Claim("i1", 300).size(), 1u);
+  // The poll ended (due in 1 s, held 1.3 s) just before a renewal that
+  // still counted it in flight: the release stands.
+  ASSERT_TRUE(*s_->Release("a", "i1", 1000, 1300));
+  auto lost = s_->Renew("i1", {"a"}, 300);
+  ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+  EXPECT_TRUE(lost->empty());
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(Claim("i1", 300).empty()) << "due again before the release said";
+  EXPECT_TRUE(Claim("i2", 300).empty());
+  EXPECT_EQ(*s_->Holder("a"), std::optional<std::string>("i1"));
 }
 
 TEST_P(PollScheduleContract, RemoveForgetsAgentAndLease) {

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "common/base64.h"
 #include "common/json_writer.h"
@@ -183,7 +184,7 @@ bool PullAgent::Start() {
   api::ListenerOptions lo;
   lo.name = "test-agent";
   lo.address = "127.0.0.1:" + std::to_string(port_);
-  lo.threads = 2;
+  lo.threads = threads_;
   lo.tls_cert = cert_file_;
   lo.tls_key = key_file_;
   lo.tls_ca = client_ca_;
@@ -253,6 +254,9 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ima_ml_entries_.push_back(ima_ml_entry);
+  }
+  if (int64_t delay = quote_delay_ms_.load(); delay > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   }
   std::lock_guard<std::mutex> quoting(quote_mu_);
   uint32_t bits = static_cast<uint32_t>(std::stoul(mask, nullptr, 16)) | (1u << 16);

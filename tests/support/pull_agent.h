@@ -73,6 +73,10 @@ class PullAgent {
   std::vector<int64_t> ima_ml_entries() const;
   // Refuses quotes with 400 "API version not supported" below this version.
   void set_min_version(std::string v) { min_version_ = std::move(v); }
+  // Answers every quote request `ms` late (a slow agent: polls stay under
+  // way that long), concurrently on up to `threads` connections (before Start).
+  void set_quote_delay(int64_t ms) { quote_delay_ms_ = ms; }
+  void set_threads(int threads) { threads_ = threads; }
 
  private:
   api::HttpResponse Quote(const api::HttpRequest& req);
@@ -99,6 +103,8 @@ class PullAgent {
   std::mutex quote_mu_;  // held for a whole quote, and by Change
   Logs logs_;            // under quote_mu_
   std::atomic<int> quotes_{0}, v_received_{0};
+  std::atomic<int64_t> quote_delay_ms_{0};
+  int threads_ = 2;
 };
 
 // RSA-OAEP-SHA1 encryption to a PEM public key (the tenant's U), and

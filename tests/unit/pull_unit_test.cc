@@ -141,6 +141,9 @@ TEST(PullConfig, OptionsAndTheirChecks) {
   EXPECT_FALSE(Parse({"--revocation-notifiers", "zeromq"}).ok());
   EXPECT_FALSE(Parse({"--max-retries", "-1"}).ok());
   EXPECT_FALSE(Parse({"--agent-client-cert", "x.pem"}).ok());  // without its key
+  EXPECT_EQ(Parse({})->config.pull_concurrency, 1000);
+  EXPECT_EQ(Parse({"--pull-concurrency", "64"})->config.pull_concurrency, 64);
+  EXPECT_FALSE(Parse({"--pull-concurrency", "0"}).ok());
 }
 
 }  // namespace
