@@ -158,6 +158,7 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
   // Only the step after the session moved to processing is posted; later
   // ones (retries, waits) go to the pool and end with the answer.
   CallerThread caller;
+  // Only a caller that runs the tasks itself may appraise expensive evidence.
   SubmitOn([&caller](TaskPool::Task t) { caller.Post(std::move(t)); }, id, media_type, evidence,
            options, [&caller](Result<SubmitOutcome> r) { caller.Answer(std::move(r)); });
   return caller.Run();
@@ -167,7 +168,9 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
 void SessionService::SubmitAsync(std::string_view id, std::string_view media_type,
                                  std::string_view evidence, const SubmitOptions& options,
                                  SubmitCallback done) {
-  SubmitOn([this](TaskPool::Task t) { Run(std::move(t)); }, id, media_type, evidence, options,
+  SubmitOptions queued = options;
+  queued.appraise_here = false;  // the pool's threads are for cheap appraisals
+  SubmitOn([this](TaskPool::Task t) { Run(std::move(t)); }, id, media_type, evidence, queued,
            std::move(done));
 }
 
@@ -179,7 +182,7 @@ void SessionService::SubmitOn(std::function<void(TaskPool::Task)> run, std::stri
     return done(Status(StatusCode::kUnsupportedMediaType,
                        "no verifier for media type '" + std::string(media_type) + "'"));
   }
-  bool appraise_now = verifier->IsCheap() && !options.respond_async;
+  bool appraise_now = (verifier->IsCheap() || options.appraise_here) && !options.respond_async;
   // The record the appraisal will read, read with the session.
   std::string agent;
   if (appraise_now && attesters_) {

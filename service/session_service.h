@@ -44,6 +44,10 @@ struct SubmitOptions {
   // session (pull polls), so no EAR is signed when the appraisal runs
   // within the call. A queued appraisal is always signed.
   bool sign_result = true;
+  // True: the caller is a background thread that may run a verifier that
+  // is not cheap itself (Submit only) rather than queue it for a worker and
+  // poll for its result.
+  bool appraise_here = false;
 };
 
 struct SubmitOutcome {

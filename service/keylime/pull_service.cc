@@ -449,7 +449,8 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
   }
   SubmitOptions submit;
   submit.wait_ms = kAppraisalWaitMs;
-  submit.sign_result = false;  // read here and deleted: nobody fetches an EAR
+  submit.sign_result = false;   // read here and deleted: nobody fetches an EAR
+  submit.appraise_here = true;  // a pull worker, not an HTTP thread
   auto outcome =
       sessions_->Submit(session->id, kAgentEvidenceType, EncodeAgentEvidence(evidence), submit);
   (void)sessions_->Delete(session->id);
