@@ -189,7 +189,7 @@ void PullService::SchedulerLoop() {
           for (auto& id : *claimed) {
             // Claimed again while held (a renewal that failed): polled once.
             if (!held_.insert(id).second) continue;
-            steps_.push_back(Step{std::move(id), nullptr});
+            starts_.push_back(std::move(id));
             ++started;
           }
         }
@@ -208,39 +208,47 @@ void PullService::SchedulerLoop() {
 
 void PullService::WorkerLoop() {
   for (;;) {
-    Step step;
+    std::function<void()> answer;
+    std::string id;
+    bool start = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [this] { return !steps_.empty() || (stopping_ && in_flight_ == 0); });
-      if (steps_.empty()) return;  // stopping, and no poll is under way
-      step = std::move(steps_.front());
-      steps_.pop_front();
-      if (!step.run) {
-        if (stopping_) {
-          // Claimed but never started: handed back at once rather than
-          // left until the claim runs out.
-          held_.erase(step.id);
-          lock.unlock();
-          (void)schedule_->Release(step.id, instance_, 0, 0);
-          continue;
+      work_cv_.wait(lock, [this] {
+        return !answers_.empty() || !starts_.empty() || (stopping_ && in_flight_ == 0);
+      });
+      if (!answers_.empty()) {
+        answer = std::move(answers_.front());
+        answers_.pop_front();
+      } else if (!starts_.empty()) {
+        id = std::move(starts_.front());
+        starts_.pop_front();
+        start = !stopping_;
+        if (start) {
+          ++in_flight_;
+        } else {
+          held_.erase(id);
         }
-        ++in_flight_;
+      } else {
+        return;  // stopping, and no poll is under way
       }
     }
-    if (step.run) {
-      step.run();
-      continue;
+    if (answer) {
+      answer();
+    } else if (start) {
+      ++polls_;
+      PollAsync(id, [this, id](Next next) { Finish(id, next); });
+    } else {
+      // Claimed but never started: handed back at once rather than left
+      // until the claim runs out.
+      (void)schedule_->Release(id, instance_, 0, 0);
     }
-    ++polls_;
-    std::string id = step.id;
-    PollAsync(id, [this, id](Next next) { Finish(id, next); });
   }
 }
 
 void PullService::Post(std::function<void()> step) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    steps_.push_back(Step{"", std::move(step)});
+    answers_.push_back(std::move(step));
   }
   work_cv_.notify_one();
 }
@@ -299,10 +307,9 @@ void PullService::RenewHeld() {
   for (const std::string& id : *lost) {
     if (held_.count(id) == 0) continue;  // released meanwhile
     held_.erase(id);
-    auto waiting = std::find_if(steps_.begin(), steps_.end(),
-                                [&](const Step& s) { return !s.run && s.id == id; });
-    if (waiting != steps_.end()) {
-      steps_.erase(waiting);  // another instance has it, or it was removed
+    auto waiting = std::find(starts_.begin(), starts_.end(), id);
+    if (waiting != starts_.end()) {
+      starts_.erase(waiting);  // another instance has it, or it was removed
       continue;
     }
     // Under way: the poll ends as usual (Record only writes over an active

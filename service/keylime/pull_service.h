@@ -149,18 +149,16 @@ class PullService {
   int64_t grace_ms_ = 500;
 
   std::mutex mu_;
-  std::condition_variable work_cv_;  // workers: steps_ has work, or the last poll ended
+  std::condition_variable work_cv_;  // workers: a step to run, or the last poll ended
   std::condition_variable room_cv_;  // the scheduler: room_ was set
   std::condition_variable cv_;       // the renewer: stop_renewing_
   bool want_room_ = false;           // the scheduler filled every slot
   bool room_ = false;                // half the slots are free again
-  // What workers do next: a claimed agent's poll to start (run empty), or
-  // the next step of a poll under way (an agent answered).
-  struct Step {
-    std::string id;
-    std::function<void()> run;
-  };
-  std::deque<Step> steps_;
+  // What workers do: the next steps of polls under way (an agent
+  // answered) first, so polls finish before more start; then the polls of
+  // claimed agents.
+  std::deque<std::function<void()>> answers_;
+  std::deque<std::string> starts_;
   std::set<std::string> held_;  // claimed and not yet released: waiting or under way
   int in_flight_ = 0;           // polls started and not finished
   bool stopping_ = false;
