@@ -158,7 +158,6 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
   // Only the step after the session moved to processing is posted; later
   // ones (retries, waits) go to the pool and end with the answer.
   CallerThread caller;
-  // Only a caller that runs the tasks itself may appraise expensive evidence.
   SubmitOn([&caller](TaskPool::Task t) { caller.Post(std::move(t)); }, id, media_type, evidence,
            options, [&caller](Result<SubmitOutcome> r) { caller.Answer(std::move(r)); });
   return caller.Run();
@@ -168,9 +167,7 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
 void SessionService::SubmitAsync(std::string_view id, std::string_view media_type,
                                  std::string_view evidence, const SubmitOptions& options,
                                  SubmitCallback done) {
-  SubmitOptions queued = options;
-  queued.appraise_here = false;  // the pool's threads are for cheap appraisals
-  SubmitOn([this](TaskPool::Task t) { Run(std::move(t)); }, id, media_type, evidence, queued,
+  SubmitOn([this](TaskPool::Task t) { Run(std::move(t)); }, id, media_type, evidence, options,
            std::move(done));
 }
 
@@ -182,7 +179,7 @@ void SessionService::SubmitOn(std::function<void(TaskPool::Task)> run, std::stri
     return done(Status(StatusCode::kUnsupportedMediaType,
                        "no verifier for media type '" + std::string(media_type) + "'"));
   }
-  bool appraise_now = (verifier->IsCheap() || options.appraise_here) && !options.respond_async;
+  bool appraise_now = verifier->IsCheap() && !options.respond_async;
   // The record the appraisal will read, read with the session.
   std::string agent;
   if (appraise_now && attesters_) {
@@ -200,14 +197,31 @@ void SessionService::SubmitOn(std::function<void(TaskPool::Task)> run, std::stri
           return run(
               [this, begun, options, done] { Enqueue(std::move(begun->session), options, done); });
         }
-        run([this, begun, verifier, prefetched, sign = options.sign_result, done] {
-          AppraiseAndComplete(std::move(*begun), prefetched, sign, *verifier,
-                              [done](Result<Session> s) {
-                                if (!s.ok()) return done(StatusOf(s));
-                                done(SubmitOutcome{std::move(*s), true});
-                              });
+        run([this, begun, verifier, prefetched, done] {
+          AppraiseAndComplete(std::move(*begun), prefetched, *verifier, [done](Result<Session> s) {
+            if (!s.ok()) return done(StatusOf(s));
+            done(SubmitOutcome{std::move(*s), true});
+          });
         });
       });
+}
+
+Result<Appraisal> SessionService::AppraiseOnce(std::string_view media_type,
+                                               std::string_view evidence,
+                                               std::string_view nonce) const {
+  const Verifier* verifier = registry_->Find(media_type);
+  if (!verifier) {
+    return Status(StatusCode::kUnsupportedMediaType,
+                  "no verifier for media type '" + std::string(media_type) + "'");
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto appraisal = verifier->Appraise(AppraisalRequest{media_type, evidence, nonce});
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Metrics::Outcome outcome = !appraisal.ok()       ? Metrics::Outcome::kError
+                             : appraisal->is_valid ? Metrics::Outcome::kValid
+                                                   : Metrics::Outcome::kInvalid;
+  GlobalMetrics().ObserveAppraisal(media_type, outcome, secs);
+  return appraisal;
 }
 
 void SessionService::Enqueue(Session session, SubmitOptions options, SubmitCallback done) {
@@ -246,14 +260,13 @@ void SessionService::WaitAsync(std::string id, std::chrono::steady_clock::time_p
 }
 
 void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched,
-                                         bool sign, const Verifier& verifier,
-                                         SessionCallback2 done) {
+                                         const Verifier& verifier, SessionCallback2 done) {
   auto session = std::make_shared<Session>(std::move(start.session));
   std::optional<ClockCommit> clock;
   AppraisalRequest request{session->evidence_type, session->evidence, session->nonce};
   if (prefetched) request.prefetched = &start.attester;
   request.deferred_clock = &clock;
-  auto result = AppraiseStep(*session, request, verifier, sign);
+  auto result = AppraiseStep(*session, request, verifier);
   if (!result.ok()) return done(result.status());
   session->result = std::move(*result);
   session->state = SessionState::kComplete;
@@ -262,7 +275,7 @@ void SessionService::AppraiseAndComplete(SessionStore::AppraisalStart start, boo
 
 Result<SessionResult> SessionService::AppraiseStep(Session& session,
                                                    const AppraisalRequest& request,
-                                                   const Verifier& verifier, bool sign) {
+                                                   const Verifier& verifier) {
   auto t0 = std::chrono::steady_clock::now();
   auto appraisal = verifier.Appraise(request);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -280,7 +293,7 @@ Result<SessionResult> SessionService::AppraiseStep(Session& session,
       session.evidence_type,
       appraisal->is_valid ? Metrics::Outcome::kValid : Metrics::Outcome::kInvalid, secs);
   std::string ear;
-  if (signer_ && sign) {
+  if (signer_) {
     auto signed_ear = signer_->Sign(*appraisal, session.nonce, NowMillis() / 1000);
     if (!signed_ear.ok()) {
       LogError("result signing failed",
@@ -347,8 +360,7 @@ void SessionService::RunAfter(std::chrono::milliseconds delay, TaskPool::Task ta
 
 Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifier& verifier) {
   auto result = AppraiseStep(
-      session, AppraisalRequest{session.evidence_type, session.evidence, session.nonce}, verifier,
-      true);
+      session, AppraisalRequest{session.evidence_type, session.evidence, session.nonce}, verifier);
   if (!result.ok()) return result.status();
   session.result = std::move(*result);
   Metrics& metrics = GlobalMetrics();
@@ -413,7 +425,7 @@ Status SessionService::ProcessQueued(std::string_view session_id) {
   }
   std::promise<Result<Session>> answer;
   std::future<Result<Session>> recorded = answer.get_future();
-  AppraiseAndComplete(std::move(start), prefetched, true, *verifier,
+  AppraiseAndComplete(std::move(start), prefetched, *verifier,
                       [&answer](Result<Session> s) { answer.set_value(std::move(s)); });
   Result<Session> done = recorded.get();
   if (!done.ok() && done.status().code() == StatusCode::kUnavailable) return done.status();

@@ -40,14 +40,6 @@ inline constexpr size_t kMaxNonceSize = 64;
 struct SubmitOptions {
   bool respond_async = false;      // Prefer: respond-async
   std::optional<int64_t> wait_ms;  // Prefer: wait=N
-  // False: the caller reads the appraisal itself and nobody fetches the
-  // session (pull polls), so no EAR is signed when the appraisal runs
-  // within the call. A queued appraisal is always signed.
-  bool sign_result = true;
-  // True: the caller is a background thread that may run a verifier that
-  // is not cheap itself (Submit only) rather than queue it for a worker and
-  // poll for its result.
-  bool appraise_here = false;
 };
 
 struct SubmitOutcome {
@@ -106,6 +98,15 @@ class SessionService {
   void SubmitAsync(std::string_view id, std::string_view media_type, std::string_view evidence,
                    const SubmitOptions& options, SubmitCallback done);
 
+  // The registry verifier's appraisal of `evidence` against `nonce` (raw
+  // bytes), with its metrics, on the calling thread and outside any
+  // session: for a service that makes the nonce and reads the outcome in
+  // one call (a pull poll), where a stored session would only be written
+  // and deleted. The verifier reads and moves the attester's clock itself.
+  // No EAR. kUnsupportedMediaType when no verifier takes the type.
+  Result<Appraisal> AppraiseOnce(std::string_view media_type, std::string_view evidence,
+                                 std::string_view nonce) const;
+
   // The attester directory the verifiers read, so the store reads the
   // record with the session. Set before serving (not synchronized). Without
   // it, verifiers read their own.
@@ -155,13 +156,13 @@ class SessionService {
   // The appraisal of a begun session on this thread, then its completion
   // step; `done` gets the stored outcome.
   using SessionCallback2 = std::function<void(Result<Session>)>;
-  void AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched, bool sign,
+  void AppraiseAndComplete(SessionStore::AppraisalStart start, bool prefetched,
                            const Verifier& verifier, SessionCallback2 done);
   // The step both paths share: the verifier's appraisal, its metrics, and
-  // the EAR when `sign`. A failed appraisal is recorded as the session's
-  // failure (RecordFailed) and its error returned.
+  // the EAR. A failed appraisal is recorded as the session's failure
+  // (RecordFailed) and its error returned.
   Result<SessionResult> AppraiseStep(Session& session, const AppraisalRequest& request,
-                                     const Verifier& verifier, bool sign);
+                                     const Verifier& verifier);
   // Writes `session`'s result (and clock); retries with backoff when the
   // store is down (after answering `done` with the error).
   void Complete(std::shared_ptr<Session> session, std::optional<ClockCommit> clock,

@@ -23,8 +23,6 @@ namespace attestd {
 namespace {
 
 constexpr size_t kNonceChars = 20;  // Keylime's tpm_util.random_password(20)
-// A poll's appraisal waits this long for a queued appraisal at most.
-constexpr int64_t kAppraisalWaitMs = 10000;
 
 Failure MakeFailure(std::string type, std::string reason) {
   return Failure{std::move(type), Value::MakeMap({{"reason", std::move(reason)}})};
@@ -432,9 +430,8 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
     failures.push_back(MakeFailure("quote_validation.invalid_data", parts.status().message()));
     return failures;
   }
-  auto session = sessions_->Create(nonce, std::nullopt);
-  if (!session.ok()) return std::nullopt;
-  // The quote and its logs in one registry step, as a push attestation's.
+  // The quote and its logs in one registry step, as a push attestation's;
+  // the nonce is this poll's own, so no session is stored.
   AgentEvidence evidence;
   evidence.quote.agent_id = agent.agent_id;
   evidence.quote.attest = parts->attest;
@@ -449,25 +446,19 @@ std::optional<std::vector<Failure>> PullService::Appraise(const VerifierAgent& a
     if (!log) {
       failures.push_back(
           MakeFailure("measured_boot.invalid_log", "mb_measurement_list is not base64"));
-      (void)sessions_->Delete(session->id);
       return failures;
     }
     evidence.logs.boot_log = std::move(*log);
   }
-  SubmitOptions submit;
-  submit.wait_ms = kAppraisalWaitMs;
-  submit.sign_result = false;   // read here and deleted: nobody fetches an EAR
-  submit.appraise_here = true;  // a pull worker, not an HTTP thread
-  auto outcome =
-      sessions_->Submit(session->id, kAgentEvidenceType, EncodeAgentEvidence(evidence), submit);
-  (void)sessions_->Delete(session->id);
-  if (!outcome.ok() || !outcome->finished || outcome->session.state != SessionState::kComplete ||
-      !outcome->session.result) {
+  auto appraisal =
+      sessions_->AppraiseOnce(kAgentEvidenceType, EncodeAgentEvidence(evidence), nonce);
+  if (!appraisal.ok()) {
+    LogWarn("pull: the quote could not be appraised now",
+            {{"agent_id", agent.agent_id}, {"error", appraisal.status().message()}});
     return std::nullopt;
   }
-  const Appraisal& appraisal = outcome->session.result->appraisal;
-  failures = appraisal.failures;
-  if (!appraisal.is_valid && failures.empty()) {
+  failures = appraisal->failures;
+  if (!appraisal->is_valid && failures.empty()) {
     failures.push_back(MakeFailure("quote_validation.invalid", "the quote did not verify"));
   }
   // Keylime's binding of the agent's key to the quote: the data PCR.

@@ -299,27 +299,6 @@ TEST_P(TpmEvidenceFlowTest, QuoteIsAppraisedAndTheClockBaselineMoves) {
   EXPECT_EQ(app_->stores().attesters->Get(kAgent)->clock, attester->clock);
 }
 
-TEST_P(TpmEvidenceFlowTest, AnUnsignedSubmitKeepsTheAppraisalWithoutAnEar) {
-  // Pull polls read the appraisal and delete the session: no EAR is signed.
-  SessionService& sessions = app_->sessions();
-  for (bool sign : {true, false}) {
-    auto session = sessions.Create(std::nullopt, std::nullopt);
-    ASSERT_TRUE(session.ok());
-    auto q = tpm_->Quote("rsa", session->nonce, "sha256:0,16");
-    ASSERT_TRUE(q.has_value());
-    SubmitOptions options;
-    options.sign_result = sign;
-    auto outcome = sessions.Submit(session->id, tpm::kTpmQuoteJsonType,
-                                   testing::QuoteJson(kAgent, q->quote), options);
-    ASSERT_TRUE(outcome.ok()) << outcome.status().message();
-    ASSERT_TRUE(outcome->finished);
-    auto stored = sessions.Get(session->id);
-    ASSERT_TRUE(stored.ok() && stored->result.has_value());
-    EXPECT_TRUE(stored->result->appraisal.is_valid);
-    EXPECT_EQ(stored->result->ear.empty(), !sign) << "sign_result=" << sign;
-  }
-}
-
 TEST_P(TpmEvidenceFlowTest, EvidencePostMakesTwoRedisRoundTrips) {
   if (GetParam() != "redis") GTEST_SKIP() << "round trips are Redis commands";
   // Warm up: the scripts are loaded on their first use (EVALSHA, NOSCRIPT, EVAL).
