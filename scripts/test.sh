@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 # The tests that run threads against each other: stores' atomic steps,
 # the Redis pipeline, shared AK contexts and policies, the HTTP adapter.
-TSAN_FILTER='*Concurrent*:*ExactlyOne*:*Concurrently*:*SharedBetweenInstances*:HttpServerTest.*:*PullTest.FirstQuote*:*PullTest.StopReactivate*:TaskPool.*:EvidenceOutageTest.*:*TpmEvidenceFlowTest.*'
+TSAN_FILTER='*Concurrent*:*ExactlyOne*:*Concurrently*:*SharedBetweenInstances*:HttpServerTest.*:*PullTest.FirstQuote*:*PullTest.StopReactivate*:TaskPool.*:HttpsPoolTest.*:*PullTest.APcrExtend*:EvidenceOutageTest.*:*TpmEvidenceFlowTest.*'
 
 configure_and_build() {  # dir, cmake args...
   local dir=$1

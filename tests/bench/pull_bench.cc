@@ -36,7 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  int agents = 200, seconds = 20, instances = 1, pull_threads = 16, sim_threads = 1;
+  int agents = 200, seconds = 20, instances = 1, pull_threads = 4, sim_threads = 1;
   int64_t interval = 2;
 };
 
