@@ -96,13 +96,19 @@ bool MajorAllowed(Versions versions, std::string_view version) {
 
 }  // namespace
 
-std::shared_ptr<Router> MakeKeylimeRouter() {
+std::shared_ptr<Router> MakeKeylimeRouter(bool serve_versions) {
   auto router = std::make_shared<Router>(
       [](int status, std::string_view detail) { return EnvelopeError(status, detail); });
   router->set_ignore_trailing_slash(true);
-  router->Add("GET", "/version", Version);
-  // Keylime's verifier also serves it as /versions (deprecated there).
-  router->Add("GET", "/versions", Version);
+  // Keylime's verifier also serves it as /versions (deprecated there);
+  // without them, both answer 410 as Keylime's verifier in push mode.
+  for (const char* path : {"/version", "/versions"}) {
+    if (serve_versions) {
+      router->Add("GET", path, Version);
+    } else {
+      router->Add("GET", path, [](const HttpRequest&) { return Envelope(410, "Gone"); });
+    }
+  }
   // GET /v3/, /v3.0/: 200 when this version is served, the probe Keylime
   // 3.0 clients use instead of /version.
   // Literal paths, so that no one-segment route added later is shadowed.

@@ -60,8 +60,9 @@ HttpResponse JsonApiError(int status, std::string_view detail);
 void UseJsonApiErrorsUnderV3(Router& router);
 
 // A router whose error answers are envelopes, trailing slashes ignored, and
-// GET /version, GET /versions and the GET /v3[.0]/ probe registered.
-std::shared_ptr<Router> MakeKeylimeRouter();
+// GET /version, GET /versions (410 unless `serve_versions`) and the
+// GET /v3[.0]/ probe registered.
+std::shared_ptr<Router> MakeKeylimeRouter(bool serve_versions = true);
 
 // Registers `handler` under "/:api_version" + `suffix`; requests whose prefix
 // is not one of `versions` get the 404 envelope. The handler may read the

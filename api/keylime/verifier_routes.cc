@@ -441,7 +441,9 @@ int ListenerAddress::port() const {
 std::shared_ptr<Router> MakeVerifierRouter(const KeylimeServices& services,
                                            std::shared_ptr<const ListenerAddress> address) {
   auto api = std::make_shared<VerifierApi>(services, std::move(address));
-  auto router = keylime::MakeKeylimeRouter();
+  // In push mode /version(s) is gone, as on Keylime's verifier: the
+  // tenant then keeps its own API version, v3 clients probe /v3.0/.
+  auto router = keylime::MakeKeylimeRouter(services.options.mode != VerifierMode::kPush);
   keylime::UseJsonApiErrorsUnderV3(*router);  // the v3 routes are the push model's JSON:API
   // The tenant's admin routes need its client certificate, as Keylime's
   // requires_auth routes; verify/* and the push agent's routes do not.

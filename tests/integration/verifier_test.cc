@@ -452,13 +452,29 @@ TEST_P(VerifierApiTest, AkComparedAsAKey) {
 
 // GET /versions as /version; GET /v3[.0]/ is the v3 probe; other roots 404.
 TEST_P(VerifierApiTest, VersionProbes) {
-  HttpResponse r = Call("GET", "/versions");
-  ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(JsonAt(r.body, "/results/current_version"), "2.6");
+  // Push mode (this fixture's): /version(s) is gone, as on Keylime's
+  // verifier; v3 clients probe the version's root.
+  for (const char* path : {"/version", "/versions"}) {
+    HttpResponse gone = Call("GET", path);
+    EXPECT_EQ(gone.status, 410) << path;
+    EXPECT_EQ(JsonAt(gone.body, "/code"), "410") << gone.body;
+  }
   EXPECT_EQ(Call("GET", "/v3.0/").status, 200);
   EXPECT_EQ(Call("GET", "/v3").status, 200);
   EXPECT_EQ(Call("GET", "/v3.1/").status, 404);
   EXPECT_EQ(Call("GET", "/v2.6/").status, 404);
+
+  app_->Shutdown(std::chrono::milliseconds(1000));
+  config_.verifier_mode = "pull";
+  auto app = Application::Create(config_);
+  ASSERT_TRUE(app.ok());
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  HttpResponse r = Call("GET", "/versions");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(JsonAt(r.body, "/results/current_version"), "2.6");
+  EXPECT_EQ(Call("GET", "/version").status, 200);
 }
 
 TEST_P(VerifierApiTest, BadEnrolmentsAre400AndStoreNothing) {
