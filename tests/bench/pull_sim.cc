@@ -241,15 +241,6 @@ std::string SignQuote(EVP_PKEY* key, const std::string& message) {
   return std::string(reinterpret_cast<char*>(buf), off);
 }
 
-api::HttpResponse Envelope(int code, const std::string& status, const std::string& results = "{}") {
-  api::HttpResponse r;
-  r.status = code;
-  r.content_type = "application/json";
-  r.body = "{\"code\": " + std::to_string(code) + ", \"status\": \"" + status +
-           "\", \"results\": " + results + "}";
-  return r;
-}
-
 class Simulator {
  public:
   bool Init(int agents);
@@ -346,11 +337,11 @@ const PcrSet& Simulator::PcrsFor(uint32_t mask) {
 
 api::HttpResponse Simulator::Quote(const api::HttpRequest& req) {
   Agent* agent = AgentOf(req);
-  if (!agent) return Envelope(404, "Not Found");
+  if (!agent) return testing::AgentEnvelope(404, "Not Found");
   std::string nonce(req.query_param("nonce").value_or(""));
   if (nonce.empty() || nonce.size() > sizeof(TPM2B_DATA::buffer)) {
     ++errors_;
-    return Envelope(400, "nonce not provided as an HTTP parameter in request");
+    return testing::AgentEnvelope(400, "nonce not provided as an HTTP parameter in request");
   }
   std::string mask_text(req.query_param("mask").value_or("0x0"));
   uint32_t mask = static_cast<uint32_t>(std::strtoul(mask_text.c_str(), nullptr, 16));
@@ -359,7 +350,7 @@ api::HttpResponse Simulator::Quote(const api::HttpRequest& req) {
   std::string sig = attest.empty() ? "" : SignQuote(agent->key.get(), attest);
   if (sig.empty()) {
     ++errors_;
-    return Envelope(500, "TPM error");
+    return testing::AgentEnvelope(500, "TPM error");
   }
   ++quotes_;
   NoteRequest(*agent);
@@ -373,23 +364,24 @@ api::HttpResponse Simulator::Quote(const api::HttpRequest& req) {
   if (req.query_param("partial").value_or("1") == "0") w.Key("pubkey").String(nk_pem_);
   w.Key("boottime").Int(1700000000);
   w.EndObject();
-  return Envelope(200, "Success", w.Take());
+  return testing::AgentEnvelope(200, "Success", w.Take());
 }
 
 std::shared_ptr<api::Router> Simulator::MakeRouter() {
-  auto router = std::make_shared<api::Router>(
-      [](int status, std::string_view detail) { return Envelope(status, std::string(detail)); });
+  auto router = std::make_shared<api::Router>([](int status, std::string_view detail) {
+    return testing::AgentEnvelope(status, std::string(detail));
+  });
   router->set_ignore_trailing_slash(true);
   router->Add("GET", "/version", [this](const api::HttpRequest& r) {
-    if (!AgentOf(r)) return Envelope(404, "Not Found");
-    return Envelope(200, "Success", "{\"supported_version\": \"2.1\"}");
+    if (!AgentOf(r)) return testing::AgentEnvelope(404, "Not Found");
+    return testing::AgentEnvelope(200, "Success", "{\"supported_version\": \"2.1\"}");
   });
   router->Add("GET", "/:v/quotes/integrity",
               [this](const api::HttpRequest& r) { return Quote(r); });
   router->Add("POST", "/:v/keys/vkey", [this](const api::HttpRequest& r) {
-    if (!AgentOf(r)) return Envelope(404, "Not Found");
+    if (!AgentOf(r)) return testing::AgentEnvelope(404, "Not Found");
     ++vkeys_;
-    return Envelope(200, "Success");
+    return testing::AgentEnvelope(200, "Success");
   });
   return router;
 }

@@ -258,6 +258,17 @@ class VerifierApiTest : public ::testing::TestWithParam<std::string> {
   }
 
   // What the tenant does: the HTTP status and the body's code must agree.
+  // The same store and TLS material, the verifier now in pull mode.
+  void RestartInPullMode() {
+    app_->Shutdown(std::chrono::milliseconds(1000));
+    config_.verifier_mode = "pull";
+    auto app = Application::Create(config_);
+    ASSERT_TRUE(app.ok());
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+    tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  }
+
   HttpResponse Call(const std::string& method, const std::string& target,
                     const std::string& body = "") {
     HttpResponse r = tenant_->Request(method, target, {}, body);
@@ -385,13 +396,7 @@ TEST_P(VerifierApiTest, VerifierModeDecidesPushOrPull) {
   EXPECT_EQ(JsonAt(r.body, "/results/operational_state"), "3");
   EXPECT_EQ(JsonAt(r.body, "/results/push_model"), "true");
 
-  app_->Shutdown(std::chrono::milliseconds(1000));
-  config_.verifier_mode = "pull";
-  auto app = Application::Create(config_);
-  ASSERT_TRUE(app.ok());
-  app_ = std::move(*app);
-  ASSERT_TRUE(app_->Start().ok());
-  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  ASSERT_NO_FATAL_FAILURE(RestartInPullMode());
   TenantBody no_address;
   no_address.ak_tpm = tpm_->AkPublic("ecc");
   ASSERT_EQ(Call("POST", "/v2.6/agents/pull-bare", no_address.Json()).status, 200);
@@ -399,13 +404,7 @@ TEST_P(VerifierApiTest, VerifierModeDecidesPushOrPull) {
 }
 
 TEST_P(VerifierApiTest, PullAgentStartsInStart) {
-  app_->Shutdown(std::chrono::milliseconds(1000));
-  config_.verifier_mode = "pull";
-  auto app = Application::Create(config_);
-  ASSERT_TRUE(app.ok());
-  app_ = std::move(*app);
-  ASSERT_TRUE(app_->Start().ok());
-  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  ASSERT_NO_FATAL_FAILURE(RestartInPullMode());
   TenantBody body;
   body.ak_tpm = tpm_->AkPublic("ecc");
   body.cloudagent_ip = "10.0.0.5";
@@ -464,13 +463,7 @@ TEST_P(VerifierApiTest, VersionProbes) {
   EXPECT_EQ(Call("GET", "/v3.1/").status, 404);
   EXPECT_EQ(Call("GET", "/v2.6/").status, 404);
 
-  app_->Shutdown(std::chrono::milliseconds(1000));
-  config_.verifier_mode = "pull";
-  auto app = Application::Create(config_);
-  ASSERT_TRUE(app.ok());
-  app_ = std::move(*app);
-  ASSERT_TRUE(app_->Start().ok());
-  tenant_ = std::make_unique<HttpClient>(app_->verifier_port(), TenantTls(app_->verifier_tls()));
+  ASSERT_NO_FATAL_FAILURE(RestartInPullMode());
   HttpResponse r = Call("GET", "/versions");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(JsonAt(r.body, "/results/current_version"), "2.6");

@@ -20,15 +20,6 @@
 namespace attestd::testing {
 namespace {
 
-api::HttpResponse Envelope(int code, const std::string& status, const std::string& results = "{}") {
-  api::HttpResponse r;
-  r.status = code;
-  r.content_type = "application/json";
-  r.body = "{\"code\": " + std::to_string(code) + ", \"status\": \"" + status +
-           "\", \"results\": " + results + "}";
-  return r;
-}
-
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -75,6 +66,15 @@ std::pair<std::string, int64_t> ImaEntriesFrom(const std::string& list, int64_t 
 }
 
 }  // namespace
+
+api::HttpResponse AgentEnvelope(int code, const std::string& status, const std::string& results) {
+  api::HttpResponse r;
+  r.status = code;
+  r.content_type = "application/json";
+  r.body = "{\"code\": " + std::to_string(code) + ", \"status\": \"" + status +
+           "\", \"results\": " + results + "}";
+  return r;
+}
 
 std::pair<std::string, std::string> NewRsaKey() {
   EVP_PKEY* key = EVP_RSA_gen(2048);
@@ -159,11 +159,12 @@ PullAgent::PullAgent(std::string agent_id, Swtpm* tpm, const std::string& client
   auto [priv, pub] = NewRsaKey();
   privkey_ = priv;
   pubkey_ = pub;
-  router_ = std::make_shared<api::Router>(
-      [](int status, std::string_view detail) { return Envelope(status, std::string(detail)); });
+  router_ = std::make_shared<api::Router>([](int status, std::string_view detail) {
+    return AgentEnvelope(status, std::string(detail));
+  });
   router_->set_ignore_trailing_slash(true);
   router_->Add("GET", "/version", [this](const api::HttpRequest&) {
-    return Envelope(200, "Success", "{\"supported_version\": \"" + api_version_ + "\"}");
+    return AgentEnvelope(200, "Success", "{\"supported_version\": \"" + api_version_ + "\"}");
   });
   router_->Add("GET", "/:v/quotes/integrity",
                [this](const api::HttpRequest& r) { return Quote(r); });
@@ -174,7 +175,7 @@ PullAgent::PullAgent(std::string agent_id, Swtpm* tpm, const std::string& client
   router_->Add("POST", "/:v/notifications/revocation", [this](const api::HttpRequest& r) {
     std::lock_guard<std::mutex> lock(mu_);
     revocations_.push_back(r.body);
-    return Envelope(200, "Success");
+    return AgentEnvelope(200, "Success");
   });
 }
 
@@ -243,12 +244,13 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
   }
   std::string version = std::string(req.param("v").value_or("")).substr(1);
   if (!min_version_.empty() && version < min_version_) {
-    return Envelope(400, "API version not supported");
+    return AgentEnvelope(400, "API version not supported");
   }
   std::string nonce(req.query_param("nonce").value_or(""));
   std::string mask(req.query_param("mask").value_or("0x0"));
   bool partial = req.query_param("partial").value_or("1") == "1";
-  if (nonce.empty()) return Envelope(400, "nonce not provided as an HTTP parameter in request");
+  if (nonce.empty())
+    return AgentEnvelope(400, "nonce not provided as an HTTP parameter in request");
   int64_t ima_ml_entry =
       std::strtoll(std::string(req.query_param("ima_ml_entry").value_or("0")).c_str(), nullptr, 10);
   {
@@ -278,11 +280,11 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
     std::lock_guard<std::mutex> lock(tpm_mu);
     if (tpm_->Run({"tpm2_pcrreset", "16"}) != 0 ||
         !tpm_->Extend(16, "sha256", HexEncode(key_digest))) {
-      return Envelope(500, "TPM error");
+      return AgentEnvelope(500, "TPM error");
     }
     q = tpm_->Quote("rsa", nonce, "sha256:" + pcrs, "sha256");
   }
-  if (!q) return Envelope(500, "TPM error");
+  if (!q) return AgentEnvelope(500, "TPM error");
   ++quotes_;
   JsonWriter w;
   w.BeginObject();
@@ -300,19 +302,19 @@ api::HttpResponse PullAgent::Quote(const api::HttpRequest& req) {
   if (logs_.boot_log && (bits & 1u))
     w.Key("mb_measurement_list").String(Base64Encode(*logs_.boot_log));
   w.EndObject();
-  return Envelope(200, "Success", w.Take());
+  return AgentEnvelope(200, "Success", w.Take());
 }
 
 api::HttpResponse PullAgent::Key(const api::HttpRequest& req, bool u) {
   auto encrypted = JsonAt(req.body, "/encrypted_key");
-  if (!encrypted) return Envelope(400, "content is invalid");
+  if (!encrypted) return AgentEnvelope(400, "content is invalid");
   auto raw = Base64DecodeStd(*encrypted);
   std::string key = raw ? RsaOaepDecrypt(privkey_, *raw) : "";
-  if (key.empty()) return Envelope(400, "content is invalid");
+  if (key.empty()) return AgentEnvelope(400, "content is invalid");
   std::lock_guard<std::mutex> lock(mu_);
   if (u) {
     auto tag = JsonAt(req.body, "/auth_tag");
-    if (!tag) return Envelope(400, "auth_tag is missing");
+    if (!tag) return AgentEnvelope(400, "auth_tag is missing");
     u_ = key;
     auth_tag_ = *tag;
   } else {
@@ -320,7 +322,7 @@ api::HttpResponse PullAgent::Key(const api::HttpRequest& req, bool u) {
     ++v_received_;
   }
   TryDerive();
-  return Envelope(200, "Success");
+  return AgentEnvelope(200, "Success");
 }
 
 void PullAgent::TryDerive() {
@@ -332,11 +334,11 @@ void PullAgent::TryDerive() {
 
 api::HttpResponse PullAgent::Verify(const api::HttpRequest& req) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (k_.empty()) return Envelope(400, "Bootstrap key not yet available.");
+  if (k_.empty()) return AgentEnvelope(400, "Bootstrap key not yet available.");
   auto challenge = req.query_param("challenge");
-  if (!challenge) return Envelope(400, "No challenge provided.");
-  return Envelope(200, "Success",
-                  "{\"hmac\": \"" + HmacSha384Hex(k_, std::string(*challenge)) + "\"}");
+  if (!challenge) return AgentEnvelope(400, "No challenge provided.");
+  return AgentEnvelope(200, "Success",
+                       "{\"hmac\": \"" + HmacSha384Hex(k_, std::string(*challenge)) + "\"}");
 }
 
 }  // namespace attestd::testing

@@ -114,6 +114,10 @@ std::string HmacSha384Hex(const std::string& key, const std::string& message);
 // RSA-PSS-SHA256 (max salt) check of a base64 signature with a PEM public key.
 bool RsaPssVerify(const std::string& pubkey_pem, const std::string& message,
                   const std::string& signature_b64);
+// The agents' answer envelope: {"code": …, "status": …, "results": …}
+// (`results` a JSON object's text).
+api::HttpResponse AgentEnvelope(int code, const std::string& status,
+                                const std::string& results = "{}");
 // A fresh RSA-2048 key pair as PEM (private, public).
 std::pair<std::string, std::string> NewRsaKey();
 
