@@ -253,9 +253,16 @@ void SessionService::WaitAsync(std::string id, std::chrono::steady_clock::time_p
       return done(SubmitOutcome{std::move(*s), false});
     }
     auto next = std::min(pause * 2, std::chrono::milliseconds(50));
-    RunAfter(pause, [this, id, deadline, next, fallback, done] {
-      WaitAsync(id, deadline, next, fallback, done);
-    });
+    // Stopped first: the caller gets the session as it is, still processing.
+    auto now = std::make_shared<Session>(std::move(*s));
+    RunAfter(
+        pause,
+        [this, id, deadline, next, fallback, done] {
+          WaitAsync(id, deadline, next, fallback, done);
+        },
+        [now, done] {
+          done(SubmitOutcome{*now, false});
+        });
   });
 }
 
@@ -346,16 +353,25 @@ void SessionService::Complete(std::shared_ptr<Session> session, std::optional<Cl
         if (done) done(stored.status());
         if (NowMillis() >= session->expiry_ms) return;
         auto delay = std::chrono::milliseconds(std::min(2000, 50 << std::min(attempt, 6)));
-        RunAfter(delay, [this, session, clock, &verifier, attempt] {
-          Complete(session, clock, verifier, nullptr, attempt + 1);
-        });
+        RunAfter(
+            delay,
+            [this, session, clock, &verifier, attempt] {
+              Complete(session, clock, verifier, nullptr, attempt + 1);
+            },
+            [session] {
+              LogWarn(
+                  "shutting down before the store took a result; the session stays "
+                  "processing until it expires",
+                  {{"session", session->id}});
+            });
       });
 }
 
 void SessionService::Run(TaskPool::Task task) { pool_->Post(std::move(task)); }
 
-void SessionService::RunAfter(std::chrono::milliseconds delay, TaskPool::Task task) {
-  pool_->PostAfter(delay, std::move(task));
+void SessionService::RunAfter(std::chrono::milliseconds delay, TaskPool::Task task,
+                              TaskPool::Task dropped) {
+  pool_->PostAfter(delay, std::move(task), std::move(dropped));
 }
 
 Result<Session> SessionService::AppraiseAndRecord(Session session, const Verifier& verifier) {

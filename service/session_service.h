@@ -173,7 +173,9 @@ class SessionService {
                  std::chrono::milliseconds pause, Session fallback, SubmitCallback done);
   // Runs `task` on the pool (or here without one).
   void Run(TaskPool::Task task);
-  void RunAfter(std::chrono::milliseconds delay, TaskPool::Task task);
+  // `dropped` runs instead when the pool stops first.
+  void RunAfter(std::chrono::milliseconds delay, TaskPool::Task task,
+                TaskPool::Task dropped = nullptr);
   // Stores `session` as failed with `error`, counts it and tells the
   // finished hook; the store's Status otherwise.
   Status RecordFailed(Session& session, std::string error);

@@ -24,16 +24,21 @@ void TaskPool::Post(Task task) {
   task();
 }
 
-void TaskPool::PostAfter(std::chrono::milliseconds delay, Task task) {
-  std::lock_guard lock(mu_);
-  if (stopping_) return;
-  later_.emplace(Clock::now() + delay, std::move(task));
-  // Wake one thread to re-arm its wait: the new task may be due first.
-  wake_.notify_one();
+void TaskPool::PostAfter(std::chrono::milliseconds delay, Task task, Task dropped) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      later_.emplace(Clock::now() + delay, Later{std::move(task), std::move(dropped)});
+      // Wake one thread to re-arm its wait: the new task may be due first.
+      wake_.notify_one();
+      return;
+    }
+  }
+  if (dropped) dropped();
 }
 
 void TaskPool::Stop() {
-  std::multimap<Clock::time_point, Task> dropped;
+  std::multimap<Clock::time_point, Later> dropped;
   {
     std::lock_guard lock(mu_);
     if (stopping_ && threads_.empty()) return;
@@ -45,7 +50,10 @@ void TaskPool::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
-  // `dropped` dies here, outside the lock: its captures may post.
+  // Outside the lock: the handlers and the captures may post.
+  for (auto& [when, later] : dropped) {
+    if (later.dropped) later.dropped();
+  }
 }
 
 void TaskPool::Run() {
@@ -53,7 +61,7 @@ void TaskPool::Run() {
   for (;;) {
     auto now = Clock::now();
     while (!later_.empty() && later_.begin()->first <= now) {
-      ready_.push_back(std::move(later_.begin()->second));
+      ready_.push_back(std::move(later_.begin()->second.task));
       later_.erase(later_.begin());
     }
     if (!ready_.empty()) {

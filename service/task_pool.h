@@ -5,9 +5,11 @@
 //
 // Promises: tasks run in the order posted when due at once, on any of the
 // pool's threads; a task that throws is logged and does not end its thread;
-// Stop runs every task already posted for now, drops those due later (their
-// captures are destroyed, never run) and joins. Post after Stop runs the
-// task on the caller's thread; PostAfter after Stop drops it.
+// Stop runs every task already posted for now, drops those due later and
+// joins. Post after Stop runs the task on the caller's thread; PostAfter
+// after Stop drops it. A dropped task never runs, but its `dropped` handler
+// does, on the thread that stopped the pool or posted after it, so a
+// caller waiting for the task's answer always gets one.
 #pragma once
 
 #include <chrono>
@@ -31,7 +33,7 @@ class TaskPool {
   TaskPool& operator=(const TaskPool&) = delete;
 
   void Post(Task task);
-  void PostAfter(std::chrono::milliseconds delay, Task task);
+  void PostAfter(std::chrono::milliseconds delay, Task task, Task dropped = nullptr);
   void Stop();
 
  private:
@@ -40,9 +42,13 @@ class TaskPool {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Task> ready_;                        // guarded by mu_
-  std::multimap<Clock::time_point, Task> later_;  // guarded by mu_
-  bool stopping_ = false;                         // guarded by mu_
+  std::deque<Task> ready_;  // guarded by mu_
+  struct Later {
+    Task task;
+    Task dropped;
+  };
+  std::multimap<Clock::time_point, Later> later_;  // guarded by mu_
+  bool stopping_ = false;                          // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,7 +85,7 @@ class Swtpm {
   TempDir dir_;
   int port_ = 0;
   pid_t pid_ = -1;
-  int counter_ = 0;
+  std::atomic<int> counter_{0};  // file names; quotes may come from several threads
 };
 
 // scripts/tpm-fixtures.sh

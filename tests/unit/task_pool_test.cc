@@ -70,6 +70,29 @@ TEST(TaskPool, StopRunsWhatIsDueDropsWhatIsLaterAndThenRunsInline) {
   EXPECT_FALSE(after_stop);
 }
 
+TEST(TaskPool, EveryDroppedTaskRunsItsDropHandlerOnce) {
+  // A caller waiting for a task due later (a Prefer: wait poll) must get
+  // an answer when the pool stops first.
+  TaskPool pool(1);
+  std::atomic<int> ran{0}, dropped{0};
+  pool.PostAfter(
+      std::chrono::seconds(60), [&] { ++ran; }, [&] { ++dropped; });
+  pool.PostAfter(std::chrono::seconds(60), [&] { ++ran; });  // no handler: just dropped
+  pool.PostAfter(
+      std::chrono::milliseconds(1), [&] { ++ran; }, [&] { ++dropped; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the 1 ms one ran
+  pool.Stop();
+  EXPECT_EQ(ran.load(), 1);
+  EXPECT_EQ(dropped.load(), 1);
+  auto caller = std::this_thread::get_id();
+  std::thread::id handled_on;
+  pool.PostAfter(
+      std::chrono::milliseconds(1), [&] { ++ran; },
+      [&] { handled_on = std::this_thread::get_id(); });
+  EXPECT_EQ(handled_on, caller) << "after Stop the handler runs at once, on the caller";
+  EXPECT_EQ(ran.load(), 1);
+}
+
 TEST(TaskPool, ATaskThatThrowsDoesNotEndItsThread) {
   TaskPool pool(1);
   pool.Post([] { throw std::runtime_error("boom"); });
