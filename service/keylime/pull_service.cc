@@ -244,10 +244,10 @@ void PullService::WorkerLoop() {
 }
 
 void PullService::Post(std::function<void()> step) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(std::move(step));
-  }
+  // Notified under the lock: this runs on the client's thread, and once a
+  // worker has run the step, the last poll may end and Stop return.
+  std::lock_guard<std::mutex> lock(mu_);
+  answers_.push_back(std::move(step));
   work_cv_.notify_one();
 }
 
