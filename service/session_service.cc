@@ -110,18 +110,16 @@ namespace {
 // the appraisal does not hop to the pool and back while the caller waits.
 class CallerThread {
  public:
+  // Both notify under the lock: they may run on another thread, and the
+  // caller returns (destroying this) as soon as it sees the answer.
   void Post(TaskPool::Task task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.push_back(std::move(task));
     cv_.notify_one();
   }
   void Answer(Result<SubmitOutcome> r) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      answer_.emplace(std::move(r));
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    answer_.emplace(std::move(r));
     cv_.notify_one();
   }
   // Runs the call's tasks until its answer came.
