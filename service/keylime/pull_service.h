@@ -1,7 +1,8 @@
 // PullService: Keylime's pull model. The verifier contacts each pull agent
-// (push_model false) over mTLS, takes a quote, appraises it through the
-// session engine like every other attestation, delivers the V key half
-// after the first good quote, and quotes again every quote_interval.
+// (push_model false) over mTLS, takes a quote, appraises it with the
+// session engine's registry like every other attestation, delivers the V
+// key half after the first good quote, and quotes again every
+// quote_interval.
 //
 // Promises:
 // - Keylime's operational states and codes (store/agent_store.h): START →
@@ -23,10 +24,15 @@
 //   poll: an instance killed mid-poll frees the agent within lease_grace
 //   of its death. The agent's reported verifier_id is the instance that
 //   polled it last.
-// - Appraisal: the quote's nonce is the session nonce (20 alphanumeric
-//   characters, as Keylime), the evidence tpm::kQuotePartsType; the data
-//   PCR (16) must hold the agent's public key (Keylime's binding), and the
-//   quote's algorithms must be among the agent's accepted ones.
+// - Up to max_polls agents are polled at once; a poll waiting for its
+//   agent holds no thread (the client answers through a callback), and
+//   `threads` workers start polls and appraise answers, answers first.
+// - Appraisal: the quote's nonce is the poll's own (20 alphanumeric
+//   characters, as Keylime), checked in the same call
+//   (SessionService::AppraiseOnce, no session stored), the evidence
+//   kAgentEvidenceType (quote and logs); the data PCR (16) must hold the
+//   agent's public key (Keylime's binding), and the quote's algorithms
+//   must be among the agent's accepted ones.
 #pragma once
 
 #include <algorithm>
@@ -79,9 +85,10 @@ class PullService {
               std::shared_ptr<RevocationNotifier> notifier, PullOptions options);
   ~PullService();
 
-  // Starts the scheduler and poller threads.
+  // Starts the scheduler, renewal and worker threads.
   void Start();
-  // Finishes the polls under way and stops.
+  // Hands back the agents claimed but not started, finishes the polls
+  // under way (each bounded by the agent request timeout) and stops.
   void Stop();
 
   // Polls the agent at the next tick (enrolment, reactivation).
