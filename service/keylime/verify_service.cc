@@ -15,7 +15,6 @@ namespace {
 // With an IMA list but no runtime policy: every file passes, so only the
 // list's replay against PCR 10 counts.
 constexpr char kReplayOnlyPolicy[] = R"({"meta": {"version": 1}, "excludes": [".*"]})";
-constexpr char kNonceFailure[] = "quote_validation.nonce";
 // The agent id the stateless evidence names (trust is given, not looked up).
 constexpr char kVerifyId[] = "verify";
 
