@@ -148,8 +148,10 @@ class CallerThread {
 // GCC 12 sees the moved Result's inactive member as maybe-uninitialized
 // once the answer lambda is inlined (a false positive under -Werror, like
 // StatusOf above).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_view media_type,
                                              std::string_view evidence,
                                              const SubmitOptions& options) {
@@ -160,7 +162,9 @@ Result<SubmitOutcome> SessionService::Submit(std::string_view id, std::string_vi
            options, [&caller](Result<SubmitOutcome> r) { caller.Answer(std::move(r)); });
   return caller.Run();
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 void SessionService::SubmitAsync(std::string_view id, std::string_view media_type,
                                  std::string_view evidence, const SubmitOptions& options,

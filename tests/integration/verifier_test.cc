@@ -74,12 +74,11 @@ TEST(VerifierListener, GeneratedCaClientCertificatePerRoute) {
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
   }
   HttpClient tenant((*app)->verifier_port(), TenantTls(tls));
+  // Push mode (BaseConfig's): /version is gone, in the envelope
+  // (VersionProbes reads it in pull mode).
   HttpResponse r = tenant.Request("GET", "/version");
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(JsonAt(r.body, "/code"), "200");
-  EXPECT_EQ(JsonAt(r.body, "/results/current_version"), "2.6");
-  EXPECT_EQ(JsonAt(r.body, "/results/supported_versions"),
-            R"(["2.0","2.1","2.2","2.3","2.4","2.5","2.6","3.0"])");
+  ASSERT_EQ(r.status, 410) << r.body;
+  EXPECT_EQ(JsonAt(r.body, "/code"), "410");
   // Unknown routes keep the envelope.
   r = tenant.Request("GET", "/v2.6/nothing");
   EXPECT_EQ(r.status, 404);
@@ -91,8 +90,8 @@ TEST(VerifierListener, GeneratedCaClientCertificatePerRoute) {
   // routes are open (the push routes then want their bearer token).
   HttpClient anonymous((*app)->verifier_port(), testing::TlsClientOptions{tls.ca_cert, "", ""});
   anonymous.set_timeout_ms(2000);
-  EXPECT_EQ(anonymous.Request("GET", "/version").status, 200);
-  EXPECT_EQ(anonymous.Request("GET", "/versions").status, 200);
+  EXPECT_EQ(anonymous.Request("GET", "/version").status, 410);
+  EXPECT_EQ(anonymous.Request("GET", "/versions").status, 410);
   EXPECT_EQ(anonymous.Request("GET", "/v3.0/").status, 200);
   for (auto [method, path] : {std::pair{"GET", "/v2.6/agents/"},
                               {"GET", "/v2.6/agents/a1"},
@@ -152,7 +151,7 @@ TEST(VerifierListener, GivenCertificatesAndInsecureMode) {
   ASSERT_TRUE(app.ok()) << app.status().ToString();
   ASSERT_TRUE((*app)->Start().ok());
   HttpClient tenant((*app)->verifier_port(), TenantTls(*given));
-  EXPECT_EQ(tenant.Request("GET", "/version").status, 200);
+  EXPECT_EQ(tenant.Request("GET", "/v3.0/").status, 200);
   (*app)->Shutdown(std::chrono::milliseconds(1000));
 
   Config insecure = BaseConfig(data.path() + "/data2");
@@ -161,7 +160,7 @@ TEST(VerifierListener, GivenCertificatesAndInsecureMode) {
   ASSERT_TRUE(plain_app.ok()) << plain_app.status().ToString();
   ASSERT_TRUE((*plain_app)->Start().ok());
   HttpClient plain((*plain_app)->verifier_port());
-  EXPECT_EQ(plain.Request("GET", "/version").status, 200);
+  EXPECT_EQ(plain.Request("GET", "/v3.0/").status, 200);
 }
 
 TEST(VerifierListener, OffUnlessConfigured) {
@@ -466,7 +465,10 @@ TEST_P(VerifierApiTest, VersionProbes) {
   ASSERT_NO_FATAL_FAILURE(RestartInPullMode());
   HttpResponse r = Call("GET", "/versions");
   ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(JsonAt(r.body, "/code"), "200");
   EXPECT_EQ(JsonAt(r.body, "/results/current_version"), "2.6");
+  EXPECT_EQ(JsonAt(r.body, "/results/supported_versions"),
+            R"(["2.0","2.1","2.2","2.3","2.4","2.5","2.6","3.0"])");
   EXPECT_EQ(Call("GET", "/version").status, 200);
 }
 
