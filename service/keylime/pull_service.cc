@@ -111,6 +111,7 @@ void PullService::Start() {
   stop_renewing_ = false;
   renewer_ = std::thread([this] { RenewLoop(); });
   threads_.emplace_back([this] { SchedulerLoop(); });
+  threads_.emplace_back([this] { SweepLoop(); });
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
     threads_.emplace_back([this] { WorkerLoop(); });
   }
@@ -123,6 +124,7 @@ void PullService::Stop() {
   }
   work_cv_.notify_all();
   room_cv_.notify_all();
+  sweep_cv_.notify_all();
   // Workers hand back the agents not started yet and leave once the polls
   // under way (each bounded by the request timeout) have finished.
   for (auto& t : threads_) {
@@ -156,18 +158,26 @@ void PullService::Sweep() {
   }
 }
 
+// A thread of its own: a sweep reads every agent, which with thousands on
+// Redis takes seconds, and instances started together sweep together; on
+// the scheduler's thread it stopped every instance's claims meanwhile.
+void PullService::SweepLoop() {
+  for (;;) {
+    Sweep();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (sweep_cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms),
+                           [this] { return stopping_; })) {
+      return;
+    }
+  }
+}
+
 void PullService::SchedulerLoop() {
-  int64_t next_sweep = 0;
   const int capacity = Capacity();
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (stopping_) return;
-    }
-    int64_t now = NowMillis();
-    if (now >= next_sweep) {
-      Sweep();
-      next_sweep = now + options_.sweep_interval_ms;
     }
     int free_slots = 0;
     {

@@ -122,6 +122,7 @@ class PullService {
   // instance's agents are free within grace_ms_.
   void RenewLoop();
   void RenewHeld();
+  void SweepLoop();
   void Sweep();
   // The steps of one poll: the stored record decides quote or V; the
   // agent's answers come back through Post.
@@ -156,11 +157,12 @@ class PullService {
   int64_t grace_ms_ = 500;
 
   std::mutex mu_;
-  std::condition_variable work_cv_;  // workers: a step to run, or the last poll ended
-  std::condition_variable room_cv_;  // the scheduler: room_ was set
-  std::condition_variable cv_;       // the renewer: stop_renewing_
-  bool want_room_ = false;           // the scheduler filled every slot
-  bool room_ = false;                // half the slots are free again
+  std::condition_variable work_cv_;   // workers: a step to run, or the last poll ended
+  std::condition_variable room_cv_;   // the scheduler: room_ was set
+  std::condition_variable cv_;        // the renewer: stop_renewing_
+  std::condition_variable sweep_cv_;  // the sweeper: stopping_
+  bool want_room_ = false;            // the scheduler filled every slot
+  bool room_ = false;                 // half the slots are free again
   // What workers do: the next steps of polls under way (an agent
   // answered) first, so polls finish before more start; then the polls of
   // claimed agents.
