@@ -13,6 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string_view>
 #include <thread>
 
 namespace attestd::testing {
@@ -89,18 +92,56 @@ RedisServer::RedisServer(std::string password) : password_(std::move(password)) 
 
 RedisServer::~RedisServer() { Stop(); }
 
+namespace {
+
+size_t Count(const std::string& text, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Until the log holds more than `before` "Ready" lines (this start's), or
+// the process ended: a port that answers may be another process's.
+bool WaitForRedisReady(pid_t pid, const std::string& log, size_t before, int timeout_ms) {
+  constexpr std::string_view kReady = "Ready to accept connections";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Count(ReadAll(log), kReady) > before) return true;
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;  // e.g. the port was taken
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+}  // namespace
+
 bool RedisServer::Start() {
-  if (port_ == 0) port_ = FreePort();
-  // An empty --requirepass leaves the server open.
-  pid_ = Spawn(
-      {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-       "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no", "--requirepass", password_},
-      dir_.path() + "/redis.log");
-  if (pid_ > 0 && !WaitForPort(port_, 5000)) {
+  // FreePort's port can be taken by another test process before
+  // redis-server binds it; then the test would talk to that process (and
+  // hang). A start counts once this server says it is ready; a port of our
+  // own choosing is chosen again when it was not.
+  const bool given = port_ != 0;
+  const std::string log = dir_.path() + "/redis.log";
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (!given) port_ = FreePort();
+    size_t before = Count(ReadAll(log), "Ready to accept connections");
+    // An empty --requirepass leaves the server open.
+    pid_ = Spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+                  "", "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no",
+                  "--requirepass", password_},
+                 log);
+    if (pid_ > 0 && WaitForRedisReady(pid_, log, before, 5000) && WaitForPort(port_, 5000)) {
+      return true;
+    }
     StopProcess(pid_);
     pid_ = -1;
   }
-  return pid_ > 0;
+  return false;
 }
 
 void RedisServer::Stop() {
