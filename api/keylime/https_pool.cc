@@ -107,10 +107,7 @@ class Pool : public HttpsPool {
 
   Result<PoolReply> Call(const PoolRequest& request) override {
     auto slot = std::make_shared<Slot>();
-    net::co_spawn(
-        ioc_,
-        [this, request, slot]() -> net::awaitable<void> { slot->Set(co_await Exchange(request)); },
-        net::detached);
+    CallAsync(request, [slot](Result<PoolReply> reply) { slot->Set(std::move(reply)); });
     std::unique_lock<std::mutex> lock(slot->mu);
     // The coroutine keeps the deadline itself; this bound only covers a
     // resolver that does not return.

@@ -5,21 +5,14 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-
 #include "api/http_server.h"
 #include "api/router.h"
 #include "server/tls_material.h"
 #include "tests/support/processes.h"
+#include "tests/support/tpm_evidence.h"
 
 namespace attestd::api::keylime {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class HttpsPoolTest : public ::testing::Test {
  protected:
@@ -28,8 +21,8 @@ class HttpsPoolTest : public ::testing::Test {
     auto other = EnsureTlsMaterial(dir_.path() + "/b", "agent", {"127.0.0.1"});
     ASSERT_TRUE(tls.ok() && other.ok());
     tls_ = *tls;
-    server_cert_ = Slurp(tls_.server_cert);
-    other_cert_ = Slurp(other->server_cert);
+    server_cert_ = testing::ReadFileOrEmpty(tls_.server_cert);
+    other_cert_ = testing::ReadFileOrEmpty(other->server_cert);
     router_ = std::make_shared<Router>([](int status, std::string_view detail) {
       HttpResponse r;
       r.status = status;
@@ -61,8 +54,8 @@ class HttpsPoolTest : public ::testing::Test {
 
   std::unique_ptr<HttpsPool> Pool(int64_t idle_timeout_ms = 60000) {
     PoolOptions o;
-    o.client_cert_pem = Slurp(tls_.client_cert);
-    o.client_key_pem = Slurp(tls_.client_key);
+    o.client_cert_pem = testing::ReadFileOrEmpty(tls_.client_cert);
+    o.client_key_pem = testing::ReadFileOrEmpty(tls_.client_key);
     o.timeout_ms = 5000;
     o.idle_timeout_ms = idle_timeout_ms;
     o.threads = 1;
